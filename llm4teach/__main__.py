@@ -1,0 +1,3 @@
+from llm4teach.cli import main
+
+main()
