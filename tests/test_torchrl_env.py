@@ -79,7 +79,9 @@ def test_multi_sync_collector_with_two_spawned_workers():
 SCRIPT = str(Path(sys.executable).with_name("llm4teach"))  # the installed console script
 
 
-@pytest.mark.parametrize("argv", [[SCRIPT, "--help"], [sys.executable, "-m", "llm4teach", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [[SCRIPT, "--help"], [sys.executable, "-m", "llm4teach", "--help"]]
+)
 def test_command_line_help(argv):
     result = subprocess.run(argv, capture_output=True, text=True, check=True)
     assert "usage: llm4teach" in result.stdout
@@ -87,7 +89,8 @@ def test_command_line_help(argv):
 
 def test_command_line_names_valid_tasks_on_a_typo():
     result = subprocess.run(
-        [sys.executable, "-m", "llm4teach", "demo", "--task", "Nope"], capture_output=True, text=True
+        [sys.executable, "-m", "llm4teach", "demo", "--task", "Nope"],
+        capture_output=True, text=True,
     )
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0 and "valid tasks" in result.stderr

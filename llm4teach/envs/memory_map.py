@@ -58,7 +58,7 @@ class MemoryMapObservation(gym.Wrapper):
         half = size // 2
         (fx, fy), (rx, ry) = base.dir_vec, base.right_vec
         seen = view[..., 0] != 0  # MiniGrid encodes occluded cells as 0 ("unseen")
-        for vx, vy in zip(*np.nonzero(seen)):
+        for vx, vy in zip(*np.nonzero(seen), strict=True):
             ahead, right = size - 1 - vy, vx - half
             x, y = ax + fx * ahead + rx * right, ay + fy * ahead + ry * right
             if 0 <= x < base.width and 0 <= y < base.height:

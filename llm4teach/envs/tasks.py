@@ -60,10 +60,10 @@ class DoorTaskEnv(MiniGridEnv):
     @staticmethod
     def inside_cell(door: Door, room_size: tuple[int, int]) -> tuple[int, int]:
         """The room cell just inside ``door``."""
-        (x, y), (w, h) = door.cur_pos, room_size
+        (x, y), width = door.cur_pos, room_size[0]
         if x == 0:
             return (1, y)
-        if x == w - 1:
+        if x == width - 1:
             return (x - 1, y)
         if y == 0:
             return (x, 1)

@@ -67,7 +67,7 @@ class MiniGridBatchEnv(EnvBase):
 
     def _reset(self, tensordict: TensorDictBase | None = None, **kwargs: Any) -> TensorDictBase:
         reset = None if tensordict is None else tensordict.get("_reset", None)
-        indices = range(self.num_envs) if reset is None else reset.view(-1).nonzero().view(-1).tolist()
+        indices = range(self.num_envs) if reset is None else reset.view(-1).nonzero()[:, 0].tolist()
         for i in indices:
             self._obs[i], _ = self.envs[i].reset(seed=self._pending_seeds[i])
             self._pending_seeds[i] = None
@@ -83,7 +83,7 @@ class MiniGridBatchEnv(EnvBase):
         rewards = np.zeros(self.num_envs, dtype=np.float32)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
-        for i, (env, action) in enumerate(zip(self.envs, actions)):
+        for i, (env, action) in enumerate(zip(self.envs, actions, strict=True)):
             self._obs[i], rewards[i], terminated[i], truncated[i], _ = env.step(action)
         terminated_t = torch.from_numpy(terminated).unsqueeze(-1)
         truncated_t = torch.from_numpy(truncated).unsqueeze(-1)
@@ -97,7 +97,9 @@ class MiniGridBatchEnv(EnvBase):
         )
 
 
-def make_env(task: str, num_envs: int = 1, seed: int | None = 0, **env_kwargs: Any) -> MiniGridBatchEnv:
+def make_env(
+    task: str, num_envs: int = 1, seed: int | None = 0, **env_kwargs: Any
+) -> MiniGridBatchEnv:
     """The TorchRL env of ``task`` over ``num_envs`` sub-environments, seeded with ``seed``.
 
     ``task`` is a short name (``SimpleDoorKey``), an ``LLM4Teach/...`` id or a standard
