@@ -1,0 +1,33 @@
+"""Shared helpers of the benchmark scripts: machine description and docs sections."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from datetime import date
+from pathlib import Path
+
+import torch
+
+
+def machine_line() -> str:
+    """One line naming the machine, so a number is never read without its context."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {gpu}, "
+        f"Python {platform.python_version()}, torch {torch.__version__}, {date.today()}."
+    )
+
+
+def write_section(path: Path, title: str, command: str, body: str) -> None:
+    """Replace (or append) the ``## title`` section of a markdown report."""
+    section = f"## {title}\n\nCommand: `{command}`\n\n{body.strip()}\n"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(section + "\n", text)
+    else:
+        text = f"{text.rstrip()}\n\n{section}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.rstrip() + "\n")
