@@ -37,6 +37,20 @@ def _demo(args: argparse.Namespace) -> None:
     )
 
 
+def _compare(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from llm4teach.compare import compare
+
+    result = compare(
+        tracking_uri=args.tracking_uri, experiments=args.experiment, run_ids=args.run_id,
+        filter_string=args.filter, metric=args.metric, group_by=args.group_by,
+        out_dir=Path(args.out),
+    )
+    print(result.markdown)
+    print(f"\nwrote {Path(args.out) / 'compare.md'} and {result.plot_path}")
+
+
 def _tasks(_: argparse.Namespace) -> None:
     from llm4teach.envs import TASKS
 
@@ -60,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--frames", type=int, default=20_000)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
+
+    from llm4teach.compare import DEFAULT_GROUP_BY, DEFAULT_METRIC
+
+    cmp = sub.add_parser("compare", help="compare MLflow runs: sample-efficiency table, curves")
+    cmp.add_argument("--experiment", action="append", help="experiment name (repeatable)")
+    cmp.add_argument("--run-id", action="append", help="run id (repeatable)")
+    cmp.add_argument("--filter", default="", help="MLflow filter, e.g. \"tags.method = 'soft'\"")
+    cmp.add_argument("--tracking-uri", default="sqlite:///mlruns/mlflow.db")
+    cmp.add_argument("--metric", default=DEFAULT_METRIC)
+    cmp.add_argument("--group-by", default=DEFAULT_GROUP_BY, help="tags.NAME or params.NAME")
+    cmp.add_argument("--out", default="compare", help="folder for compare.md and curves.png")
+    cmp.set_defaults(func=_compare)
     return parser
 
 

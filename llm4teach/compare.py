@@ -1,0 +1,194 @@
+"""Compare training runs stored in MLflow: sample-efficiency tables and learning curves.
+
+Reads the evaluation metric of each run (logged against environment frames), groups
+runs (by default by their ``method`` tag, so seeds of one method form one group), and
+reports frames-to-threshold, final success, wall time and frames/s, as markdown and PNG.
+
+Example:
+    >>> report = compare(tracking_uri="sqlite:///mlruns/mlflow.db",
+    ...                  experiments=["SimpleDoorKey"])          # doctest: +SKIP
+    >>> print(report.markdown)                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_METRIC = "eval/student_greedy_success"
+DEFAULT_GROUP_BY = "tags.method"
+THRESHOLDS = (0.5, 0.8, 0.9)
+
+
+@dataclass
+class RunCurve:
+    """One run's evaluation curve (frames, metric value) and its summary facts."""
+
+    run_id: str
+    group: str
+    frames: np.ndarray
+    values: np.ndarray
+    wall_seconds: float
+
+    def frames_to(self, threshold: float) -> float:
+        """First evaluated frame count at which the metric reached ``threshold`` (nan: never)."""
+        hits = np.nonzero(self.values >= threshold)[0]
+        return float(self.frames[hits[0]]) if hits.size else math.nan
+
+    @property
+    def final(self) -> float:
+        return float(self.values[-1]) if self.values.size else math.nan
+
+    @property
+    def frames_per_second(self) -> float:
+        total = float(self.frames[-1]) if self.frames.size else math.nan
+        return total / self.wall_seconds if self.wall_seconds > 0 else math.nan
+
+
+@dataclass
+class Comparison:
+    runs: list[RunCurve]
+    rows: list[dict[str, object]] = field(default_factory=list)
+    markdown: str = ""
+    plot_path: Path | None = None
+
+
+def _group_of(run, group_by: str) -> str:
+    kind, _, name = group_by.partition(".")
+    source = {"tags": run.data.tags, "params": run.data.params}.get(kind)
+    if source is None:
+        raise ValueError(f"--group-by must look like tags.NAME or params.NAME, got {group_by!r}")
+    return source.get(name) or run.data.tags.get("mlflow.runName", run.info.run_id[:8])
+
+
+def load_runs(
+    tracking_uri: str,
+    experiments: list[str] | None = None,
+    run_ids: list[str] | None = None,
+    filter_string: str = "",
+    metric: str = DEFAULT_METRIC,
+    group_by: str = DEFAULT_GROUP_BY,
+) -> list[RunCurve]:
+    """Read runs and their metric histories from any MLflow store or tracking server."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    if run_ids:
+        runs = [client.get_run(run_id) for run_id in run_ids]
+    else:
+        if not experiments:
+            raise ValueError("name at least one experiment or run id to compare")
+        found = {name: client.get_experiment_by_name(name) for name in experiments}
+        missing = [name for name, exp in found.items() if exp is None]
+        if missing:
+            known = ", ".join(e.name for e in client.search_experiments()) or "none"
+            raise ValueError(f"no experiment named {', '.join(missing)} in {tracking_uri} "
+                             f"(experiments there: {known})")
+        runs = client.search_runs([exp.experiment_id for exp in found.values()],
+                                  filter_string=filter_string, max_results=10_000)
+    curves = []
+    for run in runs:
+        history = sorted(client.get_metric_history(run.info.run_id, metric), key=lambda m: m.step)
+        if not history:
+            continue
+        end = run.info.end_time or max(m.timestamp for m in history)
+        curves.append(RunCurve(
+            run_id=run.info.run_id,
+            group=_group_of(run, group_by),
+            frames=np.array([m.step for m in history], dtype=float),
+            values=np.array([m.value for m in history], dtype=float),
+            wall_seconds=(end - run.info.start_time) / 1000.0,
+        ))
+    if not curves:
+        raise ValueError(f"none of the selected runs logged the metric {metric!r}")
+    return curves
+
+
+def _mean_std(values: list[float]) -> str:
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        return "never"
+    text = f"{np.mean(finite):,.0f}" if max(finite) > 1.5 else f"{np.mean(finite):.2f}"
+    if len(finite) > 1:
+        spread = np.std(finite)
+        text += f" ± {spread:,.0f}" if max(finite) > 1.5 else f" ± {spread:.2f}"
+    if len(finite) < len(values):
+        text += f" ({len(values) - len(finite)}/{len(values)} never)"
+    return text
+
+
+def summarize(runs: list[RunCurve]) -> list[dict[str, object]]:
+    """One row per group: mean ± std over its runs (seeds)."""
+    rows = []
+    for group in sorted({r.group for r in runs}):
+        members = [r for r in runs if r.group == group]
+        row: dict[str, object] = {"group": group, "runs": len(members)}
+        for threshold in THRESHOLDS:
+            row[f"frames to {threshold:.0%}"] = _mean_std([r.frames_to(threshold) for r in members])
+        row["final success"] = _mean_std([r.final for r in members])
+        row["wall time (s)"] = _mean_std([r.wall_seconds for r in members])
+        row["frames/s"] = _mean_std([r.frames_per_second for r in members])
+        rows.append(row)
+    return rows
+
+
+def to_markdown(rows: list[dict[str, object]]) -> str:
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(row[h]) for h in header) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def plot_curves(runs: list[RunCurve], path: Path, metric: str = DEFAULT_METRIC) -> Path:
+    """Success vs frames, one line per group (mean over seeds) with a min–max band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for group in sorted({r.group for r in runs}):
+        members = [r for r in runs if r.group == group]
+        grid = np.linspace(0, max(r.frames[-1] for r in members), 200)
+        # a run's value holds from one evaluation to the next (step interpolation)
+        stacked = np.stack([
+            r.values[np.clip(np.searchsorted(r.frames, grid, side="right") - 1, 0, None)]
+            for r in members
+        ])
+        line, = ax.plot(grid, stacked.mean(0), label=f"{group} (n={len(members)})")
+        ax.fill_between(grid, stacked.min(0), stacked.max(0), alpha=0.2, color=line.get_color())
+    ax.set_xlabel("environment frames")
+    ax.set_ylabel(metric)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def compare(
+    tracking_uri: str,
+    experiments: list[str] | None = None,
+    run_ids: list[str] | None = None,
+    filter_string: str = "",
+    metric: str = DEFAULT_METRIC,
+    group_by: str = DEFAULT_GROUP_BY,
+    out_dir: Path | None = None,
+) -> Comparison:
+    """Load, summarise and (with ``out_dir``) write ``compare.md`` and ``curves.png``."""
+    runs = load_runs(tracking_uri, experiments, run_ids, filter_string, metric, group_by)
+    rows = summarize(runs)
+    result = Comparison(runs=runs, rows=rows, markdown=to_markdown(rows))
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result.plot_path = plot_curves(runs, out_dir / "curves.png", metric)
+        (out_dir / "compare.md").write_text(
+            f"{result.markdown}\n\n![{metric} vs frames](curves.png)\n"
+        )
+    return result
