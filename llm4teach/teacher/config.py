@@ -1,0 +1,78 @@
+"""Teacher settings: one validated dataclass shared by the CLI, the trainer and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+BACKENDS = ("table", "hf")
+MODES = ("soft", "hard")
+FALLBACKS = ("noop", "mask")
+METHODS = ("sample", "prompt", "logits")
+LAVA = ("passable", "avoid")
+EXPLORE = ("frontier",)
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"teacher {name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+@dataclass
+class TeacherConfig:
+    """How the teacher plans (``backend``, ``method``, ``model``...) and acts (``mode``...).
+
+    ``fallback`` decides what a state gets when no plan yields an action: ``noop``
+    (the reference: action 6 "done" is the target) or ``mask`` (no opinion,
+    ``teacher_mask`` False). ``lava="passable"`` is the reference's go-to, which walks
+    through lava. ``cache_path=None`` keeps ``hf`` answers in
+    ``~/.cache/llm4teach/plans.sqlite``; ``":memory:"`` keeps them for the process only.
+
+    Example:
+        >>> TeacherConfig(backend="table", mode="soft", fallback="noop").mode
+        'soft'
+    """
+
+    backend: str = "table"
+    mode: str = "soft"
+    fallback: str = "noop"
+    method: str = "logits"
+    model: str | None = None
+    revision: str | None = None
+    dtype: str = "auto"
+    device: str = "cpu"
+    temperature: float = 1.0
+    num_samples: int = 10
+    max_new_tokens: int = 48
+    cache_path: str | None = None
+    prompt: str | None = None
+    trust_remote_code: bool = False
+    lava: str = "avoid"
+    explore: str = "frontier"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _choice("backend", self.backend, BACKENDS)
+        _choice("mode", self.mode, MODES)
+        _choice("fallback", self.fallback, FALLBACKS)
+        _choice("method", self.method, METHODS)
+        _choice("lava", self.lava, LAVA)
+        _choice("explore", self.explore, EXPLORE)
+        _choice("dtype", self.dtype, DTYPES)
+        if self.backend == "hf" and not self.model:
+            raise ValueError(
+                "teacher backend 'hf' needs a model: pass a Hugging Face model id or a local "
+                "folder (e.g. --model lmsys/vicuna-7b-v1.5)"
+            )
+        if not self.temperature > 0:
+            raise ValueError(f"teacher temperature must be > 0, got {self.temperature!r}")
+        if not isinstance(self.num_samples, int) or self.num_samples < 1:
+            raise ValueError(f"teacher num_samples must be a positive integer, got "
+                             f"{self.num_samples!r}")
+        if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
+            raise ValueError(f"teacher max_new_tokens must be a positive integer, got "
+                             f"{self.max_new_tokens!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,19 @@
+"""Planner backends behind one batched interface: state texts in, plan distributions out."""
+
+from __future__ import annotations
+
+from llm4teach.teacher.config import TeacherConfig
+from llm4teach.teacher.planners.base import PlanDist, Planner, TeacherStats
+from llm4teach.teacher.planners.table import TablePlanner
+
+
+def make_planner(task: str, config: TeacherConfig) -> Planner:
+    """The planner ``config.backend`` names; ``hf`` loads its model lazily, on first use."""
+    if config.backend == "table":
+        return TablePlanner(task)
+    from llm4teach.teacher.planners.hf import HFPlanner
+
+    return HFPlanner(config)
+
+
+__all__ = ["PlanDist", "Planner", "TablePlanner", "TeacherStats", "make_planner"]
