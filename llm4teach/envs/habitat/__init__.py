@@ -1,0 +1,22 @@
+"""Embodied, visual tasks over skills (the method's Habitat domain); optional extra.
+
+Nothing here imports habitat-lab at import time: the small rendered world
+(``TidyWorld``), its skills and the batched TorchRL env need numpy and torch only;
+``llm4teach.envs.habitat.habitat_lab`` imports habitat-lab when it is used.
+"""
+
+from llm4teach.envs.habitat.skills import SKILL_INDEX, SKILLS
+from llm4teach.envs.habitat.task import TidySkillEnv
+from llm4teach.envs.habitat.torchrl_env import SkillBatchEnv
+from llm4teach.envs.habitat.world import ENTITIES, OBJECTS, RECEPTACLES, TidyWorld
+
+__all__ = [
+    "ENTITIES",
+    "OBJECTS",
+    "RECEPTACLES",
+    "SKILLS",
+    "SKILL_INDEX",
+    "SkillBatchEnv",
+    "TidySkillEnv",
+    "TidyWorld",
+]
