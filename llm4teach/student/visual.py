@@ -1,0 +1,68 @@
+"""Visual actor-critic for egocentric RGB + depth (the Habitat domain's student).
+
+A small strided CNN (Nature-DQN shaped, narrower) shared by the actor and the critic
+through TorchRL's ``ActorValueOperator``, so a PPO step encodes each image once. Images
+arrive as uint8 ``[..., 4, H, W]`` and are scaled inside the network, which keeps
+rollouts four times smaller than float and lets autocast (``bf16-mixed``,
+``16-mixed``) cover the convolutions.
+"""
+
+from __future__ import annotations
+
+import torch
+from tensordict.nn import TensorDictModule
+from torch import nn
+from torchrl.modules import (
+    ActorValueOperator,
+    ProbabilisticActor,
+    ValueOperator,
+)
+
+
+class VisualEncoder(nn.Module):
+    """uint8 ``[..., C, H, W]`` -> float ``[..., features]``; any leading batch dims."""
+
+    def __init__(self, image_shape: tuple[int, int, int], features: int = 256):
+        super().__init__()
+        channels = image_shape[0]
+        self.conv = nn.Sequential(
+            nn.Conv2d(channels, 32, 8, stride=4), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            flat = self.conv(torch.zeros(1, *image_shape)).shape[-1]
+        self.head = nn.Sequential(nn.Linear(flat, features), nn.ReLU())
+        self.features = features
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        lead = image.shape[:-3]
+        x = image.reshape(-1, *image.shape[-3:]).float() / 255.0
+        return self.head(self.conv(x)).reshape(*lead, self.features)
+
+
+def _head(features: int, out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(features, 64), nn.ReLU(), nn.Linear(64, out))
+
+
+def make_visual_actor_critic(
+    image_shape: tuple[int, int, int], num_actions: int, features: int = 256
+) -> ActorValueOperator:
+    """Shared encoder (``observation`` -> ``hidden``), a categorical policy head
+    (``logits``, ``action`` and its log-probability) and a value head (``state_value``).
+
+    ``get_policy_operator()`` acts in collectors; ``get_value_operator()`` and the
+    policy operator go to ``ClipPPOLoss``.
+    """
+    encoder = TensorDictModule(
+        VisualEncoder(image_shape, features), in_keys=["observation"], out_keys=["hidden"]
+    )
+    policy = ProbabilisticActor(
+        TensorDictModule(_head(features, num_actions), in_keys=["hidden"], out_keys=["logits"]),
+        in_keys=["logits"],
+        distribution_class=torch.distributions.Categorical,
+        return_log_prob=True,
+    )
+    value = ValueOperator(_head(features, 1), in_keys=["hidden"])
+    return ActorValueOperator(encoder, policy, value)
