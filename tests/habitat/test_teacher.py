@@ -1,0 +1,105 @@
+"""The Habitat teacher: describe, grammar, plan -> skill, and the TorchRL annotation."""
+
+import numpy as np
+import pytest
+import torch
+from torchrl.envs import TransformedEnv
+from torchrl.envs.utils import check_env_specs
+
+from llm4teach.envs.habitat import SKILL_INDEX, SKILLS, SkillBatchEnv
+from llm4teach.teacher import TeacherConfig
+from llm4teach.teacher.habitat import (
+    SkillTeacher,
+    SkillTeacherTransform,
+    TablePlanner,
+    describe,
+    parse_plan,
+    plan_skill,
+)
+
+NOTHING = np.zeros(6, dtype=np.int64)
+
+
+def scene(seen=(), held=None, faced=None):
+    names = ("apple", "cup", "table", "sink")
+    out = NOTHING.copy()
+    for name in seen:
+        out[names.index(name)] = 1
+    out[4] = 0 if held is None else names.index(held) + 1
+    out[5] = 0 if faced is None else names.index(faced) + 1
+    return out
+
+
+def test_describe_lists_seen_entities_and_the_held_one():
+    assert describe(NOTHING) == "Agent sees <nothing>, holds <nothing>."
+    assert describe(scene(("apple", "sink"), held="apple")) == (
+        "Agent sees <sink>, holds <apple>.")
+    assert describe(scene(("cup", "table"))) == "Agent sees <cup>, <table>, holds <nothing>."
+
+
+def test_grammar_accepts_habitat_steps_only():
+    assert parse_plan("navigate to <apple>, pick <apple>") == (
+        ("navigate to", "apple"), ("pick", "apple"))
+    assert parse_plan("explore") == (("explore", None),)
+    assert parse_plan("pick up <cup>") is None
+    assert parse_plan("navigate to <fridge>") is None
+
+
+def test_first_unfinished_step_gives_the_skill():
+    plan = parse_plan("navigate to <apple>, pick <apple>, navigate to <sink>, place on <sink>")
+    assert SKILLS[plan_skill(plan, scene(("apple",)))] == "navigate to <apple>"
+    assert SKILLS[plan_skill(plan, scene(("apple",), faced="apple"))] == "pick <apple>"
+    assert plan_skill(plan, scene(("apple",), held="apple")) is None  # sink not seen
+    assert SKILLS[plan_skill(plan, scene(("apple", "sink"), held="apple", faced="sink"))] == (
+        "place on <sink>")
+    assert plan_skill(None, scene()) is None
+
+
+def test_every_table_text_is_a_reachable_description():
+    table = TablePlanner().states
+    assert len(table) == 32
+    for dist in table.values():
+        assert abs(sum(dist.values()) - 1) < 1e-6
+
+
+def test_soft_probs_mix_plans_and_mask_when_no_plan_acts():
+    class OnePlan:
+        stats = TablePlanner().stats
+
+        def plan(self, texts):
+            return [{"navigate to <sink>": 0.75, "explore": 0.25} for _ in texts]
+
+    teacher = SkillTeacher(planner=OnePlan())
+    probs, mask = teacher.act_probs(np.stack([scene(("sink",)), scene()]))
+    assert mask.tolist() == [True, True]
+    np.testing.assert_allclose(probs[0, [SKILL_INDEX["navigate to <sink>"], 0]], [0.75, 0.25])
+    np.testing.assert_allclose(probs[1, 0], 1.0)  # unseen sink: only explore acts
+
+    class Nonsense(OnePlan):
+        def plan(self, texts):
+            return [{"fly to <moon>": 1.0} for _ in texts]
+
+    probs, mask = SkillTeacher(planner=Nonsense()).act_probs(scene()[None])
+    assert not mask[0] and np.allclose(probs, 1 / len(SKILLS))
+
+
+def test_hard_mode_is_one_hot_and_noop_fallback_is_refused():
+    teacher = SkillTeacher(TeacherConfig(mode="hard", fallback="mask", seed=0))
+    probs, _ = teacher.act_probs(np.repeat(scene(("apple",))[None], 50, 0))
+    assert set(np.unique(probs)) <= {0.0, 1.0} and (probs.sum(1) == 1).all()
+    with pytest.raises(ValueError, match="no-op"):
+        SkillTeacher(TeacherConfig(fallback="noop"))
+
+
+def test_transform_annotates_rollouts():
+    env = TransformedEnv(SkillBatchEnv(num_envs=2, seed=0, resolution=16),
+                         SkillTeacherTransform())
+    check_env_specs(env)
+    td = env.rollout(5, break_when_any_done=False)
+    assert td["teacher_probs"].shape == (2, 5, len(SKILLS))
+    torch.testing.assert_close(td["teacher_probs"].sum(-1), torch.ones(2, 5))
+    assert td["teacher_mask"].dtype == torch.bool
+    probs, mask = SkillTeacher().act_probs(td["next", "scene"].reshape(-1, 6))
+    torch.testing.assert_close(td["next", "teacher_probs"].reshape(-1, len(SKILLS)),
+                               torch.from_numpy(probs))
+    assert torch.equal(td["next", "teacher_mask"].reshape(-1), torch.from_numpy(mask))
