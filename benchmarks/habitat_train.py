@@ -133,10 +133,10 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--minibatch", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lam", type=float, default=1.0, help="0: no teacher (plain PPO)")
     parser.add_argument("--lam-floor", type=float, default=0.1)
-    parser.add_argument("--lam-decay-frames", type=float, default=20_000)
+    parser.add_argument("--lam-decay-frames", type=float, default=60_000)
     parser.add_argument("--eval-episodes", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--teacher-eval", action="store_true",

@@ -5,7 +5,8 @@ adapter, the teacher and the visual student are exercised on here: a walled room
 square cells holding objects (apple, cup) and receptacles (table, sink), an agent with
 four headings, and a ray-cast egocentric camera that renders RGB and depth with numpy
 (2.5D: walls, receptacles and objects have different heights). The agent remembers the
-cells and entities it has seen, as a Habitat agent's map would.
+cells and entities it has seen, as a Habitat agent's map would, and sees the object it
+holds at the bottom of its view, as a Habitat robot's head camera sees its gripper.
 """
 
 from __future__ import annotations
@@ -161,6 +162,10 @@ class TidyWorld:
             shade = (1.0 / (1.0 + 0.25 * dist))[:, None] * _COLOURS[code]  # [W, 3]
             rgb = np.where(span[..., None], shade[None], rgb)
             depth = np.where(span, dist[None], depth)
+        if self.state.held >= 0:  # the held object in the gripper, at the bottom of the view
+            lo, hi = res * 3 // 8, res - res * 3 // 8
+            rgb[res - res // 6:, lo:hi] = _COLOURS[FIRST_ENTITY + self.state.held]
+            depth[res - res // 6:, lo:hi] = 0.0
         return {
             "rgb": rgb.clip(0, 255).astype(np.uint8),
             "depth": (np.minimum(depth, self.max_depth) / self.max_depth)
