@@ -6,7 +6,7 @@ plus ``lambda * KL(teacher || student)`` on the steps where the teacher has an o
 run under Lightning Fabric so that the precision is Lightning's own plugin. A frame is
 one skill decision. Prints one JSON line per update and writes a JSON summary.
 
-    python benchmarks/habitat_train.py --precision bf16-mixed --frames 40000 --out run.json
+    python benchmarks/habitat_train.py --config configs/habitat_tidy.yaml --out run.json
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from lightning.fabric import Fabric
 from torchrl.collectors import Collector
 from torchrl.envs import TransformedEnv
@@ -125,6 +126,8 @@ def train(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=None,
+                        help="YAML of defaults (e.g. configs/habitat_tidy.yaml); flags win")
     parser.add_argument("--precision", default="32-true",
                         choices=["32-true", "bf16-mixed", "16-mixed"])
     parser.add_argument("--frames", type=int, default=40_000)
@@ -143,6 +146,13 @@ def main() -> None:
                         help="only evaluate the teacher acting, no training")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if args.config is not None:
+        settings = yaml.safe_load(args.config.read_text())
+        unknown = set(settings) - set(vars(args))
+        if unknown:
+            parser.error(f"{args.config}: unknown settings {sorted(unknown)}")
+        parser.set_defaults(**settings)
+        args = parser.parse_args()
     result = (teacher_as_policy(args, args.eval_episodes) if args.teacher_eval
               else train(args))
     print(json.dumps({k: v for k, v in result.items() if k != "history"}, default=str))
