@@ -24,10 +24,12 @@ class VisualEncoder(nn.Module):
 
     def __init__(self, image_shape: tuple[int, int, int], features: int = 256):
         super().__init__()
-        channels = image_shape[0]
+        channels, side = image_shape[0], min(image_shape[1:])
+        # Nature-DQN strides from 36 pixels up; gentler ones keep small images (16..35) alive.
+        (k1, s1), (k2, s2) = ((8, 4), (4, 2)) if side >= 36 else ((4, 2), (3, 2))
         self.conv = nn.Sequential(
-            nn.Conv2d(channels, 32, 8, stride=4), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(channels, 32, k1, stride=s1), nn.ReLU(),
+            nn.Conv2d(32, 64, k2, stride=s2), nn.ReLU(),
             nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
             nn.Flatten(),
         )

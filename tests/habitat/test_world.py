@@ -77,6 +77,8 @@ def test_pick_and_place_rules():
     assert world.state.placed is None
     world.step(PICK)
     assert world.state.held == ENTITIES.index("apple") and world.facing() == -1
+    bottom = world.render()["rgb"][-1, 16].astype(int)
+    assert bottom[0] > 150 and bottom[1] < 80  # the held apple, red, in the gripper
     world.step(PICK)  # hands full, nothing in front
     world.state.grid[2, 4] = FIRST_ENTITY + ENTITIES.index("table")
     world.step(PLACE)
