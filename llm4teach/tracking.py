@@ -1,0 +1,57 @@
+"""MLflow defaults: where runs go, and the learning-curve figure of a run.
+
+MLflow 3 refuses the old ``./mlruns`` file store, so runs go to a sqlite database under
+``mlruns/`` with their artifacts beside it (both relative to the working directory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
+
+
+def prepare_store(tracking_uri: str) -> None:
+    """Create the folder of a local sqlite store (sqlite will not create it)."""
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def artifact_location(tracking_uri: str, artifact_root: str | None) -> str | None:
+    """Absolute artifact URI for new experiments of a local store (None: MLflow's default)."""
+    if artifact_root is None:
+        return None
+    if "://" in artifact_root:
+        return artifact_root
+    return Path(artifact_root).resolve().as_uri()
+
+
+def learning_curve(tracking_uri: str, run_id: str, path: Path,
+                   metrics: tuple[str, ...] = ("eval/student_greedy_success",
+                                               "eval/student_sampled_success",
+                                               "eval/teacher_success")) -> Path:
+    """Plot ``metrics`` of one run against environment frames into a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in metrics:
+        history = sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)
+        if len(history) == 1:
+            ax.axhline(history[0].value, linestyle="--", color="grey", label=name)
+        elif history:
+            ax.plot([m.step for m in history], [m.value for m in history], label=name)
+    ax.set_xlabel("environment frames")
+    ax.set_ylabel("success rate (held-out seeds)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

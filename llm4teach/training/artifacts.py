@@ -1,0 +1,76 @@
+"""MLflow side of a run: the run id in checkpoints, teacher counters, and the final artifacts."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.loggers import MLFlowLogger
+
+from llm4teach.tracking import (
+    DEFAULT_ARTIFACT_ROOT,
+    DEFAULT_TRACKING_URI,
+    artifact_location,
+    learning_curve,
+    prepare_store,
+)
+
+RUN_ID_KEY = "mlflow_run_id"
+
+
+class MLflowTracking(Callback):
+    """Where the run is tracked, and what it leaves there.
+
+    ``experiment`` defaults to the task name. The run id goes into every checkpoint so
+    that ``--ckpt_path`` continues the same run. Teacher cache counters are logged at
+    every epoch end; at the end of training the last and best checkpoints and a
+    learning-curve PNG are logged as artifacts.
+    """
+
+    def __init__(self, tracking_uri: str = DEFAULT_TRACKING_URI,
+                 artifact_root: str | None = DEFAULT_ARTIFACT_ROOT,
+                 experiment: str | None = None, run_name: str | None = None,
+                 tags: dict[str, str] | None = None) -> None:
+        self.tracking_uri, self.artifact_root = tracking_uri, artifact_root
+        self.experiment, self.run_name, self.tags = experiment, run_name, dict(tags or {})
+
+    def make_logger(self, task: str, run_id: str | None = None) -> MLFlowLogger:
+        prepare_store(self.tracking_uri)
+        return MLFlowLogger(
+            experiment_name=self.experiment or task, run_name=self.run_name,
+            tracking_uri=self.tracking_uri, tags={"task": task, **self.tags},
+            artifact_location=artifact_location(self.tracking_uri, self.artifact_root),
+            run_id=run_id,
+        )
+
+    @staticmethod
+    def _logger(trainer: Trainer) -> MLFlowLogger | None:
+        return next((lg for lg in trainer.loggers if isinstance(lg, MLFlowLogger)), None)
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        logger = self._logger(trainer)
+        if logger is not None:
+            checkpoint[RUN_ID_KEY] = logger.run_id
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        logger = self._logger(trainer)
+        transform = trainer.datamodule.transform
+        if logger is not None and transform is not None:
+            stats = {f"teacher/{k}": float(v) for k, v in transform.stats.as_dict().items()}
+            logger.log_metrics(stats, step=int(pl_module.frames))
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        logger = self._logger(trainer)
+        if logger is None:
+            return
+        client, run_id = logger.experiment, logger.run_id
+        ckpt = trainer.checkpoint_callback
+        for path in {getattr(ckpt, "last_model_path", ""), getattr(ckpt, "best_model_path", "")}:
+            if path and Path(path).is_file():
+                client.log_artifact(run_id, path, artifact_path="checkpoints")
+        with tempfile.TemporaryDirectory() as tmp:
+            png = learning_curve(self.tracking_uri, run_id, Path(tmp) / "learning_curve.png")
+            client.log_artifact(run_id, str(png))

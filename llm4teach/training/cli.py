@@ -1,0 +1,107 @@
+"""``llm4teach fit``: LightningCLI over the module, the rollout data and the training callbacks.
+
+Top-level config sections: ``model`` (PPO and the student), ``data`` (task, envs,
+frame budget, teacher), ``schedule`` (lambda), ``evaluation``, ``tracking`` (MLflow)
+and ``trainer``. Checkpoints go to ``<trainer.default_root_dir>/checkpoints``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+
+from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking
+from llm4teach.training.checkpointing import (
+    AtomicCheckpointIO,
+    checkpoint_callback,
+    load_checkpoint,
+    resolve_checkpoint,
+)
+from llm4teach.training.data import RolloutDataModule
+from llm4teach.training.evaluation import Evaluation
+from llm4teach.training.module import PPOTeacherModule
+from llm4teach.training.schedules import LambdaSchedule
+
+TRAINER_DEFAULTS = {"max_epochs": -1, "log_every_n_steps": 1, "num_sanity_val_steps": 0,
+                    "limit_val_batches": 0, "enable_model_summary": False,
+                    "default_root_dir": "runs/default"}
+
+
+class FramesProgressBar(TQDMProgressBar):
+    """Frames, frames/s, lambda and the latest held-out success; no version number."""
+
+    def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        if "frames" in metrics:
+            metrics["frames"] = f"{float(metrics['frames']):,.0f}"
+        return metrics
+
+
+class MLflowConfig(SaveConfigCallback):
+    """The whole resolved config as MLflow params, and the YAML file as an artifact."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        logger = MLflowTracking._logger(trainer)
+        if logger is None:
+            return
+        config = self.config.clone()
+        config.pop("ckpt_path", None)  # differs between a run and its resumption
+        logger.log_hyperparams(config.as_dict())
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "config.yaml"
+            path.write_text(self.parser.dump(config, skip_none=False))
+            logger.experiment.log_artifact(logger.run_id, str(path))
+
+
+class FitCLI(LightningCLI):
+    """LightningCLI with only ``fit``, safe resumption and the run's fixed callbacks."""
+
+    def __init__(self, args: Sequence[str]) -> None:
+        self._ckpt: Path | None = None
+        super().__init__(
+            PPOTeacherModule, RolloutDataModule, args=list(args),
+            save_config_callback=MLflowConfig, save_config_kwargs={"save_to_log_dir": False},
+            trainer_defaults=TRAINER_DEFAULTS, seed_everything_default=0,
+            auto_configure_optimizers=False,
+        )
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {"fit": {"model", "train_dataloaders", "val_dataloaders", "datamodule"}}
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_lightning_class_args(LambdaSchedule, "schedule", subclass_mode=True)
+        parser.set_defaults(
+            {"schedule": {"class_path": "llm4teach.training.schedules.ReferenceSchedule"}})
+        parser.add_lightning_class_args(Evaluation, "evaluation")
+        parser.add_lightning_class_args(MLflowTracking, "tracking")
+        parser.link_arguments("data.task", "model.task")
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        config = self.config[self.subcommand]
+        dirpath = Path(config.trainer.default_root_dir) / "checkpoints"
+        self._ckpt = resolve_checkpoint(config.ckpt_path, dirpath)
+        run_id = load_checkpoint(self._ckpt).get(RUN_ID_KEY) if self._ckpt else None
+        tracking: MLflowTracking = self.config_init[self.subcommand].tracking
+        kwargs["logger"] = tracking.make_logger(config.data.task, run_id=run_id)
+        kwargs["plugins"] = [AtomicCheckpointIO()]
+        kwargs["callbacks"] = [*(config.trainer.callbacks or []), checkpoint_callback(dirpath),
+                               FramesProgressBar()]
+        return super().instantiate_trainer(**kwargs)
+
+    def before_fit(self) -> None:
+        fit = self.config_init[self.subcommand]
+        fit["ckpt_path"] = str(self._ckpt) if self._ckpt else None
+        fit["weights_only"] = True
+
+
+def fit(argv: Sequence[str]) -> None:
+    """Entry point of ``llm4teach fit ARGS``."""
+    FitCLI(["fit", *argv])

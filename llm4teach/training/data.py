@@ -1,0 +1,121 @@
+"""Rollouts as a Lightning data module: a TorchRL collector over the batched, teacher-annotated env.
+
+One batch is one rollout ``[num_envs, frames_per_batch / num_envs]`` collected with the
+current student (the collector holds the very actor the module trains, so every
+rollout uses the latest weights). A Lightning epoch is ``epoch_frames`` frames; at each
+epoch start the envs and torch's RNG are re-seeded from ``(seed, epoch)``, so an epoch
+is a pure function of the seed, the epoch index and the checkpointed weights: a run
+resumed from an epoch-end checkpoint continues exactly as if never stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from tensordict import TensorDictBase
+from torch.utils.data import DataLoader, IterableDataset
+from torchrl.collectors import Collector
+from torchrl.envs import TransformedEnv
+
+from llm4teach.envs import make_env, resolve_task
+from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A well-mixed 32-bit seed for ``epoch`` of a run seeded ``seed``."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _positive(name: str, value: int) -> None:
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"data {name} must be a positive integer, got {value!r}")
+
+
+class RolloutDataModule(LightningDataModule):
+    """Collects on-policy rollouts of ``task`` until ``total_frames`` frames.
+
+    ``teacher`` configures the ``TeacherTransform`` that writes ``teacher_probs`` and
+    ``teacher_mask``; it is switched off (no describing, no planning) whenever lambda
+    is 0, which the schedules guarantee is for good.
+    """
+
+    def __init__(
+        self,
+        task: str = "SimpleDoorKey",
+        num_envs: int = 16,
+        frames_per_batch: int = 2048,
+        total_frames: int = 300_000,
+        epoch_frames: int = 20_480,
+        seed: int = 0,
+        teacher: TeacherConfig | None = None,
+    ) -> None:
+        super().__init__()
+        resolve_task(task)
+        for name, value in (("num_envs", num_envs), ("frames_per_batch", frames_per_batch),
+                            ("total_frames", total_frames), ("epoch_frames", epoch_frames)):
+            _positive(name, value)
+        if frames_per_batch % num_envs:
+            raise ValueError(f"data frames_per_batch ({frames_per_batch}) must be a multiple of "
+                             f"num_envs ({num_envs})")
+        if epoch_frames % frames_per_batch:
+            raise ValueError(f"data epoch_frames ({epoch_frames}) must be a multiple of "
+                             f"frames_per_batch ({frames_per_batch})")
+        self.task, self.num_envs, self.seed = task, num_envs, seed
+        self.frames_per_batch, self.total_frames, self.epoch_frames = (
+            frames_per_batch, total_frames, epoch_frames)
+        self.teacher_config = teacher or TeacherConfig()
+        self.transform: TeacherTransform | None = None
+        self.env: TransformedEnv | None = None
+
+    @property
+    def teacher(self) -> Teacher:
+        """The teacher that annotates the rollouts (the evaluation also runs it as a policy)."""
+        self.setup("fit")
+        return self.transform.teacher
+
+    def setup(self, stage: str) -> None:
+        if self.env is None:
+            self.transform = TeacherTransform.from_config(self.task, self.teacher_config)
+            self.env = TransformedEnv(make_env(self.task, self.num_envs, self.seed), self.transform)
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup("fit")
+        collector = Collector(
+            self.env, self.trainer.lightning_module.student.actor,
+            frames_per_batch=self.frames_per_batch, total_frames=-1,
+        )
+        return DataLoader(_Rollouts(self, collector), batch_size=None, collate_fn=_identity)
+
+    def teardown(self, stage: str) -> None:
+        if self.env is not None:
+            self.env.close()
+            self.env = None
+
+
+class _Rollouts(IterableDataset):
+    """One epoch of rollouts; re-seeds at its start and stops at the frame budget."""
+
+    def __init__(self, data: RolloutDataModule, collector: Collector) -> None:
+        self.data, self.collector = data, collector
+
+    def __iter__(self) -> Iterator[TensorDictBase]:
+        data, trainer = self.data, self.data.trainer
+        module = trainer.lightning_module
+        seed = epoch_seed(data.seed, trainer.current_epoch)
+        torch.manual_seed(seed)
+        data.env.set_seed(seed)
+        self.collector.reset()
+        for _ in range(data.epoch_frames // data.frames_per_batch):
+            if int(module.frames) >= data.total_frames:
+                break
+            data.transform.enabled = bool(module.distill.coef > 0)
+            yield self.collector.next()
+        if int(module.frames) >= data.total_frames:
+            trainer.should_stop = True
+
+
+def _identity(batch: TensorDictBase) -> TensorDictBase:
+    return batch

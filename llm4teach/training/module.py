@@ -1,0 +1,136 @@
+"""The LightningModule: one ``training_step`` is one PPO update over one collected rollout.
+
+Loss per minibatch (spec 3): ``L = L_clipPPO + c_v L_value - c_e H(pi_S) + lambda KL(pi_T || pi_S)``
+from TorchRL's ``ClipPPOLoss`` and ``TeacherDistillLoss``; every ``loss_*`` entry is
+summed. lambda is ``self.distill.coef``, written only by a schedule callback.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch import LightningModule
+from tensordict import TensorDictBase
+from torchrl.objectives import ClipPPOLoss
+from torchrl.objectives.value import GAE
+
+from llm4teach.envs import make_gym_env
+from llm4teach.student import make_actor_critic
+from llm4teach.training.distill import TeacherDistillLoss
+
+LOGGED = ("loss_objective", "loss_critic", "loss_entropy", "loss_distill", "entropy",
+          "kl_teacher", "teacher_agreement", "kl_approx", "clip_fraction", "explained_variance")
+
+
+def _check(name: str, value: float, low: float, high: float = float("inf")) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"model {name} must be in [{low}, {high}], got {value!r}")
+
+
+class PPOTeacherModule(LightningModule):
+    """Clipped PPO + KL to the teacher on the memory-map student (manual optimisation).
+
+    Reference settings are the defaults. ``frames`` and ``updates`` are buffers, so the
+    checkpoint carries the counters the schedules and the frame budget read.
+    """
+
+    def __init__(
+        self,
+        task: str = "SimpleDoorKey",
+        encoder: Literal["embedding", "conv"] = "embedding",
+        hidden: int = 64,
+        lr: float = 1e-3,
+        adam_eps: float = 1e-8,
+        clip_epsilon: float = 0.2,
+        clip_value: float = 0.2,
+        value_coef: float = 0.5,
+        entropy_coef: float = 0.001,
+        max_grad_norm: float = 0.5,
+        epochs: int = 3,
+        minibatch_size: int = 128,
+        gamma: float = 0.99,
+        gae_lambda: float = 0.95,
+    ) -> None:
+        super().__init__()
+        for name, value, low, high in (
+            ("lr", lr, 1e-12, 1.0), ("clip_epsilon", clip_epsilon, 0.0, 1.0),
+            ("clip_value", clip_value, 0.0, float("inf")), ("value_coef", value_coef, 0.0, 1e3),
+            ("entropy_coef", entropy_coef, 0.0, 1e3), ("max_grad_norm", max_grad_norm, 0.0, 1e6),
+            ("epochs", epochs, 1, 1000), ("minibatch_size", minibatch_size, 1, 1 << 30),
+            ("gamma", gamma, 0.0, 1.0), ("gae_lambda", gae_lambda, 0.0, 1.0),
+            ("hidden", hidden, 1, 1 << 16),
+        ):
+            _check(name, value, low, high)
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        obs_shape = make_gym_env(task).observation_space.shape
+        self.student = make_actor_critic(obs_shape, encoder=encoder, hidden=hidden)
+        self.gae = GAE(gamma=gamma, lmbda=gae_lambda, value_network=self.student.critic)
+        self.ppo = ClipPPOLoss(
+            self.student.actor, self.student.critic, clip_epsilon=clip_epsilon,
+            clip_value=clip_value, entropy_coeff=entropy_coef, critic_coeff=value_coef,
+            normalize_advantage=False,  # done once per batch below, as the reference does
+        )
+        self.distill = TeacherDistillLoss(self.student.actor)
+        self.register_buffer("frames", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("updates", torch.zeros((), dtype=torch.int64))
+        self._clock: float | None = None
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(
+            self.student.parameters(), lr=self.hparams.lr, eps=self.hparams.adam_eps
+        )
+
+    def training_step(self, dataloader_iter: Iterator) -> None:
+        # The rollout is fetched here, after the previous update: no stale prefetch.
+        rollout, _, _ = next(dataloader_iter)
+        hp, optimizer = self.hparams, self.optimizers()
+
+        with torch.no_grad():
+            self.gae(rollout)
+            adv = rollout["advantage"]
+            rollout["advantage"] = (adv - adv.mean()) / (adv.std() + 1e-8)
+
+        flat = rollout.reshape(-1)
+        sums: dict[str, torch.Tensor] = {}
+        for _ in range(hp.epochs):
+            for idx in torch.randperm(flat.numel()).split(hp.minibatch_size):
+                minibatch = flat[idx]
+                losses = self.ppo(minibatch).update(self.distill(minibatch))
+                loss = sum(v for k, v in losses.items() if k.startswith("loss_"))
+                optimizer.zero_grad()
+                self.manual_backward(loss)
+                self.clip_gradients(optimizer, gradient_clip_val=hp.max_grad_norm,
+                                    gradient_clip_algorithm="norm")
+                optimizer.step()
+                for key in LOGGED:
+                    if key in losses.keys():
+                        sums[key] = sums.get(key, 0.0) + losses[key].detach().float().mean()
+        steps = hp.epochs * len(range(0, flat.numel(), hp.minibatch_size))
+
+        self.frames += rollout.numel()
+        self.updates += 1
+        self._log_update({k: v / steps for k, v in sums.items()}, rollout)
+
+    def _log_update(self, means: dict[str, Any], rollout: TensorDictBase) -> None:
+        now = time.perf_counter()
+        fps = rollout.numel() / (now - self._clock) if self._clock else 0.0
+        self._clock = now
+        done = rollout["next", "done"]
+        episodes = done.sum()
+        train = {f"train/{k}": v for k, v in means.items()}
+        train["train/lambda"] = self.distill.coef
+        train["train/updates"] = self.updates.float()
+        train["train/frames_per_s"] = fps
+        if episodes > 0:
+            success = ((rollout["next", "reward"] > 0) & done).sum() / episodes
+            train["train/episode_success"] = success
+        # "step" sets the x-axis of every logger: environment frames, not optimizer steps.
+        self.log_dict({**train, "step": self.frames.double()}, on_step=True, on_epoch=False,
+                      batch_size=rollout.numel())
+        self.log_dict({"frames": self.frames.float(), "fps": fps, "lambda": self.distill.coef},
+                      prog_bar=True, logger=False, on_step=True, on_epoch=False,
+                      batch_size=rollout.numel())
