@@ -107,8 +107,9 @@ class PPOTeacherModule(LightningModule):
                                     gradient_clip_algorithm="norm")
                 optimizer.step()
                 for key in LOGGED:
-                    if key in losses.keys():
-                        sums[key] = sums.get(key, 0.0) + losses[key].detach().float().mean()
+                    value = losses.get(key, None)
+                    if value is not None:
+                        sums[key] = sums.get(key, 0.0) + value.detach().float().mean()
         steps = hp.epochs * len(range(0, flat.numel(), hp.minibatch_size))
 
         self.frames += rollout.numel()
