@@ -21,7 +21,7 @@ import torch
 import yaml
 from lightning.fabric import Fabric
 from torchrl.collectors import Collector
-from torchrl.envs import TransformedEnv
+from torchrl.envs import ExplorationType, TransformedEnv, set_exploration_type
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
@@ -46,8 +46,8 @@ def distill_loss(logits: torch.Tensor, probs: torch.Tensor, mask: torch.Tensor) 
 def evaluate(policy, args: argparse.Namespace, episodes: int) -> dict[str, float]:
     """Success rate and mean return of the sampled policy on held-out seeds."""
     env = SkillBatchEnv(num_envs=episodes, seed=10_000, resolution=args.resolution)
-    td = env.rollout(env.envs[0].max_skills, policy, break_when_all_done=True,
-                     break_when_any_done=False)
+    with set_exploration_type(ExplorationType.RANDOM):  # sampled, as the spec evaluates
+        td = env.rollout(env.envs[0].max_skills, policy, break_when_any_done=False)
     reward, done = td["next", "reward"][..., 0], td["next", "done"][..., 0]
     first_done = done.cumsum(-1).cumsum(-1) == 1  # the first done step of each episode
     returns = (reward * first_done).sum(-1)
