@@ -51,6 +51,13 @@ def _compare(args: argparse.Namespace) -> None:
     print(f"\nwrote {Path(args.out) / 'compare.md'} and {result.plot_path}")
 
 
+def _evaluate(args: argparse.Namespace) -> None:
+    from llm4teach.training.evaluation import evaluate_checkpoint
+
+    for key, value in evaluate_checkpoint(args.ckpt, episodes=args.episodes).items():
+        print(f"{key:28s} {value:.3f}")
+
+
 def _tasks(_: argparse.Namespace) -> None:
     from llm4teach.envs import TASKS
 
@@ -75,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
 
+    sub.add_parser(
+        "fit", add_help=False,
+        help="train a student (LightningCLI: llm4teach fit --config configs/simpledoorkey.yaml; "
+             "llm4teach fit --help lists every setting)",
+    )
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint on held-out seeds")
+    evaluate.add_argument("--ckpt", required=True, help="checkpoint file (e.g. .../last.ckpt)")
+    evaluate.add_argument("--episodes", type=int, default=100)
+    evaluate.set_defaults(func=_evaluate)
+
     from llm4teach.compare import DEFAULT_GROUP_BY, DEFAULT_METRIC
 
     cmp = sub.add_parser("compare", help="compare MLflow runs: sample-efficiency table, curves")
@@ -90,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["fit"]:  # LightningCLI parses its own arguments
+        from llm4teach.training.cli import fit
+
+        try:
+            fit(argv[1:])
+        except ValueError as err:
+            sys.exit(f"llm4teach fit: error: {err}")
+        return
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -108,3 +108,18 @@ class Evaluation(Callback):
         frames = int(pl_module.frames)
         for logger in trainer.loggers:
             logger.log_metrics({f"eval/{k}": v for k, v in metrics.items()}, step=frames)
+
+
+def evaluate_checkpoint(path: str, episodes: int = 100) -> dict[str, float]:
+    """Load a checkpoint with the safe loader and evaluate its student (``llm4teach evaluate``)."""
+    from llm4teach.training.checkpointing import load_checkpoint
+    from llm4teach.training.module import PPOTeacherModule
+
+    if episodes < 1:
+        raise ValueError(f"--episodes must be a positive integer, got {episodes}")
+    checkpoint = load_checkpoint(path)
+    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}
+    module = PPOTeacherModule(**hparams)
+    module.load_state_dict(checkpoint["state_dict"])
+    return {"frames": float(module.frames), **evaluate_student(
+        module.student, module.hparams.task, episodes)}

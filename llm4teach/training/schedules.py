@@ -9,6 +9,7 @@ and the rollouts can skip the teacher for good.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Literal
 
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -41,7 +42,9 @@ class LambdaSchedule(Callback):
         pl_module.distill.coef.fill_(self.value(t))
 
     def settings(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        """The constructor's arguments (plain values, so checkpoints load with weights_only)."""
+        names = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in names if name != "self"}
 
     def state_dict(self) -> dict[str, Any]:
         return {"name": type(self).__name__, **self.settings()}
