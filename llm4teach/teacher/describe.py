@@ -39,11 +39,12 @@ class Scene:
     held: str | None = None
 
 
-def agent_state(obs: np.ndarray) -> tuple[int, int, int]:
-    """The agent's ``(x, y, direction)`` in a memory map."""
-    flat = int(np.argmin(obs[..., 3]))  # the only cell whose direction channel is < 4
-    x, y = divmod(flat, obs.shape[1])
-    return x, y, int(obs[x, y, 3])
+def agent_states(obs: np.ndarray) -> np.ndarray:
+    """The agents' ``(x, y, direction)`` ``[N, 3]`` in a batch of memory maps ``[N, W, H, 4]``."""
+    n, _, h = obs.shape[:3]
+    flat = obs[..., 3].reshape(n, -1).argmin(axis=1)  # the only cell whose channel 3 is < 4
+    x, y = flat // h, flat % h
+    return np.stack([x, y, obs[np.arange(n), x, y, 3].astype(np.int64)], axis=1)
 
 
 class Describer:
@@ -66,6 +67,14 @@ class Describer:
     def reset(self) -> None:
         self._door_numbers.clear()
 
+    @property
+    def state(self) -> tuple:
+        """The per-episode state (door numbers), hashable, for memoising on it."""
+        return tuple(self._door_numbers.items())
+
+    def restore(self, state: tuple) -> None:
+        self._door_numbers = dict(state)
+
     def _name(self, code: int, colour: int, cell: tuple[int, int]) -> str:
         kind = "key" if code == KEY else "door"
         if self.style == "colored":
@@ -76,22 +85,34 @@ class Describer:
         return kind
 
     def __call__(self, obs: np.ndarray) -> Scene:
-        ax, ay, _ = agent_state(obs)
-        codes = obs[..., 0]
+        """The scene of one memory map ``[W, H, 4]``."""
+        return self.scene(*object_cells(obs[None], agent_states(obs[None]))[0])
+
+    def scene(self, cells: list[tuple[int, int, int, int]], held: tuple[int, int]) -> Scene:
+        """The scene from ``object_cells``' output: keys first, then doors."""
         objects: dict[str, list[tuple[int, int]]] = {}
-        for code in (KEY, DOOR):
-            xs, ys = np.nonzero(codes == code)
-            for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
-                if (x, y) != (ax, ay):  # the agent's cell shows what it carries
-                    objects.setdefault(self._name(code, obs[x, y, 1], (x, y)), []).append((x, y))
-        held = None
-        if codes[ax, ay] == KEY:
-            held = self._name(KEY, obs[ax, ay, 1], (ax, ay))
+        for code, colour, x, y in cells:
+            objects.setdefault(self._name(code, colour, (x, y)), []).append((x, y))
+        held_name = self._name(KEY, held[1], (-1, -1)) if held[0] == KEY else None
         names = [n for n in objects if n.endswith("key")]
         names += sorted((n for n in objects if not n.endswith("key")), key=_door_order)
         seen = ", ".join(f"<{n}>" for n in names) or "<nothing>"
-        text = f"Agent sees {seen}, holds <{held or 'nothing'}>."
-        return Scene(text, {n: tuple(c) for n, c in objects.items()}, held)
+        text = f"Agent sees {seen}, holds <{held_name or 'nothing'}>."
+        return Scene(text, {n: tuple(c) for n, c in objects.items()}, held_name)
+
+
+def object_cells(obs: np.ndarray, agents: np.ndarray) -> list[tuple[list, tuple[int, int]]]:
+    """Per observation of a batch: the key and door cells ``(code, colour, x, y)`` in scan
+    order (the agent's cell excluded) and the carried ``(code, colour)``."""
+    codes = obs[..., 0]
+    n_idx, xs, ys = np.nonzero((codes == KEY) | (codes == DOOR))
+    found = np.stack([codes[n_idx, xs, ys], obs[n_idx, xs, ys, 1], xs, ys], axis=1).tolist()
+    carried = obs[np.arange(len(obs)), agents[:, 0], agents[:, 1], :2].tolist()
+    out: list[tuple[list, tuple[int, int]]] = [([], (c[0], c[1])) for c in carried]
+    for n, cell in zip(n_idx.tolist(), found, strict=True):
+        if cell[2] != agents[n, 0] or cell[3] != agents[n, 1]:
+            out[n][0].append(tuple(cell))
+    return out
 
 
 def _door_order(name: str) -> tuple[int, str]:

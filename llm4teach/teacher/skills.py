@@ -12,6 +12,7 @@ from minigrid.core.constants import OBJECT_TO_IDX, STATE_TO_IDX
 
 # MiniGrid directions: 0 east, 1 south, 2 west, 3 north; left = d - 1, right = d + 1.
 DIR_VEC = ((1, 0), (0, 1), (-1, 0), (0, -1))
+_DX, _DY = np.array([1, 0, -1, 0]), np.array([0, 1, 0, -1])
 LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)
 FINISHED, UNREACHABLE = -2, -1
 _FREE = [OBJECT_TO_IDX[n] for n in ("empty", "floor", "goal")]
@@ -19,40 +20,38 @@ UNSEEN, LAVA, DOOR = OBJECT_TO_IDX["unseen"], OBJECT_TO_IDX["lava"], OBJECT_TO_I
 OPEN = STATE_TO_IDX["open"]
 
 
-def passable(obs: np.ndarray, start: tuple[int, int, int], lava: bool) -> np.ndarray:
-    """Known cells the agent can step on, padded with a False border: ``[W + 2, H + 2]``."""
+def passable(obs: np.ndarray, starts: np.ndarray, lava: bool) -> np.ndarray:
+    """Known cells the agent can step on, ``[N, W + 2, H + 2]`` with a False border.
+
+    ``obs`` is a batch ``[N, W, H, 4]``; ``starts`` the agents' ``(x, y, direction)``.
+    """
     codes = obs[..., 0]
     ok = np.isin(codes, _FREE) | ((codes == DOOR) & (obs[..., 2] == OPEN))
     if lava:
         ok |= codes == LAVA
-    ok[start[0], start[1]] = True  # the agent's cell shows what it carries
-    return np.pad(ok, 1)
+    ok[np.arange(len(obs)), starts[:, 0], starts[:, 1]] = True  # shows what it carries
+    return _pad(ok)
 
 
-def _ahead(cells: np.ndarray, d: int) -> np.ndarray:
-    """``out[x, y] = cells[x + dx, y + dy]`` on padded arrays (border stays False)."""
-    dx, dy = DIR_VEC[d]
-    out = np.zeros_like(cells)
-    out[1:-1, 1:-1] = cells[1 + dx : cells.shape[0] - 1 + dx, 1 + dy : cells.shape[1] - 1 + dy]
+def unseen(obs: np.ndarray) -> np.ndarray:
+    """Never-seen cells of a batch, padded like ``passable``: explore's targets (frontier)."""
+    return _pad(obs[..., 0] == UNSEEN)
+
+
+def _pad(cells: np.ndarray) -> np.ndarray:
+    out = np.zeros((cells.shape[0], cells.shape[1] + 2, cells.shape[2] + 2), dtype=bool)
+    out[:, 1:-1, 1:-1] = cells
     return out
 
 
 def facing_goals(free: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """States ``[4, W + 2, H + 2]`` standing on a free cell and facing a ``target`` cell."""
-    return np.stack([free & _ahead(target, d) for d in range(4)])
-
-
-def explore_goals(obs: np.ndarray, free: np.ndarray) -> np.ndarray:
-    """States that face a never-seen cell: stepping there reveals new ground (frontier)."""
-    return facing_goals(free, np.pad(obs[..., 0] == UNSEEN, 1))
-
-
-def target_cells(shape: tuple[int, int], cells: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """A padded boolean map of ``cells``."""
-    out = np.zeros((shape[0] + 2, shape[1] + 2), dtype=bool)
-    for x, y in cells:
-        out[x + 1, y + 1] = True
-    return out
+    """States ``[Q, 4, W + 2, H + 2]`` on a free cell facing a ``target`` cell (padded maps)."""
+    goals = np.zeros((len(free), 4, *free.shape[1:]), dtype=bool)
+    w, h = free.shape[1:]
+    for d, (dx, dy) in enumerate(DIR_VEC):
+        goals[:, d, 1:-1, 1:-1] = target[:, 1 + dx : w - 1 + dx, 1 + dy : h - 1 + dy]
+    goals &= free[:, None]
+    return goals
 
 
 def first_actions(goals: np.ndarray, free: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -64,35 +63,37 @@ def first_actions(goals: np.ndarray, free: np.ndarray, starts: np.ndarray) -> np
         starts: ``[Q, 3]`` unpadded ``(x, y, direction)`` per query.
 
     Returns ``[Q]`` int: an action (0 left, 1 right, 2 forward), ``FINISHED`` when the start
-    is a goal, ``UNREACHABLE`` when no goal can be reached.
+    is a goal, ``UNREACHABLE`` when no goal can be reached. The wave runs backward from
+    the goals; when it reaches a start, the start's successors in the previous wave
+    front are one step closer, and the action to the first of them wins.
     """
     q = np.arange(len(goals))
     sx, sy, sd = starts[:, 0] + 1, starts[:, 1] + 1, starts[:, 2]
-    dist = np.where(goals, 0, -1).astype(np.int16)
-    frontier, free4 = goals.copy(), free[:, None]
+    fx, fy = sx + np.take(_DX, sd), sy + np.take(_DY, sd)
+    left = (sd - 1) % 4
+    out = np.where(goals[q, sd, sx, sy], FINISHED, UNREACHABLE)
+    todo = out == UNREACHABLE
     w, h = goals.shape[2:]
     ahead = [(slice(1 + dx, w - 1 + dx), slice(1 + dy, h - 1 + dy)) for dx, dy in DIR_VEC]
-    step = 0
-    while not (dist[q, sd, sx, sy] >= 0).all():
-        step += 1
-        pred = np.roll(frontier, 1, axis=1)  # turning left from d + 1 reaches d
-        pred |= np.roll(frontier, -1, axis=1)  # turning right from d - 1 reaches d
+    free4 = np.broadcast_to(free[:, None], goals.shape)
+    frontier, unvisited = goals.copy(), ~goals & free4
+    pred = np.empty_like(goals)
+    while todo.any():
+        pred[:, 1:] = frontier[:, :-1]  # turning left from d + 1 reaches d
+        pred[:, 0] = frontier[:, 3]
+        pred[:, :-1] |= frontier[:, 1:]  # turning right from d - 1 reaches d
+        pred[:, 3] |= frontier[:, 0]
         for d, (xs, ys) in enumerate(ahead):  # moving forward from (x, y) reaches ahead
             pred[:, d, 1:-1, 1:-1] |= frontier[:, d, xs, ys]
-        pred &= free4 & (dist < 0)
+        pred &= unvisited
+        reached = todo & pred[q, sd, sx, sy]
+        if reached.any():
+            out[reached & frontier[q, sd, fx, fy]] = FORWARD
+            out[reached & (out < 0) & frontier[q, left, sx, sy]] = LEFT
+            out[reached & (out < 0)] = RIGHT
+            todo &= ~reached
         if not pred.any():
             break
-        dist[pred] = step
-        frontier = pred
-    here = dist[q, sd, sx, sy].astype(np.int64)
-    out = np.where(here == 0, FINISHED, UNREACHABLE)
-    for i in np.nonzero(here > 0)[0]:
-        d, want = sd[i], here[i] - 1
-        dx, dy = DIR_VEC[d]
-        if dist[i, d, sx[i] + dx, sy[i] + dy] == want:
-            out[i] = FORWARD
-        elif dist[i, (d - 1) % 4, sx[i], sy[i]] == want:
-            out[i] = LEFT
-        else:
-            out[i] = RIGHT
+        unvisited &= ~pred
+        frontier, pred = pred, frontier
     return out
