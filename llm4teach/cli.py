@@ -58,6 +58,25 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(f"{key:28s} {value:.3f}")
 
 
+def _teacher(args: argparse.Namespace) -> None:
+    """Evaluate the teacher as the acting policy (sampling pi_T) on a fixed seed set."""
+    from llm4teach.teacher import TeacherConfig
+    from llm4teach.teacher.evaluate import EVAL_SEED, evaluate_teacher
+
+    settings = {k: v for k, v in vars(args).items() if k in TEACHER_FLAGS and v is not None}
+    for mode in [args.mode] if args.mode else ["soft", "hard"]:
+        config = TeacherConfig(mode=mode, **settings)
+        seed = EVAL_SEED if args.seed is None else args.seed
+        result = evaluate_teacher(args.task, config, episodes=args.episodes, seed=seed)
+        print(result.line())
+    stats = ", ".join(f"{k} {v:g}" for k, v in result.stats.items())
+    print(f"teacher counters ({mode}): {stats}")
+
+
+TEACHER_FLAGS = ("backend", "method", "model", "revision", "dtype", "device", "temperature",
+                 "num_samples", "cache_path", "prompt", "fallback", "lava", "trust_remote_code")
+
+
 def _tasks(_: argparse.Namespace) -> None:
     from llm4teach.envs import TASKS
 
@@ -92,6 +111,26 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--ckpt", required=True, help="checkpoint file (e.g. .../last.ckpt)")
     evaluate.add_argument("--episodes", type=int, default=100)
     evaluate.set_defaults(func=_evaluate)
+
+    teach = sub.add_parser("teacher", help="evaluate the teacher acting alone (success rate)")
+    teach.add_argument("--task", default="SimpleDoorKey")
+    teach.add_argument("--episodes", type=int, default=200)
+    teach.add_argument("--mode", choices=["soft", "hard"], help="default: both")
+    teach.add_argument("--seed", type=int, help="first episode seed (default: held-out set)")
+    teach.add_argument("--backend", help="table (default, no model) or hf")
+    teach.add_argument("--method", help="hf: sample, prompt or logits")
+    teach.add_argument("--model", help="hf: model id or local folder")
+    teach.add_argument("--revision")
+    teach.add_argument("--dtype")
+    teach.add_argument("--device")
+    teach.add_argument("--temperature", type=float)
+    teach.add_argument("--num-samples", type=int)
+    teach.add_argument("--cache-path")
+    teach.add_argument("--prompt", help="YAML prompt file (default: the packaged prompt)")
+    teach.add_argument("--fallback", help="noop or mask")
+    teach.add_argument("--lava", help="avoid (default) or passable (reference)")
+    teach.add_argument("--trust-remote-code", action="store_true", default=None)
+    teach.set_defaults(func=_teacher)
 
     from llm4teach.compare import DEFAULT_GROUP_BY, DEFAULT_METRIC
 
