@@ -17,6 +17,8 @@ VERBS = ("go to", "pick up", "drop", "open")
 OBJECT_PATTERN = r"(?:(?:" + "|".join(COLOR_NAMES) + r"|color\d) )?(?:key|door\d*)"
 _STEP_RE = re.compile(r"explore|(" + "|".join(VERBS) + r") <(" + OBJECT_PATTERN + r")>")
 _ACTION_RE = re.compile(r"action\s*:\s*(.*)", re.IGNORECASE)
+_WEIGHTED_RE = re.compile(r"(?i:action)\s*:\s*(.+?)\s*\|\s*([0-9]*\.?[0-9]+)\s*")
+_OBJECT_RE = re.compile(r"<([^<>]+)>")
 
 Step = tuple[str, str | None]  # ("explore", None) or ("go to", "key")
 Plan = tuple[Step, ...]
@@ -62,6 +64,44 @@ def parse_answer(answer: str) -> Plan | None:
     return None if text is None else parse_plan(text)
 
 
-def plan_objects(plan: Plan) -> set[str]:
-    """The object names a plan refers to."""
-    return {obj for _, obj in plan if obj is not None}
+def parse_weighted_answer(answer: str) -> tuple[dict[str, float], int]:
+    """Lines ``Action: <plan> | <probability>`` -> ``({plan: probability}, lines that failed)``.
+
+    Plans are canonical (``format_plan``); repeated plans add up; not normalised.
+    """
+    plans: dict[str, float] = {}
+    failures = 0
+    for line in answer.splitlines():
+        if "action" not in line.lower():
+            continue
+        match = _WEIGHTED_RE.fullmatch(line.strip())
+        plan = None if match is None else parse_plan(match[1].strip("{}[]\"'` "))
+        if plan is None:
+            failures += 1
+            continue
+        key = format_plan(plan)
+        plans[key] = plans.get(key, 0.0) + float(match[2])
+    return plans, failures
+
+
+def candidate_plans(text: str) -> list[str]:
+    """Plans built from the grammar over the objects a state text names (logits method).
+
+    Example:
+        >>> candidate_plans("Agent sees <key>, holds <nothing>.")
+        ['explore', 'go to <key>, pick up <key>', 'pick up <key>']
+    """
+    *seen, held = _OBJECT_RE.findall(text) or ["nothing"]
+    keys = [o for o in seen if o.endswith("key")]
+    doors = [o for o in seen if not o.endswith("key") and o != "nothing"]
+    out = ["explore"]
+    for k in keys:
+        out += [f"go to <{k}>, pick up <{k}>", f"pick up <{k}>"]
+    for d in doors:
+        out += [f"go to <{d}>, open <{d}>", f"open <{d}>"]
+    if held != "nothing":
+        out.append(f"drop <{held}>")
+        out += [f"drop <{held}>, go to <{k}>, pick up <{k}>" for k in keys]
+    else:
+        out += [f"go to <{k}>, pick up <{k}>, go to <{d}>, open <{d}>" for k in keys for d in doors]
+    return out

@@ -1,0 +1,57 @@
+"""A tiny Llama-style causal LM and a byte-level BPE tokenizer built in code (no hub).
+
+Saved with ``save_pretrained`` so tests load it through the same ``from_pretrained``
+path users take.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from llm4teach.teacher.grammar import candidate_plans
+from llm4teach.teacher.planners.hf import load_prompt
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant: {% endif %}"
+)
+TEXTS = [
+    "Agent sees <nothing>, holds <nothing>.",
+    "Agent sees <key>, <door>, holds <nothing>.",
+    "Agent sees <door>, holds <key>.",
+    "Agent sees <blue key>, <red key>, <blue door>, holds <nothing>.",
+]
+
+
+def build_tiny_llm(folder: Path, chat: bool = False, seed: int = 0) -> Path:
+    """Write a random-weight tiny Llama and its tokenizer to ``folder``; return it."""
+    prompt = load_prompt(None)
+    corpus = [*prompt.values(), *TEXTS, *(c for t in TEXTS for c in candidate_plans(t))]
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    special = ["<pad>", "<s>", "</s>"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=special,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tokenizer.train_from_iterator(corpus, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>"
+    )
+    if chat:
+        fast.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+        bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
