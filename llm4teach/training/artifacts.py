@@ -67,8 +67,8 @@ class MLflowTracking(Callback):
         if logger is None:
             return
         client, run_id = logger.experiment, logger.run_id
-        ckpt = trainer.checkpoint_callback
-        for path in {getattr(ckpt, "last_model_path", ""), getattr(ckpt, "best_model_path", "")}:
+        paths = {cb.best_model_path for cb in trainer.checkpoint_callbacks}
+        for path in sorted(paths):
             if path and Path(path).is_file():
                 client.log_artifact(run_id, path, artifact_path="checkpoints")
         with tempfile.TemporaryDirectory() as tmp:

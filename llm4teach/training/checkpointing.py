@@ -37,13 +37,18 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         os.replace(tmp, path)
 
 
-def checkpoint_callback(dirpath: Path) -> ModelCheckpoint:
-    """``last.ckpt`` at every epoch end (every ``data.epoch_frames`` frames) and the best one
-    by held-out greedy success."""
-    return ModelCheckpoint(
-        dirpath=dirpath, filename="best-epoch{epoch}", monitor=BEST_METRIC, mode="max",
-        save_top_k=1, save_last=True, save_on_train_epoch_end=True, auto_insert_metric_name=False,
-    )
+def checkpoint_callbacks(dirpath: Path) -> list[ModelCheckpoint]:
+    """``last.ckpt`` at every epoch end (every ``data.epoch_frames`` frames), and the best one
+    by held-out greedy success.
+
+    Two callbacks, because Lightning's ``save_last`` with a monitor only writes ``last``
+    when the monitored value improved.
+    """
+    common = {"dirpath": dirpath, "save_on_train_epoch_end": True, "save_top_k": 1,
+              "auto_insert_metric_name": False, "enable_version_counter": False}
+    return [ModelCheckpoint(filename="last", **common),
+            ModelCheckpoint(filename="best-epoch{epoch}", monitor=BEST_METRIC, mode="max",
+                            **common)]
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

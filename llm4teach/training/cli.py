@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
@@ -19,7 +20,7 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking
 from llm4teach.training.checkpointing import (
     AtomicCheckpointIO,
-    checkpoint_callback,
+    checkpoint_callbacks,
     load_checkpoint,
     resolve_checkpoint,
 )
@@ -77,6 +78,9 @@ class FitCLI(LightningCLI):
         return {"fit": {"model", "train_dataloaders", "val_dataloaders", "datamodule"}}
 
     def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--threads", type=int, default=1,
+                            help="torch CPU threads; 1 is fastest for these small networks on a "
+                                 "shared CPU (the envs and the teacher run in the same process)")
         parser.add_lightning_class_args(LambdaSchedule, "schedule", subclass_mode=True)
         parser.set_defaults(
             {"schedule": {"class_path": "llm4teach.training.schedules.ReferenceSchedule"}})
@@ -84,16 +88,25 @@ class FitCLI(LightningCLI):
         parser.add_lightning_class_args(MLflowTracking, "tracking")
         parser.link_arguments("data.task", "model.task")
 
+    def before_instantiate_classes(self) -> None:
+        threads = self.config[self.subcommand].threads
+        if threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads}")
+        torch.set_num_threads(threads)
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self.config[self.subcommand]
         dirpath = Path(config.trainer.default_root_dir) / "checkpoints"
         self._ckpt = resolve_checkpoint(config.ckpt_path, dirpath)
         run_id = load_checkpoint(self._ckpt).get(RUN_ID_KEY) if self._ckpt else None
-        tracking: MLflowTracking = self.config_init[self.subcommand].tracking
+        init = self.config_init[self.subcommand]
+        tracking: MLflowTracking = init.tracking
         kwargs["logger"] = tracking.make_logger(config.data.task, run_id=run_id)
         kwargs["plugins"] = [AtomicCheckpointIO()]
-        kwargs["callbacks"] = [*(config.trainer.callbacks or []), checkpoint_callback(dirpath),
-                               FramesProgressBar()]
+        callbacks = [*(init.trainer.callbacks or []), *checkpoint_callbacks(dirpath)]
+        if config.trainer.enable_progress_bar is not False:
+            callbacks.append(FramesProgressBar())
+        kwargs["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
 
     def before_fit(self) -> None:

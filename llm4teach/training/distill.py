@@ -53,6 +53,15 @@ class TeacherDistillLoss(LossModule):
         self.actor_network = actor_network
         self.register_buffer("coef", torch.tensor(float(coef)))
 
+    @property
+    def in_keys(self) -> list[NestedKey]:
+        return [*self.actor_network.in_keys, self.tensor_keys.teacher_probs,
+                self.tensor_keys.teacher_mask]
+
+    @property
+    def out_keys(self) -> list[str]:
+        return ["loss_distill", "kl_teacher", "teacher_agreement"]
+
     def _forward_value_estimator_keys(self, **kwargs) -> None:
         pass  # no value estimator: nothing to forward
 

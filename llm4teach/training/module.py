@@ -42,6 +42,7 @@ class PPOTeacherModule(LightningModule):
         task: str = "SimpleDoorKey",
         encoder: Literal["embedding", "conv"] = "embedding",
         hidden: int = 64,
+        channels: tuple[int, ...] = (16, 32, 64),
         lr: float = 1e-3,
         adam_eps: float = 1e-8,
         clip_epsilon: float = 0.2,
@@ -67,7 +68,8 @@ class PPOTeacherModule(LightningModule):
         self.save_hyperparameters()
         self.automatic_optimization = False
         obs_shape = make_gym_env(task).observation_space.shape
-        self.student = make_actor_critic(obs_shape, encoder=encoder, hidden=hidden)
+        self.student = make_actor_critic(obs_shape, encoder=encoder, hidden=hidden,
+                                         channels=channels)
         self.gae = GAE(gamma=gamma, lmbda=gae_lambda, value_network=self.student.critic)
         self.ppo = ClipPPOLoss(
             self.student.actor, self.student.critic, clip_epsilon=clip_epsilon,

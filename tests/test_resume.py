@@ -1,0 +1,51 @@
+"""Exact resume: interrupted + resumed == uninterrupted, bit for bit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import tiny_fit_args
+from lightning.pytorch import Callback
+
+from llm4teach.training.checkpointing import load_checkpoint
+from llm4teach.training.cli import fit
+
+
+class Crash(Callback):
+    """Dies in the middle of the third epoch (after update 5), like a killed process."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if int(pl_module.updates) == 5:
+            raise RuntimeError("simulated crash")
+
+
+def _weights(path) -> dict[str, torch.Tensor]:
+    state = load_checkpoint(path)["state_dict"]
+    return {k: v for k, v in state.items() if k.startswith("student.")}
+
+
+@pytest.mark.slow
+def test_interrupted_and_resumed_run_equals_uninterrupted(in_tmp):
+    whole, broken = in_tmp / "whole", in_tmp / "broken"
+    whole.mkdir(), broken.mkdir()
+    fit(tiny_fit_args(whole))  # 6 updates, 3 epochs
+
+    args = tiny_fit_args(broken)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit([*args, "--trainer.callbacks+=test_resume.Crash"])
+    interrupted = load_checkpoint(broken / "run/checkpoints/last.ckpt")
+    assert int(interrupted["state_dict"]["updates"]) == 4  # the epoch-end before the crash
+    fit([*args, "--ckpt_path", "last"])
+
+    done = load_checkpoint(broken / "run/checkpoints/last.ckpt")
+    reference = load_checkpoint(whole / "run/checkpoints/last.ckpt")
+    assert int(done["state_dict"]["frames"]) == int(reference["state_dict"]["frames"]) == 384
+    assert float(done["state_dict"]["distill.coef"]) == float(
+        reference["state_dict"]["distill.coef"])
+    a = _weights(broken / "run/checkpoints/last.ckpt")
+    b = _weights(whole / "run/checkpoints/last.ckpt")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    # the resumed run continued the same MLflow run
+    assert done["mlflow_run_id"] == interrupted["mlflow_run_id"]
