@@ -1,0 +1,71 @@
+"""``llm4teach fit`` / ``evaluate`` end to end on a tiny budget: artifacts and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import tiny_fit_args
+from mlflow.tracking import MlflowClient
+
+from llm4teach.cli import main
+from llm4teach.training.checkpointing import load_checkpoint
+
+
+def _fail(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    message = exc.value.code if isinstance(exc.value.code, str) else capsys.readouterr().err
+    return str(message)
+
+
+@pytest.mark.slow
+def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
+    main(["fit", *tiny_fit_args(in_tmp, total_frames=256)])
+    ckpts = in_tmp / "run" / "checkpoints"
+    checkpoint = load_checkpoint(ckpts / "last.ckpt")  # weights_only=True
+    assert int(checkpoint["state_dict"]["frames"]) == 256
+    assert list(ckpts.glob("best-*.ckpt")) and not list(ckpts.glob("*.tmp"))
+
+    client = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
+    run = client.get_run(checkpoint["mlflow_run_id"])
+    assert run.data.params["data.task"] == "SimpleDoorKey"
+    assert run.data.params["model.minibatch_size"] == "32"
+    history = client.get_metric_history(run.info.run_id, "eval/student_greedy_success")
+    assert [m.step for m in history] == [128, 256]  # against frames
+    assert client.get_metric_history(run.info.run_id, "eval/teacher_success")
+    assert client.get_metric_history(run.info.run_id, "teacher/hits")
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "learning_curve.png", "checkpoints"} <= artifacts
+
+    # a second fresh run into the same folder refuses instead of overwriting
+    before = (ckpts / "last.ckpt").read_bytes()
+    message = _fail(["fit", *tiny_fit_args(in_tmp, total_frames=256)], capsys)
+    assert "already holds checkpoints" in message and "--ckpt_path last" in message
+    assert (ckpts / "last.ckpt").read_bytes() == before
+
+    main(["evaluate", "--ckpt", str(ckpts / "last.ckpt"), "--episodes", "2"])
+    assert "student_greedy_success" in capsys.readouterr().out
+
+
+def test_bad_config_field_is_one_clear_line(in_tmp, capsys):
+    message = _fail(["fit", *tiny_fit_args(in_tmp), "--model.encoder", "onehot"], capsys)
+    assert "model.encoder" in message and "embedding" in message
+    message = _fail(["fit", *tiny_fit_args(in_tmp), "--data.frames_per_batch", "66"], capsys)
+    assert message.startswith("llm4teach fit: error: data frames_per_batch (66) must be a multiple")
+    message = _fail(["fit", *tiny_fit_args(in_tmp), "--data.teacher.mode", "medium"], capsys)
+    assert "teacher mode must be one of soft, hard" in message
+    assert not (in_tmp / "run" / "checkpoints").exists()
+
+
+def test_missing_or_corrupt_checkpoint_is_one_clear_line(in_tmp, capsys):
+    message = _fail(["fit", *tiny_fit_args(in_tmp), "--ckpt_path", "last"], capsys)
+    assert message == f"llm4teach fit: error: checkpoint {in_tmp}/run/checkpoints/last.ckpt " \
+                      "does not exist"
+    ckpts = in_tmp / "run" / "checkpoints"
+    ckpts.mkdir(parents=True)
+    (ckpts / "last.ckpt").write_bytes(b"PK\x03\x04 not really a checkpoint")
+    message = _fail(["fit", *tiny_fit_args(in_tmp), "--ckpt_path", "last"], capsys)
+    assert message.startswith("llm4teach fit: error: checkpoint") and "unreadable" in message
+    assert "\n" not in message
+    assert (ckpts / "last.ckpt").read_bytes() == b"PK\x03\x04 not really a checkpoint"
+    message = _fail(["evaluate", "--ckpt", str(in_tmp / "nope.ckpt")], capsys)
+    assert message == f"llm4teach evaluate: error: checkpoint {in_tmp}/nope.ckpt does not exist"
