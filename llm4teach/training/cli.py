@@ -8,6 +8,8 @@ and ``trainer``. Checkpoints go to ``<trainer.default_root_dir>/checkpoints``.
 from __future__ import annotations
 
 import tempfile
+import warnings
+from argparse import ArgumentError
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,7 @@ class FitCLI(LightningCLI):
             save_config_callback=MLflowConfig, save_config_kwargs={"save_to_log_dir": False},
             trainer_defaults=TRAINER_DEFAULTS, seed_everything_default=0,
             auto_configure_optimizers=False,
+            parser_kwargs={"exit_on_error": False},  # errors reach fit() as exceptions
         )
 
     @staticmethod
@@ -116,5 +119,10 @@ class FitCLI(LightningCLI):
 
 
 def fit(argv: Sequence[str]) -> None:
-    """Entry point of ``llm4teach fit ARGS``."""
-    FitCLI(["fit", *argv])
+    """Entry point of ``llm4teach fit ARGS``; a bad setting is a ``ValueError`` of one line."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*args parameter is intended to run")
+        try:
+            FitCLI(["fit", *argv])
+        except ArgumentError as err:
+            raise ValueError(" ".join(str(err).split())) from None

@@ -50,7 +50,7 @@ class RolloutDataModule(LightningDataModule):
         total_frames: int = 300_000,
         epoch_frames: int = 20_480,
         seed: int = 0,
-        teacher: TeacherConfig | None = None,
+        teacher: TeacherConfig = TeacherConfig(),  # noqa: B008 (read only; jsonargparse shows it)
     ) -> None:
         super().__init__()
         resolve_task(task)
@@ -66,7 +66,7 @@ class RolloutDataModule(LightningDataModule):
         self.task, self.num_envs, self.seed = task, num_envs, seed
         self.frames_per_batch, self.total_frames, self.epoch_frames = (
             frames_per_batch, total_frames, epoch_frames)
-        self.teacher_config = teacher or TeacherConfig()
+        self.teacher_config = teacher
         self.transform: TeacherTransform | None = None
         self.env: TransformedEnv | None = None
 
