@@ -94,7 +94,7 @@ def main() -> None:
         *table,
     ])
     print(body)
-    write_section(Path("docs/benchmarks.md"), "Environment throughput",
+    write_section(Path(__file__).parent.parent / "docs" / "benchmarks.md", "Environment throughput",
                   "python benchmarks/env_throughput.py", body)
 
 

@@ -61,7 +61,7 @@ def train(task: str, frames: int, num_envs: int = 32, steps: int = 64, seed: int
     )
     done = torch.zeros(num_envs)
     episodes = successes = 0
-    start, collected = time.perf_counter(), 0
+    start, collected, update_ends = time.perf_counter(), 0, []
     while collected < frames:
         # ---- collect one rollout of `steps` steps from every env
         for t in range(steps):
@@ -112,10 +112,13 @@ def train(task: str, frames: int, num_envs: int = 32, steps: int = 64, seed: int
                 loss.backward()
                 nn.utils.clip_grad_norm_(agent.parameters(), 0.5)
                 optimizer.step()
+        update_ends.append(time.perf_counter())
     seconds = time.perf_counter() - start
     envs.close()
+    per_update = steps * num_envs
+    steady = (len(update_ends) - 1) * per_update / (update_ends[-1] - update_ends[0])
     return {"frames": collected, "seconds": seconds, "frames_per_s": collected / seconds,
-            "success_rate": successes / max(episodes, 1)}
+            "steady_frames_per_s": steady, "success_rate": successes / max(episodes, 1)}
 
 
 if __name__ == "__main__":
