@@ -18,6 +18,7 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.utilities import rank_zero_warn
 
 from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking
 from llm4teach.training.checkpointing import (
@@ -33,7 +34,7 @@ from llm4teach.training.schedules import LambdaSchedule
 
 TRAINER_DEFAULTS = {"max_epochs": -1, "log_every_n_steps": 1, "num_sanity_val_steps": 0,
                     "limit_val_batches": 0, "enable_model_summary": False,
-                    "default_root_dir": "runs/default"}
+                    "default_root_dir": "runs/default", "enable_autolog_hparams": False}
 
 
 class FramesProgressBar(TQDMProgressBar):
@@ -56,11 +57,29 @@ class MLflowConfig(SaveConfigCallback):
             return
         config = self.config.clone()
         config.pop("ckpt_path", None)  # differs between a run and its resumption
-        logger.log_hyperparams(config.as_dict())
+        params = _flatten(config.as_dict())
+        # MLflow params are immutable: a resumed run keeps its first values and warns.
+        logged = logger.experiment.get_run(logger.run_id).data.params
+        changed = sorted(k for k, v in params.items() if k in logged and logged[k] != str(v))
+        if changed:
+            rank_zero_warn(f"settings changed since the run started (MLflow keeps the first "
+                           f"values): {', '.join(changed)}")
+        logger.log_hyperparams({k: v for k, v in params.items() if k not in logged})
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "config.yaml"
             path.write_text(self.parser.dump(config, skip_none=False))
             logger.experiment.log_artifact(logger.run_id, str(path))
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"data": {"task": "X"}}`` -> ``{"data.task": "X"}``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 class FitCLI(LightningCLI):
