@@ -32,7 +32,6 @@ class TidySkillEnv:
         self.goal = (ENTITIES.index(goal_object), ENTITIES.index(goal_receptacle))
         self.max_skills = max_skills
         self.world = TidyWorld(**world_kwargs)
-        self.low_level_steps = 0
         self._t = 0
 
     @property
@@ -47,7 +46,7 @@ class TidySkillEnv:
 
     def step(self, skill: int) -> tuple[dict[str, np.ndarray], float, bool, bool]:
         """Run one skill; returns observation, reward, terminated, truncated."""
-        self.low_level_steps += run_skill(self.world, int(skill))
+        run_skill(self.world, int(skill))
         self._t += 1
         placed = self.world.state.placed
         terminated = placed is not None
