@@ -16,12 +16,13 @@ import statistics
 import time
 
 import torch
-from habitat_train import distill_loss, make_env
+from habitat_train import make_env
 from lightning.fabric import Fabric
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
 from llm4teach.student.visual import make_visual_actor_critic
+from llm4teach.training.distill import TeacherDistillLoss
 
 
 def main() -> None:
@@ -45,6 +46,7 @@ def main() -> None:
     loss_module = ClipPPOLoss(policy, value, clip_epsilon=0.2, entropy_coeff=0.001,
                               critic_coeff=0.5, normalize_advantage=True, clip_value=0.2)
     gae = GAE(gamma=0.99, lmbda=0.95, value_network=value, average_gae=False)
+    distill = TeacherDistillLoss(policy, coef=1.0)
     fabrics = {p: Fabric(accelerator="cpu", devices=1, precision=p) for p in args.precisions}
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     seconds: dict[str, list[float]] = {p: [] for p in args.precisions}
@@ -59,11 +61,8 @@ def main() -> None:
                     mb = flat[idx]
                     with fabric.autocast():
                         losses = loss_module(mb)
-                        logits = policy.get_dist(mb.clone()).logits
                         loss = (losses["loss_objective"] + losses["loss_critic"]
-                                + losses["loss_entropy"]
-                                + distill_loss(logits, mb["teacher_probs"],
-                                               mb["teacher_mask"].float()))
+                                + losses["loss_entropy"] + distill(mb)["loss_distill"])
                     optimizer.zero_grad()
                     fabric.backward(loss)
                     optimizer.step()

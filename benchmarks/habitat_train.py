@@ -2,7 +2,8 @@
 and training frames/s per precision (``32-true``, ``bf16-mixed``, ``16-mixed``).
 
 The same recipe as the MiniGrid trainer (TorchRL ``Collector``, ``GAE``, ``ClipPPOLoss``
-plus ``lambda * KL(teacher || student)`` on the steps where the teacher has an opinion),
+plus the trainer's ``TeacherDistillLoss``: ``lambda * KL(teacher || student)`` on the
+steps where the teacher has an opinion),
 run under Lightning Fabric so that the precision is Lightning's own plugin. A frame is
 one skill decision. Prints one JSON line per update and writes a JSON summary.
 
@@ -28,18 +29,12 @@ from torchrl.objectives.value import GAE
 from llm4teach.envs.habitat import SkillBatchEnv
 from llm4teach.student.visual import make_visual_actor_critic
 from llm4teach.teacher.habitat import SkillTeacher, SkillTeacherTransform
+from llm4teach.training.distill import TeacherDistillLoss
 
 
 def make_env(args: argparse.Namespace, seed: int, teacher: bool) -> TransformedEnv:
     env = SkillBatchEnv(num_envs=args.num_envs, seed=seed, resolution=args.resolution)
     return TransformedEnv(env, SkillTeacherTransform(enabled=teacher))
-
-
-def distill_loss(logits: torch.Tensor, probs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``KL(teacher || student)`` averaged over the steps where the teacher has an opinion."""
-    log_student = torch.log_softmax(logits.float(), dim=-1)
-    kl = (probs * (torch.log(probs.clamp_min(1e-8)) - log_student)).sum(-1)
-    return (kl * mask).sum() / mask.sum().clamp_min(1)
 
 
 @torch.no_grad()
@@ -77,6 +72,7 @@ def train(args: argparse.Namespace) -> dict:
     loss_module = ClipPPOLoss(policy, value, clip_epsilon=0.2, entropy_coeff=0.001,
                               critic_coeff=0.5, normalize_advantage=True, clip_value=0.2)
     gae = GAE(gamma=0.99, lmbda=0.95, value_network=value, average_gae=False)
+    distill = TeacherDistillLoss(policy)  # the trainer's own teacher term
     optimizer = fabric.setup_optimizers(torch.optim.Adam(model.parameters(), lr=args.lr))
     collector = Collector(env, policy, frames_per_batch=args.frames_per_batch,
                           total_frames=args.frames)
@@ -85,6 +81,7 @@ def train(args: argparse.Namespace) -> dict:
     for update, batch in enumerate(collector):
         t0 = time.perf_counter()
         lam = args.lam * max(args.lam_floor, 1 - frames / args.lam_decay_frames)
+        distill.coef.fill_(lam)
         frames += batch.numel()
         with torch.no_grad(), fabric.autocast():
             gae(batch)
@@ -95,11 +92,7 @@ def train(args: argparse.Namespace) -> dict:
                 with fabric.autocast():
                     losses = loss_module(mb)
                     loss = losses["loss_objective"] + losses["loss_critic"]
-                    loss = loss + losses["loss_entropy"]
-                    if lam > 0:
-                        logits = policy.get_dist(mb.clone()).logits
-                        loss = loss + lam * distill_loss(logits, mb["teacher_probs"],
-                                                         mb["teacher_mask"].float())
+                    loss = loss + losses["loss_entropy"] + distill(mb)["loss_distill"]
                 optimizer.zero_grad()
                 fabric.backward(loss)
                 fabric.clip_gradients(model, optimizer, max_norm=0.5)
