@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny_fit_args
+from fit_args import tiny_fit_args
 from lightning.pytorch import Callback
 
 from llm4teach.training.checkpointing import load_checkpoint
