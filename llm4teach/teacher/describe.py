@@ -16,7 +16,6 @@ from llm4teach.envs import resolve_task
 
 KEY, DOOR = OBJECT_TO_IDX["key"], OBJECT_TO_IDX["door"]
 NO_DIRECTION = 4
-STYLES = ("plain", "colored", "numbered")
 _COLOUR_RE = re.compile(r"\b(" + "|".join(COLOR_NAMES) + r")\b")
 
 
