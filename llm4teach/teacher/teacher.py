@@ -179,14 +179,20 @@ class Teacher:
 
 
 def _collect(j: int, start: np.ndarray, scene: Scene, plan: Plan | None, queries: dict) -> None:
-    """Path searches a plan may need: explore and every go-to not already done."""
+    """Path searches a plan may need, up to the first step sure to act without one."""
     front = (int(start[0]) + DIR_VEC[start[2]][0], int(start[1]) + DIR_VEC[start[2]][1])
     for verb, obj in plan or ():
         if verb == "explore":
-            queries[j, ""] = ()
-        elif verb == "go to" and obj in scene.objects and obj != scene.held:
-            if front not in scene.objects[obj]:
-                queries[j, obj] = scene.objects[obj]
+            queries[j, ""] = ()  # finished only if no frontier is reachable: keep going
+        elif verb == "drop":
+            if scene.held == obj:
+                return
+        elif obj == scene.held and verb in ("go to", "pick up"):
+            continue
+        elif obj not in scene.objects or verb == "pick up":
+            return
+        elif verb == "go to" and front not in scene.objects[obj]:
+            queries[j, obj] = scene.objects[obj]
             return
 
 
