@@ -69,6 +69,7 @@ class RolloutDataModule(LightningDataModule):
         self.teacher_config = teacher
         self.transform: TeacherTransform | None = None
         self.env: TransformedEnv | None = None
+        self.collector: Collector | None = None
 
     @property
     def teacher(self) -> Teacher:
@@ -83,13 +84,16 @@ class RolloutDataModule(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")
-        collector = Collector(
+        self.collector = Collector(
             self.env, self.trainer.lightning_module.student.actor,
             frames_per_batch=self.frames_per_batch, total_frames=-1,
         )
-        return DataLoader(_Rollouts(self, collector), batch_size=None, collate_fn=_identity)
+        return DataLoader(_Rollouts(self, self.collector), batch_size=None, collate_fn=_identity)
 
     def teardown(self, stage: str) -> None:
+        if self.collector is not None:
+            self.collector.shutdown()
+            self.collector = None
         if self.env is not None:
             self.env.close()
             self.env = None

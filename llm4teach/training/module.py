@@ -33,8 +33,9 @@ def _check(name: str, value: float, low: float, high: float = float("inf")) -> N
 class PPOTeacherModule(LightningModule):
     """Clipped PPO + KL to the teacher on the memory-map student (manual optimisation).
 
-    Reference settings are the defaults. ``frames`` and ``updates`` are buffers, so the
-    checkpoint carries the counters the schedules and the frame budget read.
+    Reference settings are the defaults; ``epochs`` are PPO passes over one rollout (a
+    Lightning epoch is ``data.epoch_frames`` of rollouts). ``frames`` and ``updates`` are
+    buffers, so the checkpoint carries the counters the schedules and the frame budget read.
     """
 
     def __init__(
