@@ -62,8 +62,17 @@ class ConvBody(nn.Module):
         return self.convs(x.permute(0, 3, 1, 2)).reshape(*lead, -1)
 
 
+class Float32(nn.Module):
+    """Cast to float32: under bf16/fp16 autocast the log-probs, PPO ratio, values and
+    advantages must not be computed in half precision."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float()
+
+
 def _head(features: int, out: int, hidden: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, out))
+    return nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, out),
+                         Float32())
 
 
 class ActorCritic(nn.Module):

@@ -24,9 +24,12 @@ from llm4teach.envs import make_env, resolve_task
 from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
 
 
-def epoch_seed(seed: int, epoch: int) -> int:
-    """A well-mixed 32-bit seed for ``epoch`` of a run seeded ``seed``."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """A well-mixed 32-bit seed for ``epoch`` of process ``rank`` of a run seeded ``seed``.
+
+    Under DDP every rank collects its own episodes: the rank is part of the seed.
+    """
+    return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
 
 
 def _positive(name: str, value: int) -> None:
@@ -108,11 +111,17 @@ class _Rollouts(IterableDataset):
     def __iter__(self) -> Iterator[TensorDictBase]:
         data, trainer = self.data, self.data.trainer
         module = trainer.lightning_module
-        seed = epoch_seed(data.seed, trainer.current_epoch)
+        seed = epoch_seed(data.seed, trainer.current_epoch, trainer.global_rank)
         torch.manual_seed(seed)
         data.env.set_seed(seed)
         self.collector.reset()
-        for _ in range(data.epoch_frames // data.frames_per_batch):
+        # frames are counted over all ranks: each rank collects its share of an epoch
+        per_update = data.frames_per_batch * trainer.world_size
+        if data.epoch_frames % per_update:
+            raise ValueError(
+                f"data epoch_frames ({data.epoch_frames}) must be a multiple of frames_per_batch "
+                f"x processes ({data.frames_per_batch} x {trainer.world_size} = {per_update})")
+        for _ in range(data.epoch_frames // per_update):
             if int(module.frames) >= data.total_frames:
                 break
             data.transform.enabled = bool(module.distill.coef > 0)

@@ -90,15 +90,20 @@ class Evaluation(Callback):
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self.teacher or self._teacher_done:
             return
-        teacher = trainer.datamodule.teacher
-        metrics = run_episodes(pl_module.hparams.task, teacher.sample_actions, self.episodes,
-                               on_reset=teacher.reset)
-        self._log(trainer, pl_module, {f"teacher_{k}": v for k, v in metrics.items()})
+        if trainer.is_global_zero:  # only logged, so only rank 0 runs it
+            teacher = trainer.datamodule.teacher
+            metrics = run_episodes(pl_module.hparams.task, teacher.sample_actions,
+                                   self.episodes, on_reset=teacher.reset)
+            self._log(trainer, pl_module, {f"teacher_{k}": v for k, v in metrics.items()})
         self._teacher_done = True
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        metrics = evaluate_student(pl_module.student, pl_module.hparams.task, self.episodes,
-                                   seed=int(pl_module.updates))
+        # Ranks hold identical weights: rank 0 evaluates, the others receive its numbers.
+        metrics = None
+        if trainer.is_global_zero:
+            metrics = evaluate_student(pl_module.student, pl_module.hparams.task, self.episodes,
+                                       seed=int(pl_module.updates))
+        metrics = trainer.strategy.broadcast(metrics, src=0)
         self._log(trainer, pl_module, metrics)
         pl_module.log("eval/student_greedy_success", metrics["student_greedy_success"],
                       prog_bar=True, logger=False, batch_size=1)

@@ -115,13 +115,14 @@ class PPOTeacherModule(LightningModule):
                         sums[key] = sums.get(key, 0.0) + value.detach().float().mean()
         steps = hp.epochs * len(range(0, flat.numel(), hp.minibatch_size))
 
-        self.frames += rollout.numel()
+        self.frames += rollout.numel() * self.trainer.world_size  # all ranks' frames
         self.updates += 1
         self._log_update({k: v / steps for k, v in sums.items()}, rollout)
 
     def _log_update(self, means: dict[str, Any], rollout: TensorDictBase) -> None:
         now = time.perf_counter()
-        fps = rollout.numel() / (now - self._clock) if self._clock else 0.0
+        frames = rollout.numel() * self.trainer.world_size
+        fps = frames / (now - self._clock) if self._clock else 0.0
         self._clock = now
         done = rollout["next", "done"]
         episodes = done.sum()
