@@ -1,0 +1,64 @@
+"""Several processes (DDP over gloo, on the CPU) and bf16 mixed precision."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from fit_args import tiny_fit_args
+from mlflow.tracking import MlflowClient
+
+from llm4teach.training.checkpointing import load_checkpoint
+from llm4teach.training.cli import fit
+
+TESTS = Path(__file__).parent
+SCRIPT = str(Path(sys.executable).with_name("llm4teach"))
+
+
+def _records(folder: Path, rank: int) -> list[dict]:
+    return [json.loads(line) for line in (folder / f"rank{rank}.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_two_process_ddp_fit_then_single_process_resume(in_tmp):
+    args = tiny_fit_args(in_tmp, total_frames=384)  # 64 frames per rank per update: 3 updates
+    path = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
+    subprocess.run(
+        [SCRIPT, "fit", *args, "--trainer.accelerator", "cpu", "--trainer.devices", "2",
+         "--trainer.strategy", "ddp", "--trainer.callbacks+=rank_recorder.RankRecorder",
+         "--trainer.callbacks.out", str(in_tmp)],
+        env=env, check=True, capture_output=True, text=True, timeout=300,
+    )
+    rank0, rank1 = _records(in_tmp, 0), _records(in_tmp, 1)
+    assert [r["update"] for r in rank0] == [r["update"] for r in rank1] == [1, 2, 3]
+    assert [r["frames"] for r in rank0] == [128, 256, 384], "frames count both ranks"
+    for a, b in zip(rank0, rank1, strict=True):
+        assert a["weights"] == b["weights"], "gradients are averaged: weights agree"
+        assert a["episodes"] != b["episodes"], "each rank plays its own episodes"
+
+    last = in_tmp / "run/checkpoints/last.ckpt"
+    assert int(load_checkpoint(last)["state_dict"]["frames"]) == 384
+    store = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
+    runs = store.search_runs([e.experiment_id for e in store.search_experiments()])
+    assert len(runs) == 1, "only rank 0 logs"
+
+    # the rank-0 checkpoint continues in a single process, in the same MLflow run
+    fit([*tiny_fit_args(in_tmp, total_frames=512), "--ckpt_path", "last"])
+    assert int(load_checkpoint(last)["state_dict"]["frames"]) == 512
+    runs = store.search_runs([e.experiment_id for e in store.search_experiments()])
+    assert len(runs) == 1
+
+
+@pytest.mark.slow
+def test_bf16_mixed_fit_on_cpu(in_tmp):
+    fit([*tiny_fit_args(in_tmp, total_frames=256), "--trainer.precision", "bf16-mixed"])
+    state = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")["state_dict"]
+    weights = [v for k, v in state.items() if k.startswith("student.")]
+    assert all(w.dtype == torch.float32 and torch.isfinite(w).all() for w in weights)
+    assert int(state["frames"]) == 256
