@@ -17,7 +17,15 @@ from llm4teach.training.checkpointing import load_checkpoint
 from llm4teach.training.cli import fit
 
 TESTS = Path(__file__).parent
-SCRIPT = str(Path(sys.executable).with_name("llm4teach"))
+BIN = Path(sys.executable).parent
+SCRIPT = str(BIN / "llm4teach")
+DDP = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
+LAUNCHERS = {  # how a user starts two processes; each runs the same `llm4teach fit`
+    "trainer": [SCRIPT],
+    "torchrun": [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", SCRIPT],
+    "fabric": [str(BIN / "fabric"), "run", "--accelerator", "cpu", "--devices", "2",
+               "--strategy", "ddp", SCRIPT],
+}
 
 
 def _records(folder: Path, rank: int) -> list[dict]:
@@ -25,14 +33,14 @@ def _records(folder: Path, rank: int) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_two_process_ddp_fit_then_single_process_resume(in_tmp):
+@pytest.mark.parametrize("launcher", list(LAUNCHERS))
+def test_two_process_ddp_fit_then_single_process_resume(in_tmp, launcher):
     args = tiny_fit_args(in_tmp, total_frames=384)  # 64 frames per rank per update: 3 updates
     path = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONPATH": path}
     subprocess.run(
-        [SCRIPT, "fit", *args, "--trainer.accelerator", "cpu", "--trainer.devices", "2",
-         "--trainer.strategy", "ddp", "--trainer.callbacks+=rank_recorder.RankRecorder",
-         "--trainer.callbacks.out", str(in_tmp)],
+        [*LAUNCHERS[launcher], "fit", *args, *DDP,
+         "--trainer.callbacks+=rank_recorder.RankRecorder", "--trainer.callbacks.out", str(in_tmp)],
         env=env, check=True, capture_output=True, text=True, timeout=300,
     )
     rank0, rank1 = _records(in_tmp, 0), _records(in_tmp, 1)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
@@ -123,7 +124,11 @@ class FitCLI(LightningCLI):
         run_id = load_checkpoint(self._ckpt).get(RUN_ID_KEY) if self._ckpt else None
         init = self.config_init[self.subcommand]
         tracking: MLflowTracking = init.tracking
-        kwargs["logger"] = tracking.make_logger(config.data.task, run_id=run_id)
+        # Only rank 0 logs. Opening the store on every rank at once (torchrun starts them
+        # together) would race to create a new sqlite store's tables.
+        is_rank_zero = rank_zero_only.rank == 0
+        kwargs["logger"] = tracking.make_logger(config.data.task, run_id=run_id) if is_rank_zero \
+            else False
         kwargs["plugins"] = [AtomicCheckpointIO()]
         callbacks = [*(init.trainer.callbacks or []), *checkpoint_callbacks(dirpath)]
         if config.trainer.enable_progress_bar is not False:
