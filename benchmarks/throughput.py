@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -29,39 +30,45 @@ from report import machine_line, write_section
 NUM_ENVS, FRAMES_PER_BATCH, MINIBATCH = 16, 2048, 256
 
 
-def _fit(task: str, frames: int, encoder: str, teacher: bool) -> tuple[float, float]:
+def _fit(task: str, frames: int, workdir: str, encoder: str, teacher: bool,
+         processes: int = 1) -> tuple[float, float] | None:
     import torch
     from mlflow.tracking import MlflowClient
 
     from llm4teach.training.cli import fit
 
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        args = [
-            "--data.task", task, "--data.num_envs", str(NUM_ENVS),
-            "--data.frames_per_batch", str(FRAMES_PER_BATCH), "--data.total_frames", str(frames),
-            "--data.epoch_frames", str(frames), "--model.encoder", encoder,
-            "--model.minibatch_size", str(MINIBATCH), "--evaluation.episodes", "1",
-            "--evaluation.teacher", "false", "--trainer.enable_progress_bar", "false",
-            "--trainer.default_root_dir", tmp,
-            "--tracking.tracking_uri", f"sqlite:///{tmp}/mlflow.db",
-            "--tracking.artifact_root", f"{tmp}/artifacts",
-        ]
-        if not teacher:
-            args += ["--schedule", "llm4teach.training.schedules.NoTeacher"]
-        start = time.perf_counter()
-        fit(args)
-        seconds = time.perf_counter() - start
-        # steady state: the per-update rates the module logs, after the first update
-        client = MlflowClient(f"sqlite:///{tmp}/mlflow.db")
-        run = client.search_runs([e.experiment_id for e in client.search_experiments()])[0]
-        rates = [m.value for m in sorted(client.get_metric_history(
-            run.info.run_id, "train/frames_per_s"), key=lambda m: m.step)][1:]
-        steady = len(rates) / sum(1 / r for r in rates)
-        return frames / seconds, steady
+    tmp = workdir  # shared by the DDP ranks: Lightning re-runs this very command for rank 1
+    args = [
+        "--data.task", task, "--data.num_envs", str(NUM_ENVS),
+        "--data.frames_per_batch", str(FRAMES_PER_BATCH), "--data.total_frames", str(frames),
+        "--data.epoch_frames", str(frames), "--model.encoder", encoder,
+        "--model.minibatch_size", str(MINIBATCH), "--evaluation.episodes", "1",
+        "--evaluation.teacher", "false", "--trainer.enable_progress_bar", "false",
+        "--trainer.default_root_dir", tmp,
+        "--tracking.tracking_uri", f"sqlite:///{tmp}/mlflow.db",
+        "--tracking.artifact_root", f"{tmp}/artifacts",
+        "--trainer.accelerator", "cpu", "--trainer.devices", str(processes),
+    ]
+    if processes > 1:
+        args += ["--trainer.strategy", "ddp"]
+    if not teacher:
+        args += ["--schedule", "llm4teach.training.schedules.NoTeacher"]
+    start = time.perf_counter()
+    fit(args)
+    seconds = time.perf_counter() - start
+    if int(os.environ.get("LOCAL_RANK", 0)) != 0:
+        return None  # rank 0 reports
+    # steady state: the per-update rates the module logs, after the first update
+    client = MlflowClient(f"sqlite:///{tmp}/mlflow.db")
+    run = client.search_runs([e.experiment_id for e in client.search_experiments()])[0]
+    rates = [m.value for m in sorted(client.get_metric_history(
+        run.info.run_id, "train/frames_per_s"), key=lambda m: m.step)][1:]
+    steady = len(rates) / sum(1 / r for r in rates)
+    return frames / seconds, steady
 
 
-def _single_file(task: str, frames: int) -> tuple[float, float]:
+def _single_file(task: str, frames: int, workdir: str) -> tuple[float, float]:
     import torch
 
     from single_file_ppo import train
@@ -73,7 +80,7 @@ def _single_file(task: str, frames: int) -> tuple[float, float]:
     return result["frames"] / (time.perf_counter() - start), result["steady_frames_per_s"]
 
 
-def _raw(task: str, frames: int) -> tuple[float, float]:
+def _raw(task: str, frames: int, workdir: str) -> tuple[float, float]:
     from env_throughput import raw_gymnasium
 
     rate = raw_gymnasium(task, frames)
@@ -88,13 +95,18 @@ ROWS = {
                                                                 "teacher": True}),
     "llm4teach fit, embedding student (default), soft table teacher": (
         "fit", {"encoder": "embedding", "teacher": True}),
+    "llm4teach fit, embedding student, soft table teacher, 2 processes (DDP, gloo)": (
+        "fit", {"encoder": "embedding", "teacher": True, "processes": 2}),
 }
 
 
-def _one(name: str, task: str, frames: int) -> None:
+def _one(name: str, task: str, frames: int, workdir: str) -> None:
     kind, kwargs = ROWS[name]
     run = {"raw": _raw, "single": _single_file, "fit": _fit}[kind]
-    rate, steady = run(task, frames, **kwargs)
+    result = run(task, frames, workdir, **kwargs)
+    if result is None:
+        return
+    rate, steady = result
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"frames_per_s": rate, "steady": steady, "peak_mib": peak_mib}))
 
@@ -104,17 +116,19 @@ def main() -> None:
     parser.add_argument("--task", default="SimpleDoorKey")
     parser.add_argument("--frames", type=int, default=40_960)
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        return _one(args.one, args.task, args.frames)
+        return _one(args.one, args.task, args.frames, args.workdir)
 
     results = {}
     for name in ROWS:
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", name, "--task", args.task,
-             "--frames", str(args.frames)],
-            capture_output=True, text=True, check=True,
-        ).stdout
+        with tempfile.TemporaryDirectory() as workdir:
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", name, "--task", args.task,
+                 "--frames", str(args.frames), "--workdir", workdir],
+                capture_output=True, text=True, check=True,
+            ).stdout
         results[name] = json.loads(out.strip().splitlines()[-1])
         print(f"{name}: {results[name]}", flush=True)
 
