@@ -4,6 +4,7 @@ import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from torchrl.collectors import Collector, MultiSyncCollector
@@ -11,7 +12,7 @@ from torchrl.envs import TransformedEnv
 from torchrl.envs.utils import check_env_specs
 
 from llm4teach.envs import make_env
-from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
 
 
 def teacher_env(task="SimpleDoorKey", num_envs=4, **config):
@@ -92,3 +93,19 @@ def test_cli_teacher_reports_both_modes():
     )
     lines = out.stdout.splitlines()
     assert "soft" in lines[0] and "hard" in lines[1] and "success" in lines[0]
+
+
+@pytest.mark.parametrize("task", ["SimpleDoorKey", "TwoDoor"])
+def test_a_full_memo_is_emptied_without_changing_answers(task):
+    rollout = make_env(task, num_envs=6, seed=3).rollout(40, break_when_any_done=False)
+    obs, done = rollout["observation"], rollout["next", "done"].squeeze(-1)
+    small, large = Teacher(task, memo_limit=5), Teacher(task)
+    for t in range(obs.shape[1]):
+        if t and done[:, t - 1].any():
+            ended = done[:, t - 1].nonzero()[:, 0].tolist()
+            small.reset(ended)
+            large.reset(ended)
+        probs_small, mask_small = small.act_probs(obs[:, t])
+        probs_large, mask_large = large.act_probs(obs[:, t])
+        np.testing.assert_array_equal(probs_small, probs_large)
+        np.testing.assert_array_equal(mask_small, mask_large)

@@ -51,7 +51,8 @@ class Teacher:
 
     Keeps one ``Describer`` per env (TwoDoor's door numbers); call ``reset(indices)`` at
     episode starts. Plans are asked once per distinct text; an observation seen before
-    (same bytes, same episode state) is answered from a memo without any search.
+    (same bytes, same episode state) is answered from a memo without any search. The
+    memo holds at most ``memo_limit`` observations; it is emptied when full.
 
     Example:
         >>> from llm4teach.envs import make_gym_env
@@ -62,9 +63,11 @@ class Teacher:
     """
 
     def __init__(
-        self, task: str, config: TeacherConfig | None = None, planner: Planner | None = None
+        self, task: str, config: TeacherConfig | None = None, planner: Planner | None = None,
+        memo_limit: int = MEMO_LIMIT,
     ) -> None:
         self.task = task
+        self.memo_limit = memo_limit
         self.config = config or TeacherConfig()
         self.planner = planner if planner is not None else make_planner(task, self.config)
         self.stats = self.planner.stats
@@ -100,8 +103,9 @@ class Teacher:
         keys = [(o.tobytes(), d.state) for o, d in zip(obs, self._describers, strict=False)]
         missing = [i for i, key in enumerate(keys) if key not in self._memo]
         if missing:
-            if len(self._memo) + len(missing) > MEMO_LIMIT:
-                self._memo.clear()
+            if len(self._memo) + len(missing) > self.memo_limit:
+                self._memo.clear()  # bounded memory; this batch is resolved afresh
+                missing = list(range(len(keys)))
             self._resolve_batch(obs, missing, keys)
         entries = [self._memo[key] for key in keys]
         for describer, key, entry in zip(self._describers, keys, entries, strict=False):
