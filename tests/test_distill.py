@@ -16,14 +16,14 @@ def _batch(n=6, seed=0):
 
 
 def _student_log_probs(net, td):
-    return net.actor.module[0].module(td["observation"]).log_softmax(-1)
+    return net.logits(td["observation"]).log_softmax(-1)
 
 
 def test_kl_matches_the_definition_on_masked_steps():
     torch.manual_seed(0)
     net = make_actor_critic((10, 10, 4))
     td = _batch()
-    out = TeacherDistillLoss(net.actor, coef=2.5)(td)
+    out = TeacherDistillLoss(net.get_policy_operator(), coef=2.5)(td)
     p, log_s = td["teacher_probs"], _student_log_probs(net, td)
     kl = (p * (p.log() - log_s)).sum(-1)[td["teacher_mask"]].mean()
     torch.testing.assert_close(out["kl_teacher"], kl.detach())
@@ -34,22 +34,23 @@ def test_gradient_equals_the_reference_cross_entropy():
     torch.manual_seed(0)
     net = make_actor_critic((10, 10, 4))
     td = _batch()
-    TeacherDistillLoss(net.actor, coef=1.0)(td)["loss_distill"].backward()
-    kl_grads = [p.grad.clone() for p in net.actor.parameters()]
+    TeacherDistillLoss(net.get_policy_operator(), coef=1.0)(td)["loss_distill"].backward()
+    kl_grads = [p.grad.clone() for p in net.get_policy_operator().parameters()]
     net.zero_grad()
     p, m = td["teacher_probs"], td["teacher_mask"]
     (-(p * _student_log_probs(net, td)).sum(-1)[m].mean()).backward()
-    for a, b in zip(kl_grads, [p.grad for p in net.actor.parameters()], strict=True):
+    grads = [p.grad for p in net.get_policy_operator().parameters()]
+    for a, b in zip(kl_grads, grads, strict=True):
         torch.testing.assert_close(a, b)
 
 
 def test_nothing_to_learn_costs_nothing():
-    net = make_actor_critic((10, 10, 4))
+    policy = make_actor_critic((10, 10, 4)).get_policy_operator()
     td = _batch()
-    assert float(TeacherDistillLoss(net.actor, coef=0.0)(td)["loss_distill"]) == 0.0
+    assert float(TeacherDistillLoss(policy, coef=0.0)(td)["loss_distill"]) == 0.0
     td["teacher_mask"] = torch.zeros(6, dtype=torch.bool)
-    assert float(TeacherDistillLoss(net.actor, coef=1.0)(td)["loss_distill"]) == 0.0
-    assert float(TeacherDistillLoss(net.actor, coef=1.0)(td.exclude("teacher_probs"))
+    assert float(TeacherDistillLoss(policy, coef=1.0)(td)["loss_distill"]) == 0.0
+    assert float(TeacherDistillLoss(policy, coef=1.0)(td.exclude("teacher_probs"))
                  ["loss_distill"]) == 0.0
 
 
@@ -57,7 +58,7 @@ def test_student_equal_to_teacher_has_zero_kl_and_full_agreement():
     net = make_actor_critic((10, 10, 4))
     td = _batch()
     td["teacher_probs"] = _student_log_probs(net, td).exp().detach()
-    out = TeacherDistillLoss(net.actor, coef=1.0)(td)
+    out = TeacherDistillLoss(net.get_policy_operator(), coef=1.0)(td)
     assert abs(float(out["kl_teacher"])) < 1e-5
     assert float(out["teacher_agreement"]) == 1.0
 
@@ -65,6 +66,6 @@ def test_student_equal_to_teacher_has_zero_kl_and_full_agreement():
 def test_keys_are_configurable():
     net = make_actor_critic((10, 10, 4))
     td = _batch().rename_key_("teacher_probs", "pi_t")
-    loss = TeacherDistillLoss(net.actor, coef=1.0)
+    loss = TeacherDistillLoss(net.get_policy_operator(), coef=1.0)
     loss.set_keys(teacher_probs="pi_t")
     assert float(loss(td)["loss_distill"]) > 0

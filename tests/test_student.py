@@ -13,19 +13,22 @@ def test_actor_critic_keys_and_shapes(encoder, size):
     torch.manual_seed(0)
     net = make_actor_critic((size, size, 4), encoder=encoder)
     obs = torch.randint(0, 11, (3, 5, size, size, 4), dtype=torch.uint8)
-    td = net.critic(net.actor(TensorDict(observation=obs, batch_size=[3, 5])))
+    td = net(TensorDict(observation=obs, batch_size=[3, 5]))
+    assert "hidden" not in td  # rollouts never carry the features
     assert td["action"].shape == (3, 5) and td["action"].dtype == torch.int64
     assert td["logits"].shape == (3, 5, 7)
     assert td["state_value"].shape == (3, 5, 1)
-    log_prob = td[net.actor.log_prob_keys[0]]
+    log_prob = td[net.actor_head.log_prob_keys[0]]
     expected = td["logits"].log_softmax(-1).gather(-1, td["action"][..., None])[..., 0]
     torch.testing.assert_close(log_prob, expected)
+    torch.testing.assert_close(net.logits(obs), td["logits"])
+    torch.testing.assert_close(net.value(obs), td["state_value"])
 
 
 def test_actor_and_critic_share_the_body():
     net = make_actor_critic((10, 10, 4))
-    actor = {id(p) for p in net.actor.parameters()}
-    critic = {id(p) for p in net.critic.parameters()}
+    actor = {id(p) for p in net.get_policy_operator().parameters()}
+    critic = {id(p) for p in net.get_value_operator().parameters()}
     assert actor & critic and actor != critic
 
 

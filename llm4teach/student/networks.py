@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from tensordict.nn import TensorDictModule
 from torch import nn
-from torchrl.modules import ProbabilisticActor, ValueOperator
+from torchrl.modules import ActorValueOperator, ProbabilisticActor, ValueOperator
 
 ENCODERS = ("embedding", "conv")
 CODES_PER_CHANNEL = 16  # MiniGrid object (0..10), colour (0..5), state (0..2), direction (0..4)
@@ -75,18 +75,40 @@ def _head(features: int, out: int, hidden: int) -> nn.Sequential:
                          Float32())
 
 
-class ActorCritic(nn.Module):
-    """The student's two TorchRL modules; they share the convolutional body.
+class ActorCritic(ActorValueOperator):
+    """The student: a shared body (``observation`` -> ``hidden``), an actor head and a critic head.
 
-    ``actor`` reads ``observation`` and writes ``logits``, ``action`` and the log-prob
-    under TorchRL's default key (``actor.log_prob_keys``); ``critic`` writes
-    ``state_value``. ``parameters()`` yields the shared body once.
+    Called as a whole (the collector's policy) it encodes each observation once and
+    writes ``logits``, ``action``, its log-prob (``actor_head.log_prob_keys``) and
+    ``state_value``, never the large ``hidden`` features. PPO runs ``body`` once per
+    minibatch and both heads on its ``hidden``: the convolutions are the cost, so a
+    loss that ran the body per head would pay for them two or three times.
     """
 
-    def __init__(self, actor: ProbabilisticActor, critic: ValueOperator) -> None:
-        super().__init__()
-        self.actor = actor
-        self.critic = critic
+    def __init__(self, body: TensorDictModule, actor_head: ProbabilisticActor,
+                 critic_head: ValueOperator) -> None:
+        super().__init__(body, actor_head, critic_head)
+        self.select_out_keys("logits", "action", *actor_head.log_prob_keys, "state_value")
+
+    @property
+    def body(self) -> TensorDictModule:
+        return self.module[0]
+
+    @property
+    def actor_head(self) -> ProbabilisticActor:
+        return self.module[1]
+
+    @property
+    def critic_head(self) -> ValueOperator:
+        return self.module[2]
+
+    def logits(self, observation: torch.Tensor) -> torch.Tensor:
+        """Action logits of raw observations ``[..., W, H, 4]`` (evaluation, no tensordict)."""
+        return self.actor_head.module[0].module(self.body.module(observation))
+
+    def value(self, observation: torch.Tensor) -> torch.Tensor:
+        """State values ``[..., 1]`` of raw observations (bootstrapping)."""
+        return self.critic_head.module(self.body.module(observation))
 
 
 def make_actor_critic(
@@ -102,20 +124,20 @@ def make_actor_critic(
     Example:
         >>> from tensordict import TensorDict
         >>> net = make_actor_critic((10, 10, 4))
-        >>> td = TensorDict(observation=torch.zeros(2, 10, 10, 4, dtype=torch.uint8),
-        ...                 batch_size=[2])
-        >>> net.critic(net.actor(td))["state_value"].shape
-        torch.Size([2, 1])
+        >>> td = net(TensorDict(observation=torch.zeros(2, 10, 10, 4, dtype=torch.uint8),
+        ...                     batch_size=[2]))
+        >>> td["action"].shape, td["state_value"].shape, "hidden" in td
+        (torch.Size([2]), torch.Size([2, 1]), False)
     """
     width, height = int(obs_shape[0]), int(obs_shape[1])
     body = ConvBody(width, height, encoder=encoder, embed_dim=embed_dim, channels=channels)
-    actor_net = nn.Sequential(body, _head(body.out_features, num_actions, hidden))
-    critic_net = nn.Sequential(body, _head(body.out_features, 1, hidden))
-    actor = ProbabilisticActor(
-        TensorDictModule(actor_net, in_keys=["observation"], out_keys=["logits"]),
+    actor_head = ProbabilisticActor(
+        TensorDictModule(_head(body.out_features, num_actions, hidden), in_keys=["hidden"],
+                         out_keys=["logits"]),
         in_keys=["logits"],
         distribution_class=torch.distributions.Categorical,
         return_log_prob=True,
     )
-    critic = ValueOperator(critic_net, in_keys=["observation"])
-    return ActorCritic(actor, critic)
+    critic_head = ValueOperator(_head(body.out_features, 1, hidden), in_keys=["hidden"])
+    return ActorCritic(TensorDictModule(body, in_keys=["observation"], out_keys=["hidden"]),
+                       actor_head, critic_head)

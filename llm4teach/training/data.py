@@ -1,7 +1,7 @@
 """Rollouts as a Lightning data module: a TorchRL collector over the batched, teacher-annotated env.
 
 One batch is one rollout ``[num_envs, frames_per_batch / num_envs]`` collected with the
-current student (the collector holds the very actor the module trains, so every
+current student (the collector holds the very student the module trains, so every
 rollout uses the latest weights). A Lightning epoch is ``epoch_frames`` frames; at each
 epoch start the envs and torch's RNG are re-seeded from ``(seed, epoch)``, so an epoch
 is a pure function of the seed, the epoch index and the checkpointed weights: a run
@@ -18,9 +18,10 @@ from lightning.pytorch import LightningDataModule
 from tensordict import TensorDictBase
 from torch.utils.data import DataLoader, IterableDataset
 from torchrl.collectors import Collector
-from torchrl.envs import TransformedEnv
+from torchrl.envs import EnvBase, TransformedEnv
 
 from llm4teach.envs import make_env, resolve_task
+from llm4teach.student import ActorCritic
 from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
 
 
@@ -30,6 +31,15 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     Under DDP every rank collects its own episodes: the rank is part of the seed.
     """
     return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
+
+
+def make_collector(env: EnvBase, student: ActorCritic, frames_per_batch: int) -> Collector:
+    """An endless on-policy collector: the student acts and writes its state values.
+
+    It holds the very student the module trains, so every rollout uses the latest weights.
+    """
+    return Collector(env, student, frames_per_batch=frames_per_batch, total_frames=-1,
+                     auto_register_policy_transforms=False)  # feed-forward: no InitTracker
 
 
 def _positive(name: str, value: int) -> None:
@@ -87,10 +97,8 @@ class RolloutDataModule(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")
-        self.collector = Collector(
-            self.env, self.trainer.lightning_module.student.actor,
-            frames_per_batch=self.frames_per_batch, total_frames=-1,
-        )
+        self.collector = make_collector(self.env, self.trainer.lightning_module.student,
+                                        self.frames_per_batch)
         return DataLoader(_Rollouts(self, self.collector), batch_size=None, collate_fn=_identity)
 
     def teardown(self, stage: str) -> None:

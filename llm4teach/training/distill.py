@@ -31,7 +31,7 @@ class TeacherDistillLoss(LossModule):
     Example:
         >>> from llm4teach.student import make_actor_critic
         >>> net = make_actor_critic((10, 10, 4))
-        >>> loss = TeacherDistillLoss(net.actor, coef=1.0)
+        >>> loss = TeacherDistillLoss(net.get_policy_operator(), coef=1.0)
         >>> td = TensorDict(observation=torch.zeros(3, 10, 10, 4, dtype=torch.uint8),
         ...                 teacher_probs=torch.full((3, 7), 1 / 7),
         ...                 teacher_mask=torch.tensor([True, True, False]), batch_size=[3])

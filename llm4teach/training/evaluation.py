@@ -48,7 +48,7 @@ def student_policy(student: ActorCritic, greedy: bool, generator: torch.Generato
 
     @torch.no_grad()
     def act(obs: np.ndarray) -> np.ndarray:
-        logits = student.actor.module[0].module(torch.from_numpy(obs))  # the logits net
+        logits = student.logits(torch.from_numpy(obs))
         if greedy:
             return logits.argmax(-1).numpy()
         return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1).numpy()

@@ -71,13 +71,15 @@ class PPOTeacherModule(LightningModule):
         obs_shape = make_gym_env(task).observation_space.shape
         self.student = make_actor_critic(obs_shape, encoder=encoder, hidden=hidden,
                                          channels=channels)
-        self.gae = GAE(gamma=gamma, lmbda=gae_lambda, value_network=self.student.critic)
+        # The collector writes state values; bootstrap() adds the next ones (no value network).
+        self.gae = GAE(gamma=gamma, lmbda=gae_lambda, value_network=None)
+        # Both heads read the "hidden" features that training_step encodes once per minibatch.
         self.ppo = ClipPPOLoss(
-            self.student.actor, self.student.critic, clip_epsilon=clip_epsilon,
+            self.student.actor_head, self.student.critic_head, clip_epsilon=clip_epsilon,
             clip_value=clip_value, entropy_coeff=entropy_coef, critic_coeff=value_coef,
             normalize_advantage=False,  # done once per batch below, as the reference does
         )
-        self.distill = TeacherDistillLoss(self.student.actor)
+        self.distill = TeacherDistillLoss(self.student.actor_head)
         self.register_buffer("frames", torch.zeros((), dtype=torch.int64))
         self.register_buffer("updates", torch.zeros((), dtype=torch.int64))
         self._clock: float | None = None
@@ -93,6 +95,7 @@ class PPOTeacherModule(LightningModule):
         hp, optimizer = self.hparams, self.optimizers()
 
         with torch.no_grad():
+            self.bootstrap(rollout)
             self.gae(rollout)
             adv = rollout["advantage"]
             rollout["advantage"] = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -101,7 +104,7 @@ class PPOTeacherModule(LightningModule):
         sums: dict[str, torch.Tensor] = {}
         for _ in range(hp.epochs):
             for idx in torch.randperm(flat.numel()).split(hp.minibatch_size):
-                minibatch = flat[idx]
+                minibatch = self.student.body(flat[idx])  # "hidden", with its graph
                 losses = self.ppo(minibatch).update(self.distill(minibatch))
                 loss = sum(v for k, v in losses.items() if k.startswith("loss_"))
                 optimizer.zero_grad()
@@ -118,6 +121,20 @@ class PPOTeacherModule(LightningModule):
         self.frames += rollout.numel() * self.trainer.world_size  # all ranks' frames
         self.updates += 1
         self._log_update({k: v / steps for k, v in sums.items()}, rollout)
+
+    def bootstrap(self, rollout: TensorDictBase) -> None:
+        """Write ``("next", "state_value")`` from the values the collector already wrote.
+
+        A step's next value is the following step's value, except where its episode ended
+        or the rollout does: only there does the critic read the next observation.
+        """
+        value = rollout["state_value"]  # [envs, time, 1]
+        next_value = torch.empty_like(value)
+        next_value[:, :-1] = value[:, 1:]
+        ends = rollout["next", "done"].squeeze(-1).clone()
+        ends[:, -1] = True
+        next_value[ends] = self.student.value(rollout["next", "observation"][ends]).to(value)
+        rollout["next", "state_value"] = next_value
 
     def _log_update(self, means: dict[str, Any], rollout: TensorDictBase) -> None:
         now = time.perf_counter()
