@@ -6,7 +6,8 @@ another in one run:
 - the single-file PPO of ``benchmarks/single_file_ppo.py`` (plain gymnasium vector
   envs and torch, no teacher), with the reference conv student;
 - ``llm4teach fit`` with the same student, envs and PPO settings, with the soft table
-  teacher and without a teacher; and with the default (embedding) student.
+  teacher and without a teacher, in float32 and bf16-mixed; and with the default
+  (embedding) student, in one process and in two (DDP).
 Every row uses one torch thread, 16 envs, 2048 frames per update, 3 epochs of 256-frame
 minibatches. Writes the "Training throughput" section of ``docs/benchmarks.md``.
 
@@ -31,7 +32,7 @@ NUM_ENVS, FRAMES_PER_BATCH, MINIBATCH = 16, 2048, 256
 
 
 def _fit(task: str, frames: int, workdir: str, encoder: str, teacher: bool,
-         processes: int = 1) -> tuple[float, float] | None:
+         processes: int = 1, precision: str = "32-true") -> tuple[float, float] | None:
     import torch
     from mlflow.tracking import MlflowClient
 
@@ -49,6 +50,7 @@ def _fit(task: str, frames: int, workdir: str, encoder: str, teacher: bool,
         "--tracking.tracking_uri", f"sqlite:///{tmp}/mlflow.db",
         "--tracking.artifact_root", f"{tmp}/artifacts",
         "--trainer.accelerator", "cpu", "--trainer.devices", str(processes),
+        "--trainer.precision", precision,
     ]
     if processes > 1:
         args += ["--trainer.strategy", "ddp"]
@@ -93,6 +95,8 @@ ROWS = {
     "llm4teach fit, conv student, no teacher": ("fit", {"encoder": "conv", "teacher": False}),
     "llm4teach fit, conv student, soft table teacher": ("fit", {"encoder": "conv",
                                                                 "teacher": True}),
+    "llm4teach fit, conv student, soft table teacher, bf16-mixed": (
+        "fit", {"encoder": "conv", "teacher": True, "precision": "bf16-mixed"}),
     "llm4teach fit, embedding student (default), soft table teacher": (
         "fit", {"encoder": "embedding", "teacher": True}),
     "llm4teach fit, embedding student, soft table teacher, 2 processes (DDP, gloo)": (
