@@ -1,0 +1,194 @@
+"""Sample efficiency on the four tasks: the student with the soft teacher, with the hard
+teacher, and PPO alone, over several seeds; then ``llm4teach compare`` per task.
+
+Every task x method x seed is one ``llm4teach fit --config configs/<task>.yaml`` run in
+its own process (``--jobs`` at a time, one torch thread each) with the frame budget of
+``BUDGET``, into the MLflow experiment ``sample-efficiency/<Task>`` of the default store
+(``mlruns/``), tagged ``method`` and ``seed``. Resumable: a run that finished (MLflow
+status FINISHED) is not run again; an interrupted one continues from its ``last.ckpt``
+(``--ckpt_path last``, the same MLflow run). The report compares the finished runs on
+held-out greedy and sampled success, with the teacher's own success on the same held-out
+episodes (``eval/teacher_success``, evaluated by every taught run before training), and
+writes ``docs/results/<task>/`` and the "Measured: <Task>" sections of ``docs/results.md``.
+
+    python benchmarks/sample_efficiency.py                      # everything (hours on 2 cores)
+    python benchmarks/sample_efficiency.py --tasks SimpleDoorKey --seeds 0 --jobs 1
+    python benchmarks/sample_efficiency.py --report-only         # tables and plots only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from llm4teach.compare import compare
+from llm4teach.tracking import (
+    DEFAULT_ARTIFACT_ROOT,
+    DEFAULT_TRACKING_URI,
+    artifact_location,
+    prepare_store,
+)
+
+from report import machine_line, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+# Frames per run: enough for the taught student to settle on this 2-core CPU.
+BUDGET = {"SimpleDoorKey": 204_800, "LavaDoorKey": 153_600, "ColoredDoorKey": 204_800,
+          "TwoDoor": 102_400}
+METHODS = {
+    "soft": [],
+    "hard": ["--data.teacher.mode", "hard"],
+    "ppo": ["--schedule", "llm4teach.training.schedules.NoTeacher",
+            "--evaluation.teacher", "false"],
+}
+METRICS = {"greedy": "eval/student_greedy_success", "sampled": "eval/student_sampled_success"}
+FINISHED = "attributes.status = 'FINISHED'"
+
+
+def experiment_name(task: str) -> str:
+    return f"sample-efficiency/{task}"
+
+
+@dataclass(frozen=True)
+class Job:
+    task: str
+    method: str
+    seed: int
+
+    @property
+    def folder(self) -> Path:
+        task_runs = ROOT / "runs" / "sample_efficiency" / self.task.lower()
+        return task_runs / f"{self.method}-seed{self.seed}"
+
+    @property
+    def tag_filter(self) -> str:
+        return f"tags.method = '{self.method}' and tags.seed = '{self.seed}'"
+
+    def command(self, resume: bool) -> list[str]:
+        tags = json.dumps({"method": self.method, "seed": str(self.seed)})
+        return [
+            sys.executable, "-m", "llm4teach", "fit",
+            "--config", str(ROOT / "configs" / f"{self.task.lower()}.yaml"),
+            "--seed_everything", str(self.seed), "--data.seed", str(self.seed),
+            "--data.total_frames", str(BUDGET[self.task]),
+            "--trainer.default_root_dir", str(self.folder),
+            "--trainer.enable_progress_bar", "false",
+            "--tracking.experiment", experiment_name(self.task), "--tracking.tags", tags,
+            *METHODS[self.method], *(["--ckpt_path", "last"] if resume else []),
+        ]
+
+
+def _client():
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=DEFAULT_TRACKING_URI)
+
+
+def _runs(client, task: str, filter_string: str) -> list:
+    experiment = client.get_experiment_by_name(experiment_name(task))
+    if experiment is None:
+        return []
+    return client.search_runs([experiment.experiment_id], filter_string=filter_string)
+
+
+def finished(client, job: Job) -> bool:
+    return bool(_runs(client, job.task, f"{job.tag_filter} and {FINISHED}"))
+
+
+def run(job: Job) -> tuple[Job, float, int]:
+    """Train one run to its budget, continuing from its last checkpoint when it has one."""
+    resume = (job.folder / "checkpoints" / "last.ckpt").is_file()
+    if not resume:  # an unfinished run that never saved a checkpoint has nothing to keep
+        client = _client()
+        for stale in _runs(client, job.task, job.tag_filter):
+            client.delete_run(stale.info.run_id)
+    job.folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with open(job.folder / "fit.log", "a") as log:
+        code = subprocess.run(job.command(resume), cwd=ROOT, stdout=log,
+                              stderr=subprocess.STDOUT).returncode
+    return job, time.perf_counter() - start, code
+
+
+def train(jobs: list[Job], workers: int) -> None:
+    prepare_store(DEFAULT_TRACKING_URI)
+    client = _client()
+    for task in dict.fromkeys(job.task for job in jobs):  # before runs race to create them
+        if client.get_experiment_by_name(experiment_name(task)) is None:
+            client.create_experiment(experiment_name(task), artifact_location(
+                DEFAULT_TRACKING_URI, DEFAULT_ARTIFACT_ROOT))
+    todo = [job for job in jobs if not finished(client, job)]
+    print(f"{len(jobs) - len(todo)} of {len(jobs)} runs already finished; "
+          f"{len(todo)} to run, {workers} at a time", flush=True)
+    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), unit="run") as bar:
+        for job, seconds, code in pool.map(run, todo):
+            status = "done" if code == 0 else f"FAILED (exit {code}, see {job.folder}/fit.log)"
+            minutes = seconds / 60
+            bar.write(f"{job.task} {job.method} seed {job.seed}: {status} in {minutes:.1f} min")
+            bar.update()
+
+
+def teacher_success(client, task: str) -> dict[str, tuple[float, int]]:
+    """Mean held-out success of the teacher acting alone, per teaching mode (and run count)."""
+    out = {}
+    for method in ("soft", "hard"):
+        values = [h.value for r in _runs(client, task, f"tags.method = '{method}' and {FINISHED}")
+                  for h in client.get_metric_history(r.info.run_id, "eval/teacher_success")]
+        if values:
+            out[method] = (float(np.mean(values)), len(values))
+    return out
+
+
+def report(tasks: list[str]) -> None:
+    client = _client()
+    results = ROOT / "docs" / "results.md"
+    for task in tasks:
+        if not _runs(client, task, FINISHED):
+            print(f"{task}: no finished runs yet")
+            continue
+        parts = [f"Frame budget {BUDGET[task]:,} per run; held-out success on 100 episodes "
+                 f"every 10,240 frames; mean ± std over seeds.", machine_line()]
+        teacher = teacher_success(client, task)
+        if teacher:
+            parts.append("Teacher acting alone (sampling pi_T) on the same held-out episodes: "
+                         + "; ".join(f"{m} {v:.2f} (n={n})" for m, (v, n) in teacher.items()) + ".")
+        for name, metric in METRICS.items():
+            out = ROOT / "docs" / "results" / task.lower() / name
+            result = compare(DEFAULT_TRACKING_URI, experiments=[experiment_name(task)],
+                             filter_string=FINISHED, metric=metric, out_dir=out)
+            figure = out.relative_to(results.parent) / "curves.png"
+            parts += [f"**{name.capitalize()} student** (`{metric}`):", result.markdown,
+                      f"![{task}: {name} success vs frames]({figure})"]
+        write_section(results, f"Measured: {task}", "python benchmarks/sample_efficiency.py",
+                      "\n\n".join(parts))
+        print(f"{task}: written to {results}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(BUDGET), choices=list(BUDGET))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one core each)")
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    os.chdir(ROOT)  # the default MLflow store (mlruns/) is relative to the working directory
+    if not args.report_only:
+        jobs = [Job(task, method, seed) for task in args.tasks for seed in args.seeds
+                for method in args.methods]
+        train(jobs, args.jobs)
+    report(args.tasks)
+
+
+if __name__ == "__main__":
+    main()
