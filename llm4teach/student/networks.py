@@ -131,13 +131,19 @@ def make_actor_critic(
     """
     width, height = int(obs_shape[0]), int(obs_shape[1])
     body = ConvBody(width, height, encoder=encoder, embed_dim=embed_dim, channels=channels)
+    return assemble(TensorDictModule(body, in_keys=["observation"], out_keys=["hidden"]),
+                    body.out_features, num_actions, hidden)
+
+
+def assemble(body: TensorDictModule, features: int, num_actions: int, hidden: int
+             ) -> ActorCritic:
+    """The student around any ``body`` that writes ``features`` floats under ``hidden``."""
     actor_head = ProbabilisticActor(
-        TensorDictModule(_head(body.out_features, num_actions, hidden), in_keys=["hidden"],
+        TensorDictModule(_head(features, num_actions, hidden), in_keys=["hidden"],
                          out_keys=["logits"]),
         in_keys=["logits"],
         distribution_class=torch.distributions.Categorical,
         return_log_prob=True,
     )
-    critic_head = ValueOperator(_head(body.out_features, 1, hidden), in_keys=["hidden"])
-    return ActorCritic(TensorDictModule(body, in_keys=["observation"], out_keys=["hidden"]),
-                       actor_head, critic_head)
+    critic_head = ValueOperator(_head(features, 1, hidden), in_keys=["hidden"])
+    return ActorCritic(body, actor_head, critic_head)

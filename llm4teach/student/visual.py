@@ -1,9 +1,9 @@
 """Visual actor-critic for egocentric RGB + depth (the Habitat domain's student).
 
 A small strided CNN (Nature-DQN shaped, narrower) shared by the actor and the critic
-through TorchRL's ``ActorValueOperator``, so a PPO step encodes each image once. Images
-arrive as uint8 ``[..., 4, H, W]`` and are scaled inside the network, which keeps
-rollouts four times smaller than float and lets autocast (``bf16-mixed``,
+(``ActorCritic``, a TorchRL ``ActorValueOperator``), so a PPO step encodes each image
+once. Images arrive as uint8 ``[..., 4, H, W]`` and are scaled inside the network,
+which keeps rollouts four times smaller than float and lets autocast (``bf16-mixed``,
 ``16-mixed``) cover the convolutions.
 """
 
@@ -12,11 +12,8 @@ from __future__ import annotations
 import torch
 from tensordict.nn import TensorDictModule
 from torch import nn
-from torchrl.modules import (
-    ActorValueOperator,
-    ProbabilisticActor,
-    ValueOperator,
-)
+
+from llm4teach.student.networks import ActorCritic, assemble
 
 
 class VisualEncoder(nn.Module):
@@ -44,27 +41,14 @@ class VisualEncoder(nn.Module):
         return self.head(self.conv(x)).reshape(*lead, self.features)
 
 
-def _head(features: int, out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(features, 64), nn.ReLU(), nn.Linear(64, out))
-
-
 def make_visual_actor_critic(
-    image_shape: tuple[int, int, int], num_actions: int, features: int = 256
-) -> ActorValueOperator:
+    image_shape: tuple[int, int, int], num_actions: int, features: int = 256, hidden: int = 64
+) -> ActorCritic:
     """Shared encoder (``observation`` -> ``hidden``), a categorical policy head
-    (``logits``, ``action`` and its log-probability) and a value head (``state_value``).
-
-    ``get_policy_operator()`` acts in collectors; ``get_value_operator()`` and the
-    policy operator go to ``ClipPPOLoss``.
+    (``logits``, ``action`` and its log-probability) and a value head (``state_value``):
+    the same ``ActorCritic`` as the memory-map student, so the same trainer runs it.
     """
     encoder = TensorDictModule(
         VisualEncoder(image_shape, features), in_keys=["observation"], out_keys=["hidden"]
     )
-    policy = ProbabilisticActor(
-        TensorDictModule(_head(features, num_actions), in_keys=["hidden"], out_keys=["logits"]),
-        in_keys=["logits"],
-        distribution_class=torch.distributions.Categorical,
-        return_log_prob=True,
-    )
-    value = ValueOperator(_head(features, 1), in_keys=["hidden"])
-    return ActorValueOperator(encoder, policy, value)
+    return assemble(encoder, features, num_actions, hidden)

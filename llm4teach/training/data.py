@@ -20,9 +20,9 @@ from torch.utils.data import DataLoader, IterableDataset
 from torchrl.collectors import Collector
 from torchrl.envs import EnvBase, TransformedEnv
 
-from llm4teach.envs import make_env, resolve_task
 from llm4teach.student import ActorCritic
-from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
+from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.training.domains import domain_of
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -66,7 +66,7 @@ class RolloutDataModule(LightningDataModule):
         teacher: TeacherConfig = TeacherConfig(),  # noqa: B008 (read only; jsonargparse shows it)
     ) -> None:
         super().__init__()
-        resolve_task(task)
+        domain_of(task)  # an unknown task fails here, with the list of tasks
         for name, value in (("num_envs", num_envs), ("frames_per_batch", frames_per_batch),
                             ("total_frames", total_frames), ("epoch_frames", epoch_frames)):
             _positive(name, value)
@@ -85,15 +85,17 @@ class RolloutDataModule(LightningDataModule):
         self.collector: Collector | None = None
 
     @property
-    def teacher(self) -> Teacher:
+    def teacher_transform(self) -> TeacherTransform:
         """The teacher that annotates the rollouts (the evaluation also runs it as a policy)."""
         self.setup("fit")
-        return self.transform.teacher
+        return self.transform
 
     def setup(self, stage: str) -> None:
         if self.env is None:
-            self.transform = TeacherTransform.from_config(self.task, self.teacher_config)
-            self.env = TransformedEnv(make_env(self.task, self.num_envs, self.seed), self.transform)
+            domain = domain_of(self.task)
+            self.transform = domain.make_teacher(self.task, self.teacher_config)
+            env = domain.make_env(self.task, self.num_envs, self.seed)
+            self.env = TransformedEnv(env, self.transform)
 
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")

@@ -1,71 +1,14 @@
 """Evaluation on a fixed held-out seed set: the student (greedy and sampled) and, once, the teacher.
 
-Held-out episodes are reset with seeds ``2**32 + i``; training envs are seeded with
-32-bit words (``SeedSequence``), so the two sets can never meet. Success means the
-episode's return is positive (the door was opened).
+How held-out episodes are played is the task's domain's business (``domains.py``); this
+module decides when, and logs the numbers against environment frames.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import numpy as np
-import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from llm4teach.envs import make_gym_env
-from llm4teach.student import ActorCritic
-
-HELD_OUT_BASE = 2**32
-Policy = Callable[[np.ndarray], np.ndarray]  # observations [N, W, H, 4] -> actions [N]
-
-
-def run_episodes(task: str, policy: Policy, episodes: int, on_reset=None) -> dict[str, float]:
-    """Play ``episodes`` held-out episodes side by side; success rate, mean return and length.
-
-    ``on_reset`` (optional) is called once before the first step (a teacher forgets its
-    per-episode state there).
-    """
-    envs = [make_gym_env(task) for _ in range(episodes)]
-    obs = np.stack([env.reset(seed=HELD_OUT_BASE + i)[0] for i, env in enumerate(envs)])
-    if on_reset is not None:
-        on_reset()
-    returns, lengths = np.zeros(episodes), np.zeros(episodes)
-    live = np.ones(episodes, dtype=bool)
-    while live.any():
-        actions = policy(obs)
-        for i in np.flatnonzero(live):
-            obs[i], reward, terminated, truncated, _ = envs[i].step(int(actions[i]))
-            returns[i] += reward
-            lengths[i] += 1
-            live[i] = not (terminated or truncated)
-    return {"success": float((returns > 0).mean()), "return": float(returns.mean()),
-            "length": float(lengths.mean())}
-
-
-def student_policy(student: ActorCritic, greedy: bool, generator: torch.Generator) -> Policy:
-    """The student as a policy: argmax of the logits (greedy) or a sample."""
-
-    @torch.no_grad()
-    def act(obs: np.ndarray) -> np.ndarray:
-        logits = student.logits(torch.from_numpy(obs))
-        if greedy:
-            return logits.argmax(-1).numpy()
-        return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1).numpy()
-
-    return act
-
-
-def evaluate_student(student: ActorCritic, task: str, episodes: int, seed: int = 0
-                     ) -> dict[str, float]:
-    """Greedy and sampled student metrics, keyed ``student_greedy_*`` / ``student_sampled_*``."""
-    generator = torch.Generator().manual_seed(seed)
-    out = {}
-    for mode in ("greedy", "sampled"):
-        policy = student_policy(student, mode == "greedy", generator)
-        for key, value in run_episodes(task, policy, episodes).items():
-            out[f"student_{mode}_{key}"] = value
-    return out
+from llm4teach.training.domains import domain_of
 
 
 class Evaluation(Callback):
@@ -91,9 +34,9 @@ class Evaluation(Callback):
         if not self.teacher or self._teacher_done:
             return
         if trainer.is_global_zero:  # only logged, so only rank 0 runs it
-            teacher = trainer.datamodule.teacher
-            metrics = run_episodes(pl_module.hparams.task, teacher.sample_actions,
-                                   self.episodes, on_reset=teacher.reset)
+            task = pl_module.hparams.task
+            metrics = domain_of(task).evaluate_teacher(trainer.datamodule.teacher_transform,
+                                                       task, self.episodes)
             self._log(trainer, pl_module, {f"teacher_{k}": v for k, v in metrics.items()})
         self._teacher_done = True
 
@@ -101,8 +44,9 @@ class Evaluation(Callback):
         # Ranks hold identical weights: rank 0 evaluates, the others receive its numbers.
         metrics = None
         if trainer.is_global_zero:
-            metrics = evaluate_student(pl_module.student, pl_module.hparams.task, self.episodes,
-                                       seed=int(pl_module.updates))
+            task = pl_module.hparams.task
+            metrics = domain_of(task).evaluate_student(pl_module.student, task, self.episodes,
+                                                       seed=int(pl_module.updates))
         metrics = trainer.strategy.broadcast(metrics, src=0)
         self._log(trainer, pl_module, metrics)
         pl_module.log("eval/student_greedy_success", metrics["student_greedy_success"],
@@ -126,5 +70,6 @@ def evaluate_checkpoint(path: str, episodes: int = 100) -> dict[str, float]:
     hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}
     module = PPOTeacherModule(**hparams)
     module.load_state_dict(checkpoint["state_dict"])
-    return {"frames": float(module.frames), **evaluate_student(
-        module.student, module.hparams.task, episodes)}
+    task = module.hparams.task
+    return {"frames": float(module.frames),
+            **domain_of(task).evaluate_student(module.student, task, episodes, seed=0)}

@@ -17,9 +17,8 @@ from tensordict import TensorDictBase
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
-from llm4teach.envs import make_gym_env
-from llm4teach.student import make_actor_critic
 from llm4teach.training.distill import TeacherDistillLoss
+from llm4teach.training.domains import domain_of
 
 LOGGED = ("loss_objective", "loss_critic", "loss_entropy", "loss_distill", "entropy",
           "kl_teacher", "teacher_agreement", "kl_approx", "clip_fraction", "explained_variance")
@@ -31,11 +30,14 @@ def _check(name: str, value: float, low: float, high: float = float("inf")) -> N
 
 
 class PPOTeacherModule(LightningModule):
-    """Clipped PPO + KL to the teacher on the memory-map student (manual optimisation).
+    """Clipped PPO + KL to the teacher (manual optimisation).
 
-    Reference settings are the defaults; ``epochs`` are PPO passes over one rollout (a
-    Lightning epoch is ``data.epoch_frames`` of rollouts). ``frames`` and ``updates`` are
-    buffers, so the checkpoint carries the counters the schedules and the frame budget read.
+    The student is the task's domain's (``domains.py``): the memory-map network for the
+    MiniGrid tasks (``encoder``, ``channels``, ``hidden``), the visual one for
+    ``TidyHabitat`` (``hidden``). Reference settings are the defaults; ``epochs`` are PPO
+    passes over one rollout (a Lightning epoch is ``data.epoch_frames`` of rollouts).
+    ``frames`` and ``updates`` are buffers, so the checkpoint carries the counters the
+    schedules and the frame budget read.
     """
 
     def __init__(
@@ -68,9 +70,8 @@ class PPOTeacherModule(LightningModule):
             _check(name, value, low, high)
         self.save_hyperparameters()
         self.automatic_optimization = False
-        obs_shape = make_gym_env(task).observation_space.shape
-        self.student = make_actor_critic(obs_shape, encoder=encoder, hidden=hidden,
-                                         channels=channels)
+        self.student = domain_of(task).make_student(task, encoder=encoder, hidden=hidden,
+                                                    channels=channels)
         # The collector writes state values; bootstrap() adds the next ones (no value network).
         self.gae = GAE(gamma=gamma, lmbda=gae_lambda, value_network=None)
         # Both heads read the "hidden" features that training_step encodes once per minibatch.
@@ -94,21 +95,14 @@ class PPOTeacherModule(LightningModule):
         rollout, _, _ = next(dataloader_iter)
         hp, optimizer = self.hparams, self.optimizers()
 
-        with torch.no_grad():
-            self.bootstrap(rollout)
-            self.gae(rollout)
-            adv = rollout["advantage"]
-            rollout["advantage"] = (adv - adv.mean()) / (adv.std() + 1e-8)
-
+        self.advantages(rollout)
         flat = rollout.reshape(-1)
         sums: dict[str, torch.Tensor] = {}
         for _ in range(hp.epochs):
             for idx in torch.randperm(flat.numel()).split(hp.minibatch_size):
-                minibatch = self.student.body(flat[idx])  # "hidden", with its graph
-                losses = self.ppo(minibatch).update(self.distill(minibatch))
-                loss = sum(v for k, v in losses.items() if k.startswith("loss_"))
+                losses = self.losses(flat[idx])
                 optimizer.zero_grad()
-                self.manual_backward(loss)
+                self.manual_backward(losses["loss"])
                 self.clip_gradients(optimizer, gradient_clip_val=hp.max_grad_norm,
                                     gradient_clip_algorithm="norm")
                 optimizer.step()
@@ -122,6 +116,25 @@ class PPOTeacherModule(LightningModule):
         self.updates += 1
         self._log_update({k: v / steps for k, v in sums.items()}, rollout)
 
+    @torch.no_grad()
+    def advantages(self, rollout: TensorDictBase) -> None:
+        """GAE ``advantage`` (normalised per rollout, as the reference) and ``value_target``."""
+        self.bootstrap(rollout)
+        self.gae(rollout)
+        adv = rollout["advantage"]
+        rollout["advantage"] = (adv - adv.mean()) / (adv.std() + 1e-8)
+
+    def losses(self, minibatch: TensorDictBase) -> TensorDictBase:
+        """Every loss term and diagnostic of a minibatch; ``loss`` is the sum of the ``loss_*``.
+
+        The body encodes the minibatch once ("hidden", with its graph) for both heads.
+        """
+        minibatch = self.student.body(minibatch)
+        losses = self.ppo(minibatch).update(self.distill(minibatch))
+        losses["loss"] = sum(v for k, v in losses.items() if k.startswith("loss_"))
+        return losses
+
+    @torch.no_grad()
     def bootstrap(self, rollout: TensorDictBase) -> None:
         """Write ``("next", "state_value")`` from the values the collector already wrote.
 

@@ -1,0 +1,199 @@
+"""What the trainer needs of a task's domain: its batched env, teacher, student and evaluation.
+
+The MiniGrid tasks (memory-map observations, primitive actions, the plan-table teacher)
+and the Habitat domain's tidy-up task (egocentric RGB + depth, skills, the skill
+teacher) differ in all four; the module, the rollout data and the evaluation ask
+``domain_of(task)`` instead of knowing either. The Habitat parts are imported only
+when that task is trained.
+
+Held-out episodes never meet training ones: training envs are seeded with 32-bit words
+(``SeedSequence``); MiniGrid evaluation resets with seeds ``2**32 + i`` and Habitat
+evaluation seeds its envs from ``2**32``. Success means a positive return (the door
+opened; the apple reached the sink).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+import torch
+from tensordict import TensorDictBase
+from torchrl.envs import EnvBase
+
+from llm4teach.envs import make_env, make_gym_env, resolve_task
+from llm4teach.student import ActorCritic, make_actor_critic
+from llm4teach.teacher import TeacherConfig, TeacherTransform
+
+HELD_OUT_BASE = 2**32  # MiniGrid held-out episodes are reset with seeds 2**32 + i
+HABITAT_TASK = "TidyHabitat"
+HABITAT_HELD_OUT = 2**32  # SkillBatchEnv seed of the held-out Habitat episodes
+
+
+class Domain(Protocol):
+    """A family of tasks as the trainer sees it."""
+
+    def make_env(self, task: str, num_envs: int, seed: int) -> EnvBase: ...
+
+    def make_teacher(self, task: str, config: TeacherConfig) -> TeacherTransform: ...
+
+    def make_student(self, task: str, encoder: str, hidden: int,
+                     channels: tuple[int, ...]) -> ActorCritic: ...
+
+    def evaluate_student(self, student: ActorCritic, task: str, episodes: int,
+                         seed: int) -> dict[str, float]: ...
+
+    def evaluate_teacher(self, transform: TeacherTransform, task: str,
+                         episodes: int) -> dict[str, float]: ...
+
+
+class _StudentEvaluation:
+    """Greedy and sampled student metrics over a domain's ``play`` and ``observations``."""
+
+    @torch.no_grad()
+    def evaluate_student(self, student: ActorCritic, task: str, episodes: int,
+                         seed: int) -> dict[str, float]:
+        """Keyed ``student_greedy_*`` and ``student_sampled_*``; ``seed`` seeds the sampling."""
+        generator = torch.Generator().manual_seed(seed)
+        out = {}
+        for mode in ("greedy", "sampled"):
+            def act(batch, greedy=mode == "greedy"):
+                logits = student.logits(self.observations(batch))
+                return logits.argmax(-1) if greedy else _sample(logits.softmax(-1), generator)
+
+            for key, value in self.play(task, act, episodes).items():
+                out[f"student_{mode}_{key}"] = value
+        return out
+
+
+class MiniGridDomain(_StudentEvaluation):
+    """The four LLM4Teach tasks and the standard MiniGrid DoorKey envs."""
+
+    def make_env(self, task: str, num_envs: int, seed: int) -> EnvBase:
+        return make_env(task, num_envs, seed)
+
+    def make_teacher(self, task: str, config: TeacherConfig) -> TeacherTransform:
+        return TeacherTransform.from_config(task, config)
+
+    def make_student(self, task: str, encoder: str, hidden: int,
+                     channels: tuple[int, ...]) -> ActorCritic:
+        shape = make_gym_env(task).observation_space.shape
+        return make_actor_critic(shape, encoder=encoder, hidden=hidden, channels=channels)
+
+    def evaluate_teacher(self, transform: TeacherTransform, task: str,
+                         episodes: int) -> dict[str, float]:
+        teacher = transform.teacher
+        return self.play(task, teacher.sample_actions, episodes, on_reset=teacher.reset)
+
+    @staticmethod
+    def observations(batch: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(batch)
+
+    @staticmethod
+    def play(task: str, policy: Callable, episodes: int, on_reset=None) -> dict[str, float]:
+        """Play ``episodes`` held-out episodes side by side; success rate, mean return, length.
+
+        ``policy`` maps observations ``[N, W, H, 4]`` to actions ``[N]``; ``on_reset``
+        (optional) is called once before the first step (a teacher forgets its
+        per-episode state there).
+        """
+        envs = [make_gym_env(task) for _ in range(episodes)]
+        obs = np.stack([env.reset(seed=HELD_OUT_BASE + i)[0] for i, env in enumerate(envs)])
+        if on_reset is not None:
+            on_reset()
+        returns, lengths = np.zeros(episodes), np.zeros(episodes)
+        live = np.ones(episodes, dtype=bool)
+        while live.any():
+            actions = np.asarray(policy(obs))
+            for i in np.flatnonzero(live):
+                obs[i], reward, terminated, truncated, _ = envs[i].step(int(actions[i]))
+                returns[i] += reward
+                lengths[i] += 1
+                live[i] = not (terminated or truncated)
+        return {"success": float((returns > 0).mean()), "return": float(returns.mean()),
+                "length": float(lengths.mean())}
+
+
+class HabitatDomain(_StudentEvaluation):
+    """The tidy-up task over skills in the small rendered world (``llm4teach.envs.habitat``).
+
+    ``encoder`` and ``channels`` describe the memory-map student and are not used here;
+    the student is the visual one. Held-out episodes come from ``SkillBatchEnv`` seeded
+    ``2**32``; success means a positive return (the apple reached the sink).
+    """
+
+    def make_env(self, task: str, num_envs: int, seed: int) -> EnvBase:
+        from llm4teach.envs.habitat import SkillBatchEnv
+
+        return SkillBatchEnv(num_envs=num_envs, seed=seed)
+
+    def make_teacher(self, task: str, config: TeacherConfig) -> TeacherTransform:
+        from llm4teach.teacher.habitat import SkillTeacher, SkillTeacherTransform
+
+        if config.backend != "table":
+            raise ValueError(f"the {HABITAT_TASK} teacher has only its stand-in plan table: "
+                             f"set data.teacher.backend to table (got {config.backend!r})")
+        return SkillTeacherTransform(SkillTeacher(config))
+
+    def make_student(self, task: str, encoder: str, hidden: int,
+                     channels: tuple[int, ...]) -> ActorCritic:
+        from llm4teach.envs.habitat import SKILLS, TidySkillEnv
+        from llm4teach.student.visual import make_visual_actor_critic
+
+        return make_visual_actor_critic(TidySkillEnv().image_shape, len(SKILLS), hidden=hidden)
+
+    def evaluate_teacher(self, transform: TeacherTransform, task: str,
+                         episodes: int) -> dict[str, float]:
+        teacher, generator = transform.teacher, torch.Generator().manual_seed(0)
+
+        def act(td):
+            probs, _ = teacher.act_probs(td["scene"])
+            return _sample(torch.from_numpy(probs), generator)
+
+        return self.play(task, act, episodes)
+
+    @staticmethod
+    def observations(batch: TensorDictBase) -> torch.Tensor:
+        return batch["observation"]
+
+    @staticmethod
+    @torch.no_grad()
+    def play(task: str, policy: Callable, episodes: int) -> dict[str, float]:
+        """First episode of each of ``episodes`` held-out envs: success, return, length.
+
+        ``policy`` maps a step's tensordict (``observation``, ``scene``) to skills ``[N]``.
+        """
+        from llm4teach.envs.habitat import SkillBatchEnv
+
+        env = SkillBatchEnv(num_envs=episodes, seed=HABITAT_HELD_OUT)
+        steps = env.envs[0].max_skills  # every episode ends by then
+
+        def act(td):
+            return td.set("action", policy(td))
+
+        td = env.rollout(steps, act, break_when_any_done=False)
+        reward, done = td["next", "reward"][..., 0], td["next", "done"][..., 0]
+        first = done.cumsum(-1).cumsum(-1) == 1  # the step that ends the first episode
+        returns = (reward * first).sum(-1)
+        lengths = first.float().argmax(-1) + 1
+        return {"success": float((returns > 0).float().mean()), "return": float(returns.mean()),
+                "length": float(lengths.float().mean())}
+
+
+def _sample(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+_MINIGRID, _HABITAT = MiniGridDomain(), HabitatDomain()
+
+
+def domain_of(task: str) -> Domain:
+    """The domain of ``task``; an unknown name is one error line listing every task."""
+    if task.lower() == HABITAT_TASK.lower():
+        return _HABITAT
+    try:
+        resolve_task(task)
+    except ValueError as err:
+        raise ValueError(f"{err}; or the Habitat domain's {HABITAT_TASK}") from None
+    return _MINIGRID
