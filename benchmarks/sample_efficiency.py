@@ -1,5 +1,7 @@
-"""Sample efficiency on the four tasks: the student with the soft teacher, with the hard
-teacher, and PPO alone, over several seeds; then ``llm4teach compare`` per task.
+"""Sample efficiency on the four tasks: soft teacher, hard teacher and PPO alone, over seeds.
+
+The student taught by the soft teacher, by the hard teacher, and PPO alone (plus an
+optional lambda ablation), then ``llm4teach compare`` per task.
 
 Every task x method x seed is one ``llm4teach fit --config configs/<task>.yaml`` run in
 its own process (``--jobs`` at a time, one torch thread each) with the frame budget of
@@ -14,6 +16,7 @@ writes ``docs/results/<task>/`` and the "Measured: <Task>" sections of ``docs/re
     python benchmarks/sample_efficiency.py                      # everything (hours on 2 cores)
     python benchmarks/sample_efficiency.py --tasks SimpleDoorKey --seeds 0 --jobs 1
     python benchmarks/sample_efficiency.py --report-only         # tables and plots only
+    python benchmarks/sample_efficiency.py --tasks LavaDoorKey --methods soft-floor soft-off
 """
 
 from __future__ import annotations
@@ -46,11 +49,25 @@ ROOT = Path(__file__).resolve().parent.parent
 BUDGET = {"SimpleDoorKey": 204_800, "LavaDoorKey": 153_600, "ColoredDoorKey": 204_800,
           "TwoDoor": 102_400}
 METHODS = {
-    "soft": [],
+    "soft": [],  # the config: soft teacher, the reference lambda schedule (10, -0.005 per update)
     "hard": ["--data.teacher.mode", "hard"],
     "ppo": ["--schedule", "llm4teach.training.schedules.NoTeacher",
             "--evaluation.teacher", "false"],
 }
+
+
+def _linear(end: float) -> list[str]:
+    """lambda from 10 to ``end`` over the first 102,400 frames (100 updates), then ``end``."""
+    return ["--schedule", "llm4teach.training.schedules.LinearSchedule",
+            "--schedule.start", "10", "--schedule.end", str(end),
+            "--schedule.duration", "102400", "--schedule.unit", "frames"]
+
+
+# lambda ablation (not run by default): the reference schedule's shape, decay then a small
+# floor, compressed into these budgets, against decaying to 0 (the teacher switched off)
+ABLATION = {"soft-floor": _linear(0.1), "soft-off": _linear(0.0)}
+METHODS.update(ABLATION)
+DEFAULT_METHODS = ["soft", "hard", "ppo"]
 METRICS = {"greedy": "eval/student_greedy_success", "sampled": "eval/student_sampled_success"}
 FINISHED = "attributes.status = 'FINISHED'"
 
@@ -177,7 +194,9 @@ def report(tasks: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(BUDGET), choices=list(BUDGET))
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(METHODS),
+                        help=f"default: {' '.join(DEFAULT_METHODS)}; lambda ablation: "
+                             f"{' '.join(ABLATION)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one core each)")
     parser.add_argument("--report-only", action="store_true")
