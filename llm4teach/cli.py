@@ -79,9 +79,11 @@ TEACHER_FLAGS = ("backend", "method", "model", "revision", "dtype", "device", "t
 
 def _tasks(_: argparse.Namespace) -> None:
     from llm4teach.envs import TASKS
+    from llm4teach.envs.habitat import HABITAT_TASK
 
     for name, env_id in TASKS.items():
         print(f"{name:16s} {env_id}")
+    print(f"{HABITAT_TASK:16s} the Habitat domain's tidy-up task over skills (docs/habitat.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:

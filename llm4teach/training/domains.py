@@ -3,8 +3,8 @@
 The MiniGrid tasks (memory-map observations, primitive actions, the plan-table teacher)
 and the Habitat domain's tidy-up task (egocentric RGB + depth, skills, the skill
 teacher) differ in all four; the module, the rollout data and the evaluation ask
-``domain_of(task)`` instead of knowing either. The Habitat parts are imported only
-when that task is trained.
+``domain_of(task)`` instead of knowing either. Neither domain imports habitat-lab: the
+Habitat task here is the small rendered world of ``llm4teach.envs.habitat``.
 
 Held-out episodes never meet training ones: training envs are seeded with 32-bit words
 (``SeedSequence``); MiniGrid evaluation resets with seeds ``2**32 + i`` and Habitat
@@ -23,11 +23,13 @@ from tensordict import TensorDictBase
 from torchrl.envs import EnvBase
 
 from llm4teach.envs import make_env, make_gym_env, resolve_task
+from llm4teach.envs.habitat import HABITAT_TASK, SKILLS, SkillBatchEnv, TidySkillEnv
 from llm4teach.student import ActorCritic, make_actor_critic
+from llm4teach.student.visual import make_visual_actor_critic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.teacher.habitat import SkillTeacher, SkillTeacherTransform
 
 HELD_OUT_BASE = 2**32  # MiniGrid held-out episodes are reset with seeds 2**32 + i
-HABITAT_TASK = "TidyHabitat"
 HABITAT_HELD_OUT = 2**32  # SkillBatchEnv seed of the held-out Habitat episodes
 
 
@@ -124,13 +126,9 @@ class HabitatDomain(_StudentEvaluation):
     """
 
     def make_env(self, task: str, num_envs: int, seed: int) -> EnvBase:
-        from llm4teach.envs.habitat import SkillBatchEnv
-
         return SkillBatchEnv(num_envs=num_envs, seed=seed)
 
     def make_teacher(self, task: str, config: TeacherConfig) -> TeacherTransform:
-        from llm4teach.teacher.habitat import SkillTeacher, SkillTeacherTransform
-
         if config.backend != "table":
             raise ValueError(f"the {HABITAT_TASK} teacher has only its stand-in plan table: "
                              f"set data.teacher.backend to table (got {config.backend!r})")
@@ -138,9 +136,6 @@ class HabitatDomain(_StudentEvaluation):
 
     def make_student(self, task: str, encoder: str, hidden: int,
                      channels: tuple[int, ...]) -> ActorCritic:
-        from llm4teach.envs.habitat import SKILLS, TidySkillEnv
-        from llm4teach.student.visual import make_visual_actor_critic
-
         return make_visual_actor_critic(TidySkillEnv().image_shape, len(SKILLS), hidden=hidden)
 
     def evaluate_teacher(self, transform: TeacherTransform, task: str,
@@ -164,8 +159,6 @@ class HabitatDomain(_StudentEvaluation):
 
         ``policy`` maps a step's tensordict (``observation``, ``scene``) to skills ``[N]``.
         """
-        from llm4teach.envs.habitat import SkillBatchEnv
-
         env = SkillBatchEnv(num_envs=episodes, seed=HABITAT_HELD_OUT)
         steps = env.envs[0].max_skills  # every episode ends by then
 

@@ -10,8 +10,11 @@ from llm4teach.envs.habitat.task import TidySkillEnv
 from llm4teach.envs.habitat.torchrl_env import SkillBatchEnv
 from llm4teach.envs.habitat.world import ENTITIES, OBJECTS, RECEPTACLES, TidyWorld
 
+HABITAT_TASK = "TidyHabitat"  # the task name the trainer knows this domain by
+
 __all__ = [
     "ENTITIES",
+    "HABITAT_TASK",
     "OBJECTS",
     "RECEPTACLES",
     "SKILLS",
