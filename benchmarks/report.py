@@ -15,7 +15,8 @@ def machine_line() -> str:
     """One line naming the machine, so a number is never read without its context."""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {gpu}, "
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores (load average "
+        f"{os.getloadavg()[0]:.1f} when the run started), {gpu}, "
         f"Python {platform.python_version()}, torch {torch.__version__}, {date.today()}."
     )
 
