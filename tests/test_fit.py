@@ -31,6 +31,8 @@ def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
     assert run.data.params["model.minibatch_size"] == "32"
     history = client.get_metric_history(run.info.run_id, "eval/student_greedy_success")
     assert [m.step for m in history] == [128, 256]  # against frames
+    lambdas = client.get_metric_history(run.info.run_id, "train/lambda")
+    assert [m.step for m in lambdas] == [64, 128, 192, 256]  # once per update
     assert client.get_metric_history(run.info.run_id, "eval/teacher_success")
     assert client.get_metric_history(run.info.run_id, "teacher/hits")
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}

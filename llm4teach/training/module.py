@@ -163,9 +163,11 @@ class PPOTeacherModule(LightningModule):
         if episodes > 0:
             success = ((rollout["next", "reward"] > 0) & done).sum() / episodes
             train["train/episode_success"] = success
-        # "step" sets the x-axis of every logger: environment frames, not optimizer steps.
-        self.log_dict({**train, "step": self.frames.double()}, on_step=True, on_epoch=False,
-                      batch_size=rollout.numel())
+        # Straight to the loggers, against environment frames (not optimizer steps), once:
+        # Lightning's own logging would log them again at every epoch end.
+        train = {k: float(v) for k, v in train.items()}
+        for logger in self.loggers:
+            logger.log_metrics(train, step=int(self.frames))
         self.log_dict({"frames": self.frames.float(), "fps": fps, "lambda": self.distill.coef},
                       prog_bar=True, logger=False, on_step=True, on_epoch=False,
                       batch_size=rollout.numel())
