@@ -199,8 +199,10 @@ def report(tasks: list[str]) -> None:
                          + "; ".join(f"{m} {v:.2f} (n={n})" for m, (v, n) in teacher.items()) + ".")
         for name, metric in METRICS.items():
             out = ROOT / "docs" / "results" / task.lower() / name
+            references = {f"teacher ({m})": v for m, (v, _) in teacher.items()}
             result = compare(DEFAULT_TRACKING_URI, experiments=[experiment_name(task)],
-                             filter_string=FINISHED, metric=metric, out_dir=out)
+                             filter_string=FINISHED, metric=metric, out_dir=out,
+                             references=references)
             figure = out.relative_to(results.parent) / "curves.png"
             parts += [f"**{name.capitalize()} student** (`{metric}`):", result.markdown,
                       f"![{task}: {name} success vs frames]({figure})"]

@@ -142,8 +142,12 @@ def to_markdown(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def plot_curves(runs: list[RunCurve], path: Path, metric: str = DEFAULT_METRIC) -> Path:
-    """Success vs frames, one line per group (mean over seeds) with a min–max band."""
+def plot_curves(runs: list[RunCurve], path: Path, metric: str = DEFAULT_METRIC,
+                references: dict[str, float] | None = None) -> Path:
+    """Success vs frames, one line per group (mean over seeds) with a min–max band.
+
+    ``references`` are drawn as dashed horizontal lines (e.g. the teacher's own success).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -160,6 +164,10 @@ def plot_curves(runs: list[RunCurve], path: Path, metric: str = DEFAULT_METRIC) 
         ])
         line, = ax.plot(grid, stacked.mean(0), label=f"{group} (n={len(members)})")
         ax.fill_between(grid, stacked.min(0), stacked.max(0), alpha=0.2, color=line.get_color())
+    for name, value in (references or {}).items():
+        ax.axhline(value, linestyle="--", linewidth=1, color="grey")
+        ax.annotate(f"{name} {value:.2f}", (0, value), xytext=(2, 3),
+                    textcoords="offset points", fontsize=8, color="dimgrey")
     ax.set_xlabel("environment frames")
     ax.set_ylabel(metric)
     ax.set_ylim(-0.02, 1.02)
@@ -180,6 +188,7 @@ def compare(
     metric: str = DEFAULT_METRIC,
     group_by: str = DEFAULT_GROUP_BY,
     out_dir: Path | None = None,
+    references: dict[str, float] | None = None,
 ) -> Comparison:
     """Load, summarise and (with ``out_dir``) write ``compare.md`` and ``curves.png``."""
     runs = load_runs(tracking_uri, experiments, run_ids, filter_string, metric, group_by)
@@ -187,7 +196,7 @@ def compare(
     result = Comparison(runs=runs, rows=rows, markdown=to_markdown(rows))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        result.plot_path = plot_curves(runs, out_dir / "curves.png", metric)
+        result.plot_path = plot_curves(runs, out_dir / "curves.png", metric, references)
         (out_dir / "compare.md").write_text(
             f"{result.markdown}\n\n![{metric} vs frames](curves.png)\n"
         )

@@ -46,6 +46,13 @@ def test_command_writes_markdown_and_plot(store, tmp_path, capsys):
     assert "curves.png" in (out / "compare.md").read_text()
 
 
+def test_plot_marks_reference_levels(store, tmp_path):
+    plain = compare(tracking_uri=store, experiments=["SimpleDoorKey"], out_dir=tmp_path / "a")
+    marked = compare(tracking_uri=store, experiments=["SimpleDoorKey"], out_dir=tmp_path / "b",
+                     references={"teacher (soft)": 0.7})
+    assert marked.plot_path.read_bytes() != plain.plot_path.read_bytes()
+
+
 def test_unknown_experiment_lists_the_known_ones(store):
     with pytest.raises(SystemExit, match="experiments there: .*SimpleDoorKey"):
         main(["compare", "--experiment", "Nope", "--tracking-uri", store])
