@@ -164,9 +164,12 @@ def plot_curves(runs: list[RunCurve], path: Path, metric: str = DEFAULT_METRIC,
         ])
         line, = ax.plot(grid, stacked.mean(0), label=f"{group} (n={len(members)})")
         ax.fill_between(grid, stacked.min(0), stacked.max(0), alpha=0.2, color=line.get_color())
+    levels: dict[str, list[str]] = {}  # equal levels share one line and one label
     for name, value in (references or {}).items():
-        ax.axhline(value, linestyle="--", linewidth=1, color="grey")
-        ax.annotate(f"{name} {value:.2f}", (0, value), xytext=(2, 3),
+        levels.setdefault(f"{value:.2f}", []).append(name)
+    for value, names in levels.items():
+        ax.axhline(float(value), linestyle="--", linewidth=1, color="grey")
+        ax.annotate(f"{', '.join(names)} {value}", (0, float(value)), xytext=(2, 3),
                     textcoords="offset points", fontsize=8, color="dimgrey")
     ax.set_xlabel("environment frames")
     ax.set_ylabel(metric)
