@@ -6,6 +6,8 @@ module decides when, and logs the numbers against environment frames.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from llm4teach.training.domains import domain_of
@@ -59,17 +61,23 @@ class Evaluation(Callback):
             logger.log_metrics({f"eval/{k}": v for k, v in metrics.items()}, step=frames)
 
 
-def evaluate_checkpoint(path: str, episodes: int = 100) -> dict[str, float]:
-    """Load a checkpoint with the safe loader and evaluate its student (``llm4teach evaluate``)."""
+def load_module(path: str | Path) -> LightningModule:
+    """The ``PPOTeacherModule`` of a checkpoint (safe loader), its student ready to act."""
     from llm4teach.training.checkpointing import load_checkpoint
     from llm4teach.training.module import PPOTeacherModule
 
-    if episodes < 1:
-        raise ValueError(f"--episodes must be a positive integer, got {episodes}")
     checkpoint = load_checkpoint(path)
     hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}
     module = PPOTeacherModule(**hparams)
     module.load_state_dict(checkpoint["state_dict"])
+    return module
+
+
+def evaluate_checkpoint(path: str, episodes: int = 100) -> dict[str, float]:
+    """Load a checkpoint with the safe loader and evaluate its student (``llm4teach evaluate``)."""
+    if episodes < 1:
+        raise ValueError(f"--episodes must be a positive integer, got {episodes}")
+    module = load_module(path)
     task = module.hparams.task
     return {"frames": float(module.frames),
             **domain_of(task).evaluate_student(module.student, task, episodes, seed=0)}
