@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,7 +18,7 @@ from torchrl.collectors import Collector, MultiSyncCollector
 
 from llm4teach.envs import make_env, make_gym_env
 
-from report import machine_line, write_section
+from report import DOCS, machine_line, write_section
 
 TASK = "SimpleDoorKey"
 
@@ -94,7 +93,7 @@ def main() -> None:
         *table,
     ])
     print(body)
-    write_section(Path(__file__).parent.parent / "docs" / "benchmarks.md", "Environment throughput",
+    write_section(DOCS / "benchmarks.md", "Environment throughput",
                   "python benchmarks/env_throughput.py", body)
 
 

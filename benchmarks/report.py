@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+DOCS = Path(__file__).resolve().parent.parent / "docs"  # reports land here wherever run from
+
 
 def machine_line() -> str:
     """One line naming the machine, so a number is never read without its context."""

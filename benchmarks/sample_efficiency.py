@@ -43,7 +43,7 @@ from llm4teach.tracking import (
 )
 from llm4teach.training.checkpointing import load_checkpoint
 
-from report import machine_line, write_section
+from report import DOCS, machine_line, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 # Frames per run: enough for the taught student to settle on this 2-core CPU.
@@ -185,7 +185,7 @@ def teacher_success(client, task: str) -> dict[str, tuple[float, int]]:
 
 def report(tasks: list[str]) -> None:
     client = _client()
-    results = ROOT / "docs" / "results.md"
+    results = DOCS / "results.md"
     for task in tasks:
         if not _runs(client, task, FINISHED):
             print(f"{task}: no finished runs yet")
@@ -198,7 +198,7 @@ def report(tasks: list[str]) -> None:
             parts.append("Teacher acting alone (sampling pi_T) on the same held-out episodes: "
                          + "; ".join(f"{m} {v:.2f} (n={n})" for m, (v, n) in teacher.items()) + ".")
         for name, metric in METRICS.items():
-            out = ROOT / "docs" / "results" / task.lower() / name
+            out = DOCS / "results" / task.lower() / name
             references = {f"teacher ({m})": v for m, (v, _) in teacher.items()}
             result = compare(DEFAULT_TRACKING_URI, experiments=[experiment_name(task)],
                              filter_string=FINISHED, metric=metric, out_dir=out,

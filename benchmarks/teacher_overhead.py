@@ -25,7 +25,7 @@ from llm4teach.envs import make_env
 from llm4teach.student import make_actor_critic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
 
-from report import machine_line, write_section
+from report import DOCS, machine_line, write_section
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from tiny_llm import build_tiny_llm  # noqa: E402
@@ -116,7 +116,7 @@ def main() -> None:
         f"texts** ({seconds:.2f} s in the model).",
     ])
     print(body)
-    write_section(Path("docs/teacher.md"), "Teacher overhead",
+    write_section(DOCS / "teacher.md", "Teacher overhead",
                   "python benchmarks/teacher_overhead.py", body)
 
 

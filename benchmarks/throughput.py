@@ -24,9 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from report import machine_line, write_section
+from report import DOCS, machine_line, write_section
 
 NUM_ENVS, FRAMES_PER_BATCH, MINIBATCH = 16, 2048, 256
 
@@ -150,7 +149,7 @@ def main() -> None:
         machine_line(), "", *table,
     ])
     print(body)
-    write_section(Path(__file__).parent.parent / "docs" / "benchmarks.md",
+    write_section(DOCS / "benchmarks.md",
                   "Training throughput", "python benchmarks/throughput.py", body)
 
 
