@@ -79,11 +79,12 @@ TEACHER_FLAGS = ("backend", "method", "model", "revision", "dtype", "device", "t
 
 def _tasks(_: argparse.Namespace) -> None:
     from llm4teach.envs import TASKS
-    from llm4teach.envs.habitat import HABITAT_TASK
+    from llm4teach.envs.habitat import HABITAT_LAB_TASK, HABITAT_TASK
 
     for name, env_id in TASKS.items():
         print(f"{name:16s} {env_id}")
     print(f"{HABITAT_TASK:16s} the Habitat domain's tidy-up task over skills (docs/habitat.md)")
+    print(f"{HABITAT_LAB_TASK:16s} the same task through habitat-lab (the habitat extra)")
 
 
 def build_parser() -> argparse.ArgumentParser:

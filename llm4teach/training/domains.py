@@ -23,7 +23,13 @@ from tensordict import TensorDictBase
 from torchrl.envs import EnvBase
 
 from llm4teach.envs import make_env, make_gym_env, resolve_task
-from llm4teach.envs.habitat import HABITAT_TASK, SKILLS, SkillBatchEnv, TidySkillEnv
+from llm4teach.envs.habitat import (
+    HABITAT_LAB_TASK,
+    HABITAT_TASK,
+    SKILLS,
+    SkillBatchEnv,
+    TidySkillEnv,
+)
 from llm4teach.student import ActorCritic, make_actor_critic
 from llm4teach.student.visual import make_visual_actor_critic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
@@ -120,13 +126,16 @@ class MiniGridDomain(_StudentEvaluation):
 class HabitatDomain(_StudentEvaluation):
     """The tidy-up task over skills in the small rendered world (``llm4teach.envs.habitat``).
 
-    ``encoder`` and ``channels`` describe the memory-map student and are not used here;
-    the student is the visual one. Held-out episodes come from ``SkillBatchEnv`` seeded
-    ``2**32``; success means a positive return (the apple reached the sink).
+    ``TidyHabitat`` steps the world directly; ``TidyHabitatLab`` trains on the same world
+    through habitat-lab (registry, ``Env``, ``habitat.gym``), which is tested step for
+    step equal to it, so both are evaluated on the direct one. ``encoder`` and
+    ``channels`` describe the memory-map student and are not used here; the student is
+    the visual one. Held-out episodes come from ``SkillBatchEnv`` seeded ``2**32``;
+    success means a positive return (the apple reached the sink).
     """
 
     def make_env(self, task: str, num_envs: int, seed: int) -> EnvBase:
-        return SkillBatchEnv(num_envs=num_envs, seed=seed)
+        return SkillBatchEnv(num_envs=num_envs, seed=seed, make=_skill_env(task))
 
     def make_teacher(self, task: str, config: TeacherConfig) -> TeacherTransform:
         if config.backend != "table":
@@ -174,6 +183,22 @@ class HabitatDomain(_StudentEvaluation):
                 "length": float(lengths.float().mean())}
 
 
+def _skill_env(task: str) -> Callable[..., object]:
+    """What one skill-level env is made by: the world itself, or habitat-lab's gym env of it."""
+    if task.lower() != HABITAT_LAB_TASK.lower():
+        return TidySkillEnv
+    try:
+        from llm4teach.envs.habitat.habitat_lab import HabitatGymSkillEnv, register
+
+        register()
+    except ImportError as err:
+        raise ValueError(
+            f"task {HABITAT_LAB_TASK} runs through habitat-lab, which cannot be imported here "
+            f"({err}): install the habitat extra and habitat-sim in their own environment "
+            f"(docs/habitat.md), or use task {HABITAT_TASK}") from None
+    return HabitatGymSkillEnv
+
+
 def _sample(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
@@ -183,10 +208,11 @@ _MINIGRID, _HABITAT = MiniGridDomain(), HabitatDomain()
 
 def domain_of(task: str) -> Domain:
     """The domain of ``task``; an unknown name is one error line listing every task."""
-    if task.lower() == HABITAT_TASK.lower():
+    if task.lower() in (HABITAT_TASK.lower(), HABITAT_LAB_TASK.lower()):
         return _HABITAT
     try:
         resolve_task(task)
     except ValueError as err:
-        raise ValueError(f"{err}; or the Habitat domain's {HABITAT_TASK}") from None
+        raise ValueError(f"{err}; or the Habitat domain's {HABITAT_TASK}, {HABITAT_LAB_TASK}"
+                         ) from None
     return _MINIGRID

@@ -4,10 +4,13 @@ Where habitat-sim is absent, habitat-lab is imported with inert stand-ins for th
 modules it imports but never calls here (see ``_import_standins.py``).
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from _import_standins import REAL_HABITAT_SIM, install
+from fit_args import tiny_fit_args
 from torchrl.envs import TransformedEnv
 from torchrl.envs.utils import check_env_specs
 
@@ -16,6 +19,7 @@ habitat = pytest.importorskip("habitat")
 
 from test_skills_and_env import _oracle  # noqa: E402
 
+from llm4teach.cli import main  # noqa: E402
 from llm4teach.envs.habitat import SKILL_INDEX, SkillBatchEnv, TidySkillEnv  # noqa: E402
 from llm4teach.envs.habitat.habitat_lab import (  # noqa: E402
     SIM,
@@ -25,6 +29,10 @@ from llm4teach.envs.habitat.habitat_lab import (  # noqa: E402
     register,
 )
 from llm4teach.teacher.habitat import SkillTeacherTransform  # noqa: E402
+from llm4teach.training.checkpointing import load_checkpoint  # noqa: E402
+from llm4teach.training.domains import domain_of  # noqa: E402
+
+CONFIG = str(Path(__file__).parents[2] / "configs" / "habitat_tidy.yaml")
 
 
 def test_registered_with_habitat_lab():
@@ -70,6 +78,20 @@ def test_batched_torchrl_env_over_habitat_gym_with_the_teacher():
     assert td["next", "observation"].shape == (2, 30, 4, 16, 16)
     assert torch.allclose(td["teacher_probs"].sum(-1), torch.ones(2, 30))
     assert not torch.equal(td["observation"][0, 0], td["observation"][1, 0])
+
+
+def test_the_habitat_lab_task_steps_habitat_gym_envs():
+    env = domain_of("TidyHabitatLab").make_env("TidyHabitatLab", num_envs=2, seed=0)
+    assert all(isinstance(e, HabitatGymSkillEnv) for e in env.envs)
+    assert env.observation_spec["observation"].shape == (2, 4, 64, 64)
+
+
+def test_fit_trains_through_habitat_lab(in_tmp):
+    main(["fit", "--config", CONFIG, *tiny_fit_args(in_tmp, total_frames=128),
+          "--data.num_envs", "2", "--data.task", "TidyHabitatLab"])
+    checkpoint = load_checkpoint(in_tmp / "run" / "checkpoints" / "last.ckpt")
+    assert int(checkpoint["state_dict"]["frames"]) == 128
+    assert checkpoint["hyper_parameters"]["task"] == "TidyHabitatLab"
 
 
 @pytest.mark.skipif(not REAL_HABITAT_SIM, reason="needs habitat-sim (conda; docs/habitat.md)")

@@ -11,9 +11,12 @@ from llm4teach.envs.habitat.torchrl_env import SkillBatchEnv
 from llm4teach.envs.habitat.world import ENTITIES, OBJECTS, RECEPTACLES, TidyWorld
 
 HABITAT_TASK = "TidyHabitat"  # the task name the trainer knows this domain by
+# the same task reached through habitat-lab (``habitat.gym``; needs the extra and habitat-sim)
+HABITAT_LAB_TASK = "TidyHabitatLab"
 
 __all__ = [
     "ENTITIES",
+    "HABITAT_LAB_TASK",
     "HABITAT_TASK",
     "OBJECTS",
     "RECEPTACLES",
