@@ -167,10 +167,14 @@ def plot_curves(runs: list[RunCurve], path: Path, metric: str = DEFAULT_METRIC,
     levels: dict[str, list[str]] = {}  # equal levels share one line and one label
     for name, value in (references or {}).items():
         levels.setdefault(f"{value:.2f}", []).append(name)
-    for value, names in levels.items():
+    ordered = sorted(levels, key=float)
+    for i, value in enumerate(ordered):
         ax.axhline(float(value), linestyle="--", linewidth=1, color="grey")
-        ax.annotate(f"{', '.join(names)} {value}", (0, float(value)), xytext=(2, 3),
-                    textcoords="offset points", fontsize=8, color="dimgrey")
+        # a label goes under its line when the next level up would sit on top of it
+        close = i + 1 < len(ordered) and float(ordered[i + 1]) - float(value) < 0.05
+        ax.annotate(f"{', '.join(levels[value])} {value}", (0, float(value)),
+                    xytext=(2, -9 if close else 3), textcoords="offset points", fontsize=8,
+                    color="dimgrey")
     ax.set_xlabel("environment frames")
     ax.set_ylabel(metric)
     ax.set_ylim(-0.02, 1.02)
