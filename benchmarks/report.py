@@ -13,12 +13,16 @@ import torch
 DOCS = Path(__file__).resolve().parent.parent / "docs"  # reports land here wherever run from
 
 
-def machine_line() -> str:
-    """One line naming the machine, so a number is never read without its context."""
+def machine_line(load: bool = True) -> str:
+    """One line naming the machine, so a number is never read without its context.
+
+    ``load=False`` leaves out the load average: a report written after the runs (from
+    MLflow) would show the load of writing it, not of the runs.
+    """
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    busy = f" (load average {os.getloadavg()[0]:.1f} when the run started)" if load else ""
     return (
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores (load average "
-        f"{os.getloadavg()[0]:.1f} when the run started), {gpu}, "
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores{busy}, {gpu}, "
         f"Python {platform.python_version()}, torch {torch.__version__}, {date.today()}."
     )
 

@@ -192,7 +192,7 @@ def report(tasks: list[str]) -> None:
             continue
         ppo = f" ({PPO_BUDGET[task]:,} for PPO alone)" if task in PPO_BUDGET else ""
         parts = [f"Frame budget {BUDGET[task]:,} per run{ppo}; held-out success on 100 "
-                 f"episodes every 10,240 frames; mean ± std over seeds.", machine_line()]
+                 f"episodes every 10,240 frames; mean ± std over seeds.", machine_line(load=False)]
         teacher = teacher_success(client, task)
         if teacher:
             parts.append("Teacher acting alone (sampling pi_T) on the same held-out episodes: "
