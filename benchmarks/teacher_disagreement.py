@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 
+import numpy as np
 import torch
 import yaml
 from torchrl.envs import TransformedEnv
 
-from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.teacher import Describer, TeacherConfig, TeacherTransform
 from llm4teach.training.data import make_collector
 from llm4teach.training.domains import domain_of
 from llm4teach.training.evaluation import load_module
@@ -33,14 +34,15 @@ def disagreement(ckpt: str, teacher: TeacherConfig, frames: int, seed: int) -> l
     transform = TeacherTransform.from_config(task, teacher)
     env = TransformedEnv(domain_of(task).make_env(task, 16, seed), transform)
     collector = make_collector(env, student, frames)
-    batch = collector.next().reshape(-1)
+    rollout = collector.next()  # [envs, time], every env starting a fresh episode
     collector.shutdown()
+    texts = _texts(task, rollout["observation"].numpy(), rollout["next", "done"][..., 0])
+    batch = rollout.reshape(-1)
     probs, mask = batch["teacher_probs"], batch["teacher_mask"]
     with torch.no_grad():
         log_student = student.logits(batch["observation"]).log_softmax(-1)
     kl = (probs * (probs.clamp_min(1e-12).log() - log_student)).sum(-1)
     agree = log_student.argmax(-1) == probs.argmax(-1)
-    texts = [scene.text for scene in transform.teacher.describe(batch["observation"].numpy())]
     groups: dict[str, list[int]] = defaultdict(list)
     for i, text in enumerate(texts):
         if mask[i]:
@@ -48,6 +50,19 @@ def disagreement(ckpt: str, teacher: TeacherConfig, frames: int, seed: int) -> l
     rows = [{"text": text, "steps": len(idx), "kl": float(kl[idx].mean()),
              "agreement": float(agree[idx].float().mean())} for text, idx in groups.items()]
     return sorted(rows, key=lambda r: -r["kl"] * r["steps"])
+
+
+def _texts(task: str, obs: np.ndarray, done: torch.Tensor) -> list[str]:
+    """State texts in ``rollout.reshape(-1)`` order, one describer per env, reset per
+    episode (TwoDoor's door numbers belong to the episode, as the teacher's)."""
+    texts = []
+    for env_obs, env_done in zip(obs, done.tolist(), strict=True):
+        describer = Describer(task)
+        for frame, ended in zip(env_obs, env_done, strict=True):
+            texts.append(describer(frame).text)
+            if ended:
+                describer.reset()
+    return texts
 
 
 def main() -> None:

@@ -164,15 +164,15 @@ def plot_curves(runs: list[RunCurve], path: Path, metric: str = DEFAULT_METRIC,
         ])
         line, = ax.plot(grid, stacked.mean(0), label=f"{group} (n={len(members)})")
         ax.fill_between(grid, stacked.min(0), stacked.max(0), alpha=0.2, color=line.get_color())
-    levels: dict[str, list[str]] = {}  # equal levels share one line and one label
+    levels: dict[float, list[str]] = {}  # equal levels share one line and one label
     for name, value in (references or {}).items():
-        levels.setdefault(f"{value:.2f}", []).append(name)
-    ordered = sorted(levels, key=float)
+        levels.setdefault(round(value, 2), []).append(name)
+    ordered = sorted(levels)
     for i, value in enumerate(ordered):
-        ax.axhline(float(value), linestyle="--", linewidth=1, color="grey")
+        ax.axhline(value, linestyle="--", linewidth=1, color="grey")
         # a label goes under its line when the next level up would sit on top of it
-        close = i + 1 < len(ordered) and float(ordered[i + 1]) - float(value) < 0.05
-        ax.annotate(f"{', '.join(levels[value])} {value}", (0, float(value)),
+        close = i + 1 < len(ordered) and ordered[i + 1] - value < 0.05
+        ax.annotate(f"{', '.join(levels[value])} {value:.2f}", (0, value),
                     xytext=(2, -9 if close else 3), textcoords="offset points", fontsize=8,
                     color="dimgrey")
     ax.set_xlabel("environment frames")

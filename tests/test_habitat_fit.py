@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
+from extras import installed
 from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
 
@@ -53,15 +53,7 @@ def test_an_unknown_task_lists_the_habitat_task_too(in_tmp):
         main(_fit_args(in_tmp, "--data.task", "TidyHabitta"))
 
 
-def _habitat_lab_installed() -> bool:
-    try:
-        version("habitat-lab")
-    except PackageNotFoundError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(_habitat_lab_installed(), reason="habitat-lab is installed here")
+@pytest.mark.skipif(installed("habitat-lab"), reason="habitat-lab is installed here")
 def test_the_habitat_lab_task_without_habitat_lab_says_how_to_get_it(in_tmp):
     with pytest.raises(SystemExit, match="runs through habitat-lab, which cannot be imported.*"
                                          "install the habitat extra.*or use task TidyHabitat"):
