@@ -6,7 +6,11 @@ MLflow 3 refuses the old ``./mlruns`` file store, so runs go to a sqlite databas
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
@@ -16,6 +20,19 @@ def prepare_store(tracking_uri: str) -> None:
     """Create the folder of a local sqlite store (sqlite will not create it)."""
     if tracking_uri.startswith("sqlite:///"):
         Path(tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def store_lock(tracking_uri: str) -> Iterator[None]:
+    """Hold while opening a local sqlite store: MLflow creates and migrates its tables, and
+    its experiments, on first use, and runs started together on one new store would all
+    try at once (all but one then fail). Other stores: nothing to hold."""
+    prepare_store(tracking_uri)
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    with FileLock(tracking_uri[len("sqlite:///"):] + ".lock"):
+        yield
 
 
 def artifact_location(tracking_uri: str, artifact_root: str | None) -> str | None:

@@ -14,7 +14,7 @@ from llm4teach.tracking import (
     DEFAULT_TRACKING_URI,
     artifact_location,
     learning_curve,
-    prepare_store,
+    store_lock,
 )
 
 RUN_ID_KEY = "mlflow_run_id"
@@ -37,13 +37,15 @@ class MLflowTracking(Callback):
         self.experiment, self.run_name, self.tags = experiment, run_name, dict(tags or {})
 
     def make_logger(self, task: str, run_id: str | None = None) -> MLFlowLogger:
-        prepare_store(self.tracking_uri)
-        return MLFlowLogger(
-            experiment_name=self.experiment or task, run_name=self.run_name,
-            tracking_uri=self.tracking_uri, tags={"task": task, **self.tags},
-            artifact_location=artifact_location(self.tracking_uri, self.artifact_root),
-            run_id=run_id,
-        )
+        with store_lock(self.tracking_uri):
+            logger = MLFlowLogger(
+                experiment_name=self.experiment or task, run_name=self.run_name,
+                tracking_uri=self.tracking_uri, tags={"task": task, **self.tags},
+                artifact_location=artifact_location(self.tracking_uri, self.artifact_root),
+                run_id=run_id,
+            )
+            _ = logger.experiment  # tables, experiment and run: one run at a time
+        return logger
 
     @staticmethod
     def _logger(trainer: Trainer) -> MLFlowLogger | None:
