@@ -1,0 +1,102 @@
+"""How much of its teacher's success a student gets by copying it: behaviour cloning.
+
+Collects ``--frames`` frames with the teacher acting (sampling pi_T, the training env and
+teacher transform), fits the task's student to pi_T by cross-entropy (the distill term
+alone, supervised, many passes), then lets the clone act on the held-out episodes of
+training's evaluation, beside the teacher. A clone with a small KL but far less success
+than its teacher says that copying cannot reach the teacher, let alone beat it: the
+reward has to (ColoredDoorKey). Writes the "Imitation gap" section of ``docs/results.md``.
+
+    python benchmarks/imitation_gap.py [--tasks ColoredDoorKey SimpleDoorKey] [--frames 64000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torchrl.envs import TransformedEnv
+
+from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.training.domains import domain_of
+
+from report import DOCS, machine_line, write_section
+
+NUM_ENVS = 16
+EPISODES = 100  # training's held-out evaluation
+
+
+def teacher_frames(task: str, frames: int, seed: int) -> tuple[torch.Tensor, ...]:
+    """``observation``, ``teacher_probs``, ``teacher_mask`` of ``frames`` teacher-acted steps."""
+    env = TransformedEnv(domain_of(task).make_env(task, NUM_ENVS, seed),
+                         TeacherTransform.from_config(task, TeacherConfig(seed=seed)))
+    generator = torch.Generator().manual_seed(seed)
+    td, steps = env.reset(), []
+    for _ in range(frames // NUM_ENVS):
+        td["action"] = torch.multinomial(td["teacher_probs"], 1, generator=generator)[:, 0]
+        steps.append(td.select("observation", "teacher_probs", "teacher_mask").clone())
+        _, td = env.step_and_maybe_reset(td)
+    batch = torch.cat(steps)
+    return batch["observation"], batch["teacher_probs"], batch["teacher_mask"]
+
+
+def kl_to_teacher(student, obs, probs, mask) -> float:
+    with torch.no_grad():
+        log_student = student.logits(obs[mask]).log_softmax(-1)
+    p = probs[mask]
+    return float((p * (p.clamp_min(1e-12).log() - log_student)).sum(-1).mean())
+
+
+def clone(task: str, frames: int, epochs: int, seed: int) -> dict[str, float]:
+    torch.manual_seed(seed)
+    obs, probs, mask = teacher_frames(task, frames, seed)
+    held_out = teacher_frames(task, frames // 8, seed + 1)
+    domain = domain_of(task)
+    student = domain.make_student(task, encoder="embedding", hidden=64, channels=(16, 32, 64))
+    optimizer = torch.optim.Adam(student.parameters(), lr=1e-3)
+    obs, probs = obs[mask], probs[mask]  # states where no plan applies are not taught (mask)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(obs)).split(256):
+            loss = -(probs[idx] * student.logits(obs[idx]).log_softmax(-1)).sum(-1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    played = domain.evaluate_student(student, task, EPISODES, seed=seed)
+    teacher = domain.evaluate_teacher(domain.make_teacher(task, TeacherConfig()), task, EPISODES)
+    return {"kl": kl_to_teacher(student, *held_out), "teacher": teacher["success"],
+            "sampled": played["student_sampled_success"],
+            "greedy": played["student_greedy_success"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=["ColoredDoorKey", "SimpleDoorKey"])
+    parser.add_argument("--frames", type=int, default=64_000)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = []
+    for task in args.tasks:
+        start = time.perf_counter()
+        r = clone(task, args.frames, args.epochs, args.seed)
+        print(f"{task}: {r} in {time.perf_counter() - start:.0f} s", flush=True)
+        rows.append(f"| {task} | {r['kl']:.2f} | {r['teacher']:.2f} | {r['sampled']:.2f} | "
+                    f"{r['greedy']:.2f} |")
+    body = "\n".join([
+        f"The student network fitted to the soft teacher's pi_T on {args.frames:,} "
+        f"teacher-acted frames ({args.epochs} passes, batch 256, Adam 1e-3), then acting on "
+        f"the {EPISODES} held-out episodes of training's evaluation. KL(pi_T || clone) is "
+        f"on {args.frames // 8:,} other teacher-acted frames.", "",
+        machine_line(), "",
+        "| task | held-out KL | teacher success | clone success (sampled) | "
+        "clone success (greedy) |", "|---|---:|---:|---:|---:|", *rows])
+    command = "python benchmarks/imitation_gap.py " + " ".join(
+        ["--tasks", *args.tasks, "--frames", str(args.frames), "--epochs", str(args.epochs)])
+    write_section(DOCS / "results.md", "Imitation gap", command, body)
+    print(f"written to {DOCS / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
