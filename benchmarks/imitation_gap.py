@@ -16,10 +16,13 @@ import argparse
 import time
 
 import torch
+from tensordict import TensorDictBase
 from torchrl.envs import TransformedEnv
 
 from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.training.distill import TeacherDistillLoss
 from llm4teach.training.domains import domain_of
+from llm4teach.training.module import PPOTeacherModule
 
 from report import DOCS, machine_line, write_section
 
@@ -27,7 +30,7 @@ NUM_ENVS = 16
 EPISODES = 100  # training's held-out evaluation
 
 
-def teacher_frames(task: str, frames: int, seed: int) -> tuple[torch.Tensor, ...]:
+def teacher_frames(task: str, frames: int, seed: int) -> TensorDictBase:
     """``observation``, ``teacher_probs``, ``teacher_mask`` of ``frames`` teacher-acted steps."""
     env = TransformedEnv(domain_of(task).make_env(task, NUM_ENVS, seed),
                          TeacherTransform.from_config(task, TeacherConfig(seed=seed)))
@@ -37,34 +40,28 @@ def teacher_frames(task: str, frames: int, seed: int) -> tuple[torch.Tensor, ...
         td["action"] = torch.multinomial(td["teacher_probs"], 1, generator=generator)[:, 0]
         steps.append(td.select("observation", "teacher_probs", "teacher_mask").clone())
         _, td = env.step_and_maybe_reset(td)
-    batch = torch.cat(steps)
-    return batch["observation"], batch["teacher_probs"], batch["teacher_mask"]
-
-
-def kl_to_teacher(student, obs, probs, mask) -> float:
-    with torch.no_grad():
-        log_student = student.logits(obs[mask]).log_softmax(-1)
-    p = probs[mask]
-    return float((p * (p.clamp_min(1e-12).log() - log_student)).sum(-1).mean())
+    return torch.cat(steps)
 
 
 def clone(task: str, frames: int, epochs: int, seed: int) -> dict[str, float]:
     torch.manual_seed(seed)
-    obs, probs, mask = teacher_frames(task, frames, seed)
+    data = teacher_frames(task, frames, seed)
     held_out = teacher_frames(task, frames // 8, seed + 1)
-    domain = domain_of(task)
-    student = domain.make_student(task, encoder="embedding", hidden=64, channels=(16, 32, 64))
+    student = PPOTeacherModule(task=task).student  # the trainer's default student
+    distill = TeacherDistillLoss(student.get_policy_operator(), coef=1.0)  # masked steps skipped
     optimizer = torch.optim.Adam(student.parameters(), lr=1e-3)
-    obs, probs = obs[mask], probs[mask]  # states where no plan applies are not taught (mask)
     for _ in range(epochs):
-        for idx in torch.randperm(len(obs)).split(256):
-            loss = -(probs[idx] * student.logits(obs[idx]).log_softmax(-1)).sum(-1).mean()
+        for idx in torch.randperm(len(data)).split(256):
+            loss = distill(data[idx])["loss_distill"]
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+    with torch.no_grad():
+        kl = float(distill(held_out)["kl_teacher"])
+    domain = domain_of(task)
     played = domain.evaluate_student(student, task, EPISODES, seed=seed)
     teacher = domain.evaluate_teacher(domain.make_teacher(task, TeacherConfig()), task, EPISODES)
-    return {"kl": kl_to_teacher(student, *held_out), "teacher": teacher["success"],
+    return {"kl": kl, "teacher": teacher["success"],
             "sampled": played["student_sampled_success"],
             "greedy": played["student_greedy_success"]}
 

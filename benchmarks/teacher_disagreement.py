@@ -22,6 +22,7 @@ from torchrl.envs import TransformedEnv
 
 from llm4teach.teacher import Describer, TeacherConfig, TeacherTransform
 from llm4teach.training.data import make_collector
+from llm4teach.training.distill import teacher_kl
 from llm4teach.training.domains import domain_of
 from llm4teach.training.evaluation import load_module
 
@@ -41,7 +42,7 @@ def disagreement(ckpt: str, teacher: TeacherConfig, frames: int, seed: int) -> l
     probs, mask = batch["teacher_probs"], batch["teacher_mask"]
     with torch.no_grad():
         log_student = student.logits(batch["observation"]).log_softmax(-1)
-    kl = (probs * (probs.clamp_min(1e-12).log() - log_student)).sum(-1)
+    kl = teacher_kl(probs, log_student)
     agree = log_student.argmax(-1) == probs.argmax(-1)
     groups: dict[str, list[int]] = defaultdict(list)
     for i, text in enumerate(texts):

@@ -16,6 +16,12 @@ from tensordict.utils import NestedKey
 from torchrl.objectives import LossModule
 
 
+def teacher_kl(probs: torch.Tensor, log_student: torch.Tensor) -> torch.Tensor:
+    """Per-step ``KL(pi_T || pi_S)`` (``[...]``) from ``pi_T`` and ``log pi_S`` (``[..., A]``);
+    the teacher's zeros add nothing (``0 log 0 = 0``)."""
+    return (probs * (probs.clamp_min(1e-12).log() - log_student)).sum(-1)
+
+
 class TeacherDistillLoss(LossModule):
     """Masked ``KL(teacher || student)``, weighted by the coefficient ``coef`` (lambda).
 
@@ -73,8 +79,7 @@ class TeacherDistillLoss(LossModule):
             return TensorDict(loss_distill=zero, kl_teacher=zero, teacher_agreement=zero)
         dist = self.actor_network.get_dist(tensordict.copy())
         log_student = dist.logits  # normalised log-probabilities
-        log_teacher = probs.clamp_min(1e-12).log()
-        kl = (probs * (log_teacher - log_student)).sum(-1)
+        kl = teacher_kl(probs, log_student)
         weight = mask.to(kl.dtype)
         count = weight.sum()
         kl_mean = (kl * weight).sum() / count
