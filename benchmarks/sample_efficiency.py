@@ -35,12 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from llm4teach.compare import compare
-from llm4teach.tracking import (
-    DEFAULT_ARTIFACT_ROOT,
-    DEFAULT_TRACKING_URI,
-    artifact_location,
-    prepare_store,
-)
+from llm4teach.tracking import DEFAULT_TRACKING_URI, store_lock
 from llm4teach.training.checkpointing import load_checkpoint
 
 from report import DOCS, machine_line, write_section
@@ -123,7 +118,10 @@ class Job:
 def _client():
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=DEFAULT_TRACKING_URI)
+    with store_lock(DEFAULT_TRACKING_URI):  # a new store's tables, made by one process
+        client = MlflowClient(tracking_uri=DEFAULT_TRACKING_URI)
+        client.search_experiments(max_results=1)
+    return client
 
 
 def _runs(client, task: str, filter_string: str) -> list:
@@ -156,12 +154,7 @@ def run(job: Job) -> tuple[Job, float, int]:
 
 
 def train(jobs: list[Job], workers: int) -> None:
-    prepare_store(DEFAULT_TRACKING_URI)
-    client = _client()
-    for task in dict.fromkeys(job.task for job in jobs):  # before runs race to create them
-        if client.get_experiment_by_name(experiment_name(task)) is None:
-            client.create_experiment(experiment_name(task), artifact_location(
-                DEFAULT_TRACKING_URI, DEFAULT_ARTIFACT_ROOT))
+    client = _client()  # each run creates its experiment if need be (under the store's lock)
     todo = [job for job in jobs if not finished(client, job)]
     print(f"{len(jobs) - len(todo)} of {len(jobs)} runs already finished; "
           f"{len(todo)} to run, {workers} at a time", flush=True)

@@ -16,22 +16,18 @@ DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
 
 
-def prepare_store(tracking_uri: str) -> None:
-    """Create the folder of a local sqlite store (sqlite will not create it)."""
-    if tracking_uri.startswith("sqlite:///"):
-        Path(tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-
-
 @contextmanager
 def store_lock(tracking_uri: str) -> Iterator[None]:
-    """Hold while opening a local sqlite store: MLflow creates and migrates its tables, and
-    its experiments, on first use, and runs started together on one new store would all
-    try at once (all but one then fail). Other stores: nothing to hold."""
-    prepare_store(tracking_uri)
+    """Hold while opening a store. A local sqlite one gets its folder (sqlite will not
+    create it) and a file lock: MLflow creates and migrates its tables, and experiments,
+    on first use, and runs started together on one new store would all try at once (all
+    but one then fail). Other stores: nothing to do."""
     if not tracking_uri.startswith("sqlite:///"):
         yield
         return
-    with FileLock(tracking_uri[len("sqlite:///"):] + ".lock"):
+    database = Path(tracking_uri[len("sqlite:///"):])
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{database}.lock"):
         yield
 
 
