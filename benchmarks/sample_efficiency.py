@@ -49,7 +49,8 @@ BUDGET = {"SimpleDoorKey": 204_800, "LavaDoorKey": 153_600, "ColoredDoorKey": 20
 # that never gets there says only "more than its budget"); the soft-floor student four
 # times as long on ColoredDoorKey, where the reward has to undo its teacher's key-swap
 # loop once lambda is small (docs/results.md).
-LONGER_BUDGET = {("SimpleDoorKey", "ppo"): 409_600, ("ColoredDoorKey", "soft-floor"): 819_200}
+LONGER_BUDGET = {("SimpleDoorKey", "ppo"): 409_600, ("ColoredDoorKey", "soft-floor"): 819_200,
+                 ("ColoredDoorKey", "soft-handover"): 1_228_800}
 METHODS = {
     "soft": [],  # the config: soft teacher, the reference lambda schedule (10, -0.005 per update)
     "hard": ["--data.teacher.mode", "hard"],
@@ -69,6 +70,14 @@ def _linear(end: float) -> list[str]:
 # floor, compressed into these budgets, against decaying to 0 (the teacher switched off)
 ABLATION = {"soft-floor": _linear(0.1), "soft-off": _linear(0.0)}
 METHODS.update(ABLATION)
+# The handover: a finished soft-floor run continued with the teacher off and PPO alone in
+# small steps (2 passes of minibatch 256: 8 gradient steps per update instead of the
+# config's 64, which copy the teacher fast but collapse a student once lambda is 0;
+# docs/results.md). A branch: its own MLflow run, started from its parent's last.ckpt.
+METHODS["soft-handover"] = ["--schedule", "llm4teach.training.schedules.NoTeacher",
+                            "--evaluation.teacher", "false",
+                            "--model.minibatch_size", "256", "--model.epochs", "2"]
+BRANCHES = {"soft-handover": "soft-floor"}  # method -> the method whose run it continues
 DEFAULT_METHODS = ["soft", "hard", "ppo"]
 METRICS = {"greedy": "eval/student_greedy_success", "sampled": "eval/student_sampled_success"}
 FINISHED = "attributes.status = 'FINISHED'"
@@ -94,6 +103,12 @@ class Job:
         return LONGER_BUDGET.get((self.task, self.method), BUDGET[self.task])
 
     @property
+    def parent(self) -> Job | None:
+        """The run a branch starts from (same task and seed), or None."""
+        method = BRANCHES.get(self.method)
+        return Job(self.task, method, self.seed) if method else None
+
+    @property
     def checkpoint(self) -> Path:
         return self.folder / "checkpoints" / "last.ckpt"
 
@@ -103,6 +118,8 @@ class Job:
 
     def command(self, resume: bool) -> list[str]:
         tags = json.dumps({"method": self.method, "seed": str(self.seed)})
+        start = ["--ckpt_path", "last"] if resume else \
+            ["--ckpt_path", str(self.parent.checkpoint)] if self.parent else []
         return [
             sys.executable, "-m", "llm4teach", "fit",
             "--config", str(ROOT / "configs" / f"{self.task.lower()}.yaml"),
@@ -111,7 +128,7 @@ class Job:
             "--trainer.default_root_dir", str(self.folder),
             "--trainer.enable_progress_bar", "false",
             "--tracking.experiment", experiment_name(self.task), "--tracking.tags", tags,
-            *METHODS[self.method], *(["--ckpt_path", "last"] if resume else []),
+            *METHODS[self.method], *start,
         ]
 
 
@@ -154,16 +171,22 @@ def run(job: Job) -> tuple[Job, float, int]:
 
 
 def train(jobs: list[Job], workers: int) -> None:
+    """Run what is not finished: parents first (a branch's parent is added if missing)."""
     client = _client()  # each run creates its experiment if need be (under the store's lock)
+    jobs = list(dict.fromkeys([p for job in jobs if (p := job.parent)] + jobs))
     todo = [job for job in jobs if not finished(client, job)]
     print(f"{len(jobs) - len(todo)} of {len(jobs)} runs already finished; "
           f"{len(todo)} to run, {workers} at a time", flush=True)
+    waves = [[job for job in todo if not job.parent], [job for job in todo if job.parent]]
     with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), unit="run") as bar:
-        for job, seconds, code in pool.map(run, todo):
-            status = "done" if code == 0 else f"FAILED (exit {code}, see {job.folder}/fit.log)"
-            minutes = seconds / 60
-            bar.write(f"{job.task} {job.method} seed {job.seed}: {status} in {minutes:.1f} min")
-            bar.update()
+        for wave in waves:
+            for job, seconds, code in pool.map(run, wave):
+                status = "done" if code == 0 else \
+                    f"FAILED (exit {code}, see {job.folder}/fit.log)"
+                minutes = seconds / 60
+                bar.write(f"{job.task} {job.method} seed {job.seed}: {status} in "
+                          f"{minutes:.1f} min")
+                bar.update()
 
 
 def teacher_success(client, task: str) -> dict[str, tuple[float, int]]:

@@ -124,6 +124,11 @@ class FitCLI(LightningCLI):
         run_id = load_checkpoint(self._ckpt).get(RUN_ID_KEY) if self._ckpt else None
         init = self.config_init[self.subcommand]
         tracking: MLflowTracking = init.tracking
+        if self._ckpt is not None and self._ckpt.resolve().parent != dirpath.resolve():
+            # Another run's checkpoint: a branch (new settings from its weights and
+            # counters), so a new MLflow run that names its parent; the parent keeps its own.
+            tracking.tags["branched_from"] = run_id or str(self._ckpt)
+            run_id = None
         # Only rank 0 logs. Opening the store on every rank at once (torchrun starts them
         # together) would race to create a new sqlite store's tables.
         is_rank_zero = rank_zero_only.rank == 0
