@@ -6,6 +6,7 @@ import pytest
 import torch
 from fit_args import tiny_fit_args
 from lightning.pytorch import Callback
+from mlflow.tracking import MlflowClient
 
 from llm4teach.training.checkpointing import load_checkpoint
 from llm4teach.training.cli import fit
@@ -49,3 +50,28 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(in_tmp):
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
     # the resumed run continued the same MLflow run
     assert done["mlflow_run_id"] == interrupted["mlflow_run_id"]
+
+
+@pytest.mark.slow
+def test_fit_from_another_runs_checkpoint_branches_into_a_new_mlflow_run(in_tmp):
+    fit(tiny_fit_args(in_tmp, total_frames=256))
+    parent_ckpt = in_tmp / "run/checkpoints/last.ckpt"
+    parent_bytes = parent_ckpt.read_bytes()
+    parent_id = load_checkpoint(parent_ckpt)["mlflow_run_id"]
+
+    branch = {"--trainer.default_root_dir": str(in_tmp / "branch"), "--model.epochs": "1",
+              "--schedule": "llm4teach.training.schedules.NoTeacher"}
+    fit([*tiny_fit_args(in_tmp, total_frames=384, **branch), "--ckpt_path", str(parent_ckpt)])
+
+    done = load_checkpoint(in_tmp / "branch/checkpoints/last.ckpt")
+    assert int(done["state_dict"]["frames"]) == 384  # the parent's counters, continued
+    assert float(done["state_dict"]["distill.coef"]) == 0.0
+    assert parent_ckpt.read_bytes() == parent_bytes
+    client = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
+    run = client.get_run(done["mlflow_run_id"])
+    assert run.info.run_id != parent_id and run.data.tags["branched_from"] == parent_id
+    assert run.data.params["model.epochs"] == "1"
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "train/lambda")]
+    assert steps == [320, 384]
+    parent_steps = [m.step for m in client.get_metric_history(parent_id, "train/lambda")]
+    assert parent_steps == [64, 128, 192, 256]

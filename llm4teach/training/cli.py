@@ -96,6 +96,13 @@ class FitCLI(LightningCLI):
             parser_kwargs={"exit_on_error": False},  # errors reach fit() as exceptions
         )
 
+    def _parse_ckpt_path(self) -> None:
+        """Keep the config's and command line's model settings.
+
+        Lightning replaces them with the checkpoint's hyper-parameters when ``ckpt_path``
+        is a file: a branch's ``--model.epochs 2`` would be dropped without a word.
+        """
+
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
         return {"fit": {"model", "train_dataloaders", "val_dataloaders", "datamodule"}}
