@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from llm4teach.tracking import BRANCHED_AT
+
 DEFAULT_METRIC = "eval/student_greedy_success"
 DEFAULT_GROUP_BY = "tags.method"
 THRESHOLDS = (0.5, 0.8, 0.9)
@@ -32,6 +34,7 @@ class RunCurve:
     frames: np.ndarray
     values: np.ndarray
     wall_seconds: float
+    start_frame: float = 0.0  # a branch starts at its parent's frame count
 
     def frames_to(self, threshold: float) -> float:
         """First evaluated frame count at which the metric reached ``threshold`` (nan: never)."""
@@ -44,8 +47,8 @@ class RunCurve:
 
     @property
     def frames_per_second(self) -> float:
-        total = float(self.frames[-1]) if self.frames.size else math.nan
-        return total / self.wall_seconds if self.wall_seconds > 0 else math.nan
+        trained = float(self.frames[-1]) - self.start_frame if self.frames.size else math.nan
+        return trained / self.wall_seconds if self.wall_seconds > 0 else math.nan
 
 
 @dataclass
@@ -101,6 +104,7 @@ def load_runs(
             frames=np.array([m.step for m in history], dtype=float),
             values=np.array([m.value for m in history], dtype=float),
             wall_seconds=(end - run.info.start_time) / 1000.0,
+            start_frame=float(run.data.tags.get(BRANCHED_AT, 0)),
         ))
     if not curves:
         raise ValueError(f"none of the selected runs logged the metric {metric!r}")

@@ -14,6 +14,9 @@ from filelock import FileLock
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
+# Tags of a run started from another run's checkpoint: the parent's run id, and the frame
+# count it started at (its own frames/s counts only the frames it trained).
+BRANCHED_FROM, BRANCHED_AT = "branched_from", "branched_at_frames"
 
 
 @contextmanager

@@ -56,3 +56,16 @@ def test_plot_marks_reference_levels(store, tmp_path):
 def test_unknown_experiment_lists_the_known_ones(store):
     with pytest.raises(SystemExit, match="experiments there: .*SimpleDoorKey"):
         main(["compare", "--experiment", "Nope", "--tracking-uri", store])
+
+
+def test_a_branch_counts_only_its_own_frames_per_second(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("E", artifact_location=str(tmp_path / "a"))
+    run = client.create_run(experiment, start_time=1_000_000,
+                            tags={"method": "handover", "branched_at_frames": "8000"})
+    for i, value in enumerate([0.2, 0.4]):
+        client.log_metric(run.info.run_id, DEFAULT_METRIC, value, step=9000 + i * 1000)
+    client.set_terminated(run.info.run_id, end_time=1_000_000 + 4000)
+    (row,) = compare(tracking_uri=uri, experiments=["E"]).rows
+    assert row["wall time (s)"] == "4" and row["frames/s"] == "500"  # 2,000 frames in 4 s

@@ -70,6 +70,7 @@ def test_fit_from_another_runs_checkpoint_branches_into_a_new_mlflow_run(in_tmp)
     client = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
     run = client.get_run(done["mlflow_run_id"])
     assert run.info.run_id != parent_id and run.data.tags["branched_from"] == parent_id
+    assert run.data.tags["branched_at_frames"] == "256"
     assert run.data.params["model.epochs"] == "1"
     steps = [m.step for m in client.get_metric_history(run.info.run_id, "train/lambda")]
     assert steps == [320, 384]

@@ -21,6 +21,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_warn
 
+from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM
 from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking
 from llm4teach.training.checkpointing import (
     AtomicCheckpointIO,
@@ -134,7 +135,9 @@ class FitCLI(LightningCLI):
         if self._ckpt is not None and self._ckpt.resolve().parent != dirpath.resolve():
             # Another run's checkpoint: a branch (new settings from its weights and
             # counters), so a new MLflow run that names its parent; the parent keeps its own.
-            tracking.tags["branched_from"] = run_id or str(self._ckpt)
+            frames = int(load_checkpoint(self._ckpt)["state_dict"]["frames"])
+            tracking.tags.update({BRANCHED_FROM: run_id or str(self._ckpt),
+                                  BRANCHED_AT: str(frames)})
             run_id = None
         # Only rank 0 logs. Opening the store on every rank at once (torchrun starts them
         # together) would race to create a new sqlite store's tables.
