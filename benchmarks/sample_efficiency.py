@@ -17,7 +17,7 @@ writes ``docs/results/<task>/`` and the "Measured: <Task>" sections of ``docs/re
     python benchmarks/sample_efficiency.py --tasks SimpleDoorKey --seeds 0 --jobs 1
     python benchmarks/sample_efficiency.py --report-only         # tables and plots only
     python benchmarks/sample_efficiency.py --tasks LavaDoorKey --methods soft-floor soft-off
-    python benchmarks/sample_efficiency.py --tasks ColoredDoorKey LavaDoorKey \
+    python benchmarks/sample_efficiency.py --tasks ColoredDoorKey LavaDoorKey \\
         --methods soft-handover
 """
 
