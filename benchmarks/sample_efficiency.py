@@ -19,6 +19,7 @@ writes ``docs/results/<task>/`` and the "Measured: <Task>" sections of ``docs/re
     python benchmarks/sample_efficiency.py --tasks LavaDoorKey --methods soft-floor soft-off
     python benchmarks/sample_efficiency.py --tasks ColoredDoorKey LavaDoorKey \\
         --methods soft-handover
+    python benchmarks/sample_efficiency.py --tasks SimpleDoorKey --methods ppo-small-steps
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ BUDGET = {"SimpleDoorKey": 204_800, "LavaDoorKey": 153_600, "ColoredDoorKey": 20
 # times as long on ColoredDoorKey, where the reward has to undo its teacher's key-swap
 # loop once lambda is small (docs/results.md); the handover 819,200 frames past it
 # there, 51,200 past soft-floor on LavaDoorKey.
-LONGER_BUDGET = {("SimpleDoorKey", "ppo"): 409_600, ("ColoredDoorKey", "soft-floor"): 819_200,
+LONGER_BUDGET = {("SimpleDoorKey", "ppo"): 409_600, ("SimpleDoorKey", "ppo-small-steps"): 409_600,
+                 ("ColoredDoorKey", "soft-floor"): 819_200,
                  ("ColoredDoorKey", "soft-handover"): 1_638_400,
                  ("LavaDoorKey", "soft-handover"): 204_800}
 METHODS = {
@@ -74,13 +76,14 @@ def _linear(end: float) -> list[str]:
 # floor, compressed into these budgets, against decaying to 0 (the teacher switched off)
 ABLATION = {"soft-floor": _linear(0.1), "soft-off": _linear(0.0)}
 METHODS.update(ABLATION)
-# The handover: a finished soft-floor run continued with the teacher off and PPO alone in
-# small steps (2 passes of minibatch 256: 8 gradient steps per update instead of the
-# config's 64, which copy the teacher fast but collapse a student once lambda is 0;
-# docs/results.md). A branch: its own MLflow run, started from its parent's last.ckpt.
-METHODS["soft-handover"] = ["--schedule", "llm4teach.training.schedules.NoTeacher",
-                            "--evaluation.teacher", "false",
-                            "--model.minibatch_size", "256", "--model.epochs", "2"]
+# PPO in small steps: 2 passes of minibatch 256, 8 gradient steps per update instead of the
+# config's 64, which copy the teacher fast but collapse a student once lambda is 0
+# (docs/results.md). The handover: a finished soft-floor run continued with the teacher
+# off and small steps; a branch, its own MLflow run started from its parent's last.ckpt.
+# ppo-small-steps: PPO alone with them, so that the baseline is not the large steps' victim.
+SMALL_STEPS = ["--model.minibatch_size", "256", "--model.epochs", "2"]
+METHODS["soft-handover"] = [*METHODS["ppo"], *SMALL_STEPS]
+METHODS["ppo-small-steps"] = [*METHODS["ppo"], *SMALL_STEPS]
 BRANCHES = {"soft-handover": "soft-floor"}  # method -> the method whose run it continues
 DEFAULT_METHODS = ["soft", "hard", "ppo"]
 METRICS = {"greedy": "eval/student_greedy_success", "sampled": "eval/student_sampled_success"}
