@@ -53,7 +53,7 @@ BUDGET = {"SimpleDoorKey": 204_800, "LavaDoorKey": 153_600, "ColoredDoorKey": 20
 # times as long on ColoredDoorKey, where the reward has to undo its teacher's key-swap
 # loop once lambda is small (docs/results.md); the handover 819,200 frames past it
 # there, 51,200 past soft-floor on LavaDoorKey.
-LONGER_BUDGET = {("SimpleDoorKey", "ppo"): 409_600, ("SimpleDoorKey", "ppo-small-steps"): 409_600,
+LONGER_BUDGET = {("SimpleDoorKey", "ppo"): 409_600,
                  ("ColoredDoorKey", "soft-floor"): 819_200,
                  ("ColoredDoorKey", "soft-handover"): 1_638_400,
                  ("LavaDoorKey", "soft-handover"): 204_800}
