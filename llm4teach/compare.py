@@ -157,10 +157,12 @@ def plot_curves(runs: list[RunCurve], path: Path, metric: str = DEFAULT_METRIC,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = plt.subplots(figsize=(8.0, 4.0))
     for group in sorted({r.group for r in runs}):
         members = [r for r in runs if r.group == group]
-        grid = np.linspace(0, max(r.frames[-1] for r in members), 200)
+        # from the first frame a run trained (a branch's curve starts at its parent's end)
+        start = min(r.start_frame for r in members)
+        grid = np.linspace(start, max(r.frames[-1] for r in members), 200)
         # a run's value holds from one evaluation to the next (step interpolation)
         stacked = np.stack([
             r.values[np.clip(np.searchsorted(r.frames, grid, side="right") - 1, 0, None)]
@@ -183,7 +185,7 @@ def plot_curves(runs: list[RunCurve], path: Path, metric: str = DEFAULT_METRIC,
     ax.set_ylabel(metric)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # beside: hides nothing
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
