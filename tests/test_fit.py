@@ -47,6 +47,13 @@ def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
     main(["evaluate", "--ckpt", str(ckpts / "last.ckpt"), "--episodes", "2"])
     assert "student_greedy_success" in capsys.readouterr().out
 
+    # continuing it against another store names the problem and the fix
+    elsewhere = {"--tracking.tracking_uri": f"sqlite:///{in_tmp}/other/mlflow.db"}
+    message = _fail(["fit", *tiny_fit_args(in_tmp, 384, **elsewhere), "--ckpt_path", "last"],
+                    capsys)
+    assert f"MLflow run {run.info.run_id} is not in the store" in message
+    assert "--tracking.tracking_uri" in message
+
 
 def test_bad_config_field_is_one_clear_line(in_tmp, capsys):
     message = _fail(["fit", *tiny_fit_args(in_tmp), "--model.encoder", "onehot"], capsys)

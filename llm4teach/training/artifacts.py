@@ -44,6 +44,8 @@ class MLflowTracking(Callback):
                 artifact_location=artifact_location(self.tracking_uri, self.artifact_root),
                 run_id=run_id,
             )
+            if run_id is not None:
+                _check_run_exists(run_id, self.tracking_uri)
             _ = logger.experiment  # tables, experiment and run: one run at a time
         return logger
 
@@ -76,3 +78,18 @@ class MLflowTracking(Callback):
         with tempfile.TemporaryDirectory() as tmp:
             png = learning_curve(self.tracking_uri, run_id, Path(tmp) / "learning_curve.png")
             client.log_artifact(run_id, str(png))
+
+
+def _check_run_exists(run_id: str, tracking_uri: str) -> None:
+    """A checkpoint names its MLflow run; continuing it in another store cannot log."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        MlflowClient(tracking_uri).get_run(run_id)
+    except MlflowException:
+        raise ValueError(
+            f"the checkpoint's MLflow run {run_id} is not in the store {tracking_uri}: "
+            f"continue it with --tracking.tracking_uri set to the store it was logged to, or "
+            f"start a new run from it in a new folder (--trainer.default_root_dir NEW "
+            f"--ckpt_path PATH/TO/last.ckpt)") from None
