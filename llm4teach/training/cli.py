@@ -129,13 +129,14 @@ class FitCLI(LightningCLI):
         config = self.config[self.subcommand]
         dirpath = Path(config.trainer.default_root_dir) / "checkpoints"
         self._ckpt = resolve_checkpoint(config.ckpt_path, dirpath)
-        run_id = load_checkpoint(self._ckpt).get(RUN_ID_KEY) if self._ckpt else None
+        checkpoint = load_checkpoint(self._ckpt) if self._ckpt else {}
+        run_id = checkpoint.get(RUN_ID_KEY)
         init = self.config_init[self.subcommand]
         tracking: MLflowTracking = init.tracking
         if self._ckpt is not None and self._ckpt.resolve().parent != dirpath.resolve():
             # Another run's checkpoint: a branch (new settings from its weights and
             # counters), so a new MLflow run that names its parent; the parent keeps its own.
-            frames = int(load_checkpoint(self._ckpt)["state_dict"]["frames"])
+            frames = int(checkpoint["state_dict"]["frames"])
             tracking.tags.update({BRANCHED_FROM: run_id or str(self._ckpt),
                                   BRANCHED_AT: str(frames)})
             run_id = None
