@@ -87,7 +87,9 @@ def _check_run_exists(run_id: str, tracking_uri: str) -> None:
 
     try:
         MlflowClient(tracking_uri).get_run(run_id)
-    except MlflowException:
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_DOES_NOT_EXIST":  # a store that fails says so itself
+            raise
         raise ValueError(
             f"the checkpoint's MLflow run {run_id} is not in the store {tracking_uri}: "
             f"continue it with --tracking.tracking_uri set to the store it was logged to, or "
