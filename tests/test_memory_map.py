@@ -69,3 +69,30 @@ def test_carried_object_appears_at_the_agent_cell():
     assert base.carrying is not None
     assert tuple(obs[ax, ay, :3]) == Key("yellow").encode()
     assert tuple(obs[fx, fy, :3]) == (OBJECT_TO_IDX["empty"], 0, 0)
+
+
+@pytest.mark.parametrize("task", [*TASKS, "MiniGrid-DoorKey-8x8-v0", "MiniGrid-KeyCorridorS3R1-v0",
+                                  "MiniGrid-LavaGapS5-v0", "MiniGrid-MultiRoom-N2-S4-v0"])
+@pytest.mark.parametrize("view", [3, 7])
+def test_egocentric_image_equals_minigrids_own_view(task, view):
+    """The fast view the wrapper installs is MiniGrid's gen_obs image, cell for cell."""
+    import gymnasium as gym
+    from minigrid.minigrid_env import MiniGridEnv
+
+    from llm4teach.envs.memory_map import egocentric_image
+    from llm4teach.envs.registry import resolve_task
+
+    base = gym.make(resolve_task(task) if task in TASKS else task, agent_view_size=view,
+                    disable_env_checker=True).unwrapped
+    rng = np.random.default_rng(0)
+    base.reset(seed=3)
+    for _ in range(300):
+        assert (egocentric_image(base) == MiniGridEnv.gen_obs(base)["image"]).all()
+        _, _, terminated, truncated, _ = base.step(int(rng.integers(0, 7)))
+        if terminated or truncated:
+            base.reset()
+
+
+def test_wrapper_installs_the_fast_view_only_over_minigrids_own():
+    env = make_gym_env("SimpleDoorKey")
+    assert env.unwrapped.gen_obs.__func__.__name__ == "_fast_gen_obs"

@@ -1,4 +1,4 @@
-"""The student networks: shapes, TorchRL's default keys, both encoders."""
+"""The student networks: shapes, TorchRL's default keys, every encoder, strides."""
 
 import pytest
 import torch
@@ -7,7 +7,7 @@ from tensordict import TensorDict
 from llm4teach.student import make_actor_critic
 
 
-@pytest.mark.parametrize("encoder", ["embedding", "conv"])
+@pytest.mark.parametrize("encoder", ["onehot", "embedding", "conv"])
 @pytest.mark.parametrize("size", [10, 20])
 def test_actor_critic_keys_and_shapes(encoder, size):
     torch.manual_seed(0)
@@ -33,5 +33,21 @@ def test_actor_and_critic_share_the_body():
 
 
 def test_unknown_encoder_is_a_clear_error():
-    with pytest.raises(ValueError, match="encoder must be one of embedding, conv"):
-        make_actor_critic((10, 10, 4), encoder="onehot")
+    with pytest.raises(ValueError, match="encoder must be one of onehot, embedding, conv"):
+        make_actor_critic((10, 10, 4), encoder="lstm")
+
+
+@pytest.mark.parametrize(("size", "strides", "cells"), [(10, (2,), 25), (10, (1, 2), 25),
+                                                        (20, (2, 2), 25), (9, (2,), 25)])
+def test_strides_shrink_the_features_the_heads_read(size, strides, cells):
+    from llm4teach.student.networks import ConvBody
+
+    body = ConvBody(size, size, encoder="onehot", channels=(16,) * len(strides), strides=strides)
+    assert body.out_features == 16 * cells
+    obs = torch.randint(0, 11, (2, size, size, 4), dtype=torch.uint8)
+    assert body(obs).shape == (2, body.out_features)
+
+
+def test_strides_must_match_channels():
+    with pytest.raises(ValueError, match="one positive integer per channel"):
+        make_actor_critic((10, 10, 4), channels=(16, 16), strides=(2,))

@@ -16,7 +16,7 @@ from tensordict.nn import TensorDictModule
 from torch import nn
 from torchrl.modules import ActorValueOperator, ProbabilisticActor, ValueOperator
 
-ENCODERS = ("embedding", "conv")
+ENCODERS = ("onehot", "embedding", "conv")
 CODES_PER_CHANNEL = 16  # MiniGrid object (0..10), colour (0..5), state (0..2), direction (0..4)
 
 
@@ -25,41 +25,48 @@ class ConvBody(nn.Module):
 
     ``embedding``: each channel's code indexes its own part of one table of
     ``embed_dim``-vectors; the four vectors of a cell are concatenated. ``conv``: the
-    raw codes as floats (the reference). ``channels``: the 3x3 convolutions (padding 1,
-    no pooling); the reference's 16, 32, 64 costs about three times 16, 16, 16 on a CPU.
+    raw codes as floats (the reference). ``channels``: the 3x3 convolutions (padding 1);
+    ``strides``: theirs (1 each by default, the reference's: no downsampling). A stride of
+    2 in the last one quarters the features the heads read, which is most of the cost.
     """
 
     def __init__(self, width: int, height: int, encoder: str = "embedding", embed_dim: int = 8,
-                 channels: Sequence[int] = (16, 32, 64)):
+                 channels: Sequence[int] = (16, 32, 64), strides: Sequence[int] | None = None):
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
         self.encoder = encoder
-        in_channels = 4
+        in_channels = {"onehot": 4 * CODES_PER_CHANNEL, "embedding": 4 * embed_dim,
+                       "conv": 4}[encoder]
         if encoder == "embedding":
             self.embed = nn.Embedding(4 * CODES_PER_CHANNEL, embed_dim)
-            self.register_buffer(
-                "offsets", torch.arange(4) * CODES_PER_CHANNEL, persistent=False
-            )
-            in_channels = 4 * embed_dim
+        self.register_buffer("offsets", torch.arange(4) * CODES_PER_CHANNEL, persistent=False)
         if not channels or min(channels) < 1:
             raise ValueError(f"channels must be positive integers, got {channels!r}")
+        strides = tuple(strides) if strides is not None else (1,) * len(channels)
+        if len(strides) != len(channels) or min(strides) < 1:
+            raise ValueError(f"strides must be one positive integer per channel entry, got "
+                             f"{strides!r} for channels {tuple(channels)!r}")
         layers: list[nn.Module] = []
-        for out in channels:
-            layers += [nn.Conv2d(in_channels, out, 3, padding=1), nn.ReLU()]
+        for out, stride in zip(channels, strides, strict=True):
+            layers += [nn.Conv2d(in_channels, out, 3, padding=1, stride=stride), nn.ReLU()]
             in_channels = out
+            width, height = (width - 1) // stride + 1, (height - 1) // stride + 1
         self.convs = nn.Sequential(*layers, nn.Flatten())
         self.out_features = channels[-1] * width * height
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         lead = obs.shape[:-3]
         obs = obs.reshape(-1, *obs.shape[-3:])
+        if self.encoder == "conv":
+            return self.convs(obs.float().permute(0, 3, 1, 2)).reshape(*lead, -1)
+        codes = obs.long().clamp(max=CODES_PER_CHANNEL - 1) + self.offsets
         if self.encoder == "embedding":
-            codes = obs.long().clamp(max=CODES_PER_CHANNEL - 1) + self.offsets
-            x = self.embed(codes).flatten(-2)  # [B, W, H, 4 * embed_dim]
+            x = self.embed(codes).flatten(-2).permute(0, 3, 1, 2)  # [B, 4 * embed_dim, W, H]
         else:
-            x = obs.float()
-        return self.convs(x.permute(0, 3, 1, 2)).reshape(*lead, -1)
+            x = torch.zeros(obs.shape[0], 4 * CODES_PER_CHANNEL, *obs.shape[1:3])
+            x.scatter_(1, codes.permute(0, 3, 1, 2), 1.0)  # [B, 64, W, H], four ones per cell
+        return self.convs(x).reshape(*lead, -1)
 
 
 class Float32(nn.Module):
@@ -118,6 +125,7 @@ def make_actor_critic(
     hidden: int = 64,
     embed_dim: int = 8,
     channels: Sequence[int] = (16, 32, 64),
+    strides: Sequence[int] | None = None,
 ) -> ActorCritic:
     """Build the student for observations of shape ``(W, H, 4)``.
 
@@ -130,7 +138,8 @@ def make_actor_critic(
         (torch.Size([2]), torch.Size([2, 1]), False)
     """
     width, height = int(obs_shape[0]), int(obs_shape[1])
-    body = ConvBody(width, height, encoder=encoder, embed_dim=embed_dim, channels=channels)
+    body = ConvBody(width, height, encoder=encoder, embed_dim=embed_dim, channels=channels,
+                    strides=strides)
     return assemble(TensorDictModule(body, in_keys=["observation"], out_keys=["hidden"]),
                     body.out_features, num_actions, hidden)
 

@@ -46,8 +46,8 @@ class Domain(Protocol):
 
     def make_teacher(self, task: str, config: TeacherConfig) -> TeacherTransform: ...
 
-    def make_student(self, task: str, encoder: str, hidden: int,
-                     channels: tuple[int, ...]) -> ActorCritic: ...
+    def make_student(self, task: str, encoder: str, hidden: int, channels: tuple[int, ...],
+                     strides: tuple[int, ...] | None) -> ActorCritic: ...
 
     def evaluate_student(self, student: ActorCritic, task: str, episodes: int,
                          seed: int) -> dict[str, float]: ...
@@ -84,10 +84,11 @@ class MiniGridDomain(_StudentEvaluation):
     def make_teacher(self, task: str, config: TeacherConfig) -> TeacherTransform:
         return TeacherTransform.from_config(task, config)
 
-    def make_student(self, task: str, encoder: str, hidden: int,
-                     channels: tuple[int, ...]) -> ActorCritic:
+    def make_student(self, task: str, encoder: str, hidden: int, channels: tuple[int, ...],
+                     strides: tuple[int, ...] | None) -> ActorCritic:
         shape = make_gym_env(task).observation_space.shape
-        return make_actor_critic(shape, encoder=encoder, hidden=hidden, channels=channels)
+        return make_actor_critic(shape, encoder=encoder, hidden=hidden, channels=channels,
+                                 strides=strides)
 
     def evaluate_teacher(self, transform: TeacherTransform, task: str,
                          episodes: int) -> dict[str, float]:
@@ -143,8 +144,8 @@ class HabitatDomain(_StudentEvaluation):
                              f"set data.teacher.backend to table (got {config.backend!r})")
         return SkillTeacherTransform(SkillTeacher(config))
 
-    def make_student(self, task: str, encoder: str, hidden: int,
-                     channels: tuple[int, ...]) -> ActorCritic:
+    def make_student(self, task: str, encoder: str, hidden: int, channels: tuple[int, ...],
+                     strides: tuple[int, ...] | None) -> ActorCritic:
         return make_visual_actor_critic(TidySkillEnv().image_shape, len(SKILLS), hidden=hidden)
 
     def evaluate_teacher(self, transform: TeacherTransform, task: str,

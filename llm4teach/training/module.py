@@ -43,9 +43,10 @@ class PPOTeacherModule(LightningModule):
     def __init__(
         self,
         task: str = "SimpleDoorKey",
-        encoder: Literal["embedding", "conv"] = "embedding",
+        encoder: Literal["onehot", "embedding", "conv"] = "embedding",
         hidden: int = 64,
         channels: tuple[int, ...] = (16, 32, 64),
+        strides: tuple[int, ...] | None = None,
         lr: float = 1e-3,
         adam_eps: float = 1e-8,
         clip_epsilon: float = 0.2,
@@ -71,7 +72,7 @@ class PPOTeacherModule(LightningModule):
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.student = domain_of(task).make_student(task, encoder=encoder, hidden=hidden,
-                                                    channels=channels)
+                                                    channels=channels, strides=strides)
         # The collector writes state values; bootstrap() adds the next ones (no value network).
         self.gae = GAE(gamma=gamma, lmbda=gae_lambda, value_network=None)
         # Both heads read the "hidden" features that training_step encodes once per minibatch.
@@ -79,6 +80,7 @@ class PPOTeacherModule(LightningModule):
             self.student.actor_head, self.student.critic_head, clip_epsilon=clip_epsilon,
             clip_value=clip_value, entropy_coeff=entropy_coef, critic_coeff=value_coef,
             normalize_advantage=False,  # done once per batch below, as the reference does
+            functional=False,  # no parameter copies to swap in and out at every minibatch
         )
         self.distill = TeacherDistillLoss(self.student.actor_head)
         self.register_buffer("frames", torch.zeros((), dtype=torch.int64))
@@ -86,8 +88,9 @@ class PPOTeacherModule(LightningModule):
         self._clock: float | None = None
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        # One fused kernel for all parameters: the per-tensor loop cost as much as the step.
         return torch.optim.Adam(
-            self.student.parameters(), lr=self.hparams.lr, eps=self.hparams.adam_eps
+            self.student.parameters(), lr=self.hparams.lr, eps=self.hparams.adam_eps, fused=True
         )
 
     def training_step(self, dataloader_iter: Iterator) -> None:
