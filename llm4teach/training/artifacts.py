@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from llm4teach.tracking import (
 )
 
 RUN_ID_KEY = "mlflow_run_id"
+MLFLOW_BATCH = 1000  # metrics per log_batch call
 
 
 class MLflowTracking(Callback):
@@ -78,6 +80,25 @@ class MLflowTracking(Callback):
         with tempfile.TemporaryDirectory() as tmp:
             png = learning_curve(self.tracking_uri, run_id, Path(tmp) / "learning_curve.png")
             client.log_artifact(run_id, str(png))
+
+
+def log_rows(loggers: list, rows: list[tuple[int, dict[str, float]]]) -> None:
+    """Log metrics of many steps: to MLflow in one batch (one transaction), else step by step."""
+    if not rows:
+        return
+    for logger in loggers:
+        if isinstance(logger, MLFlowLogger):
+            from mlflow.entities import Metric
+
+            now = int(time.time() * 1000)
+            metrics = [Metric(key, value, now, step) for step, row in rows
+                       for key, value in row.items()]
+            for start in range(0, len(metrics), MLFLOW_BATCH):  # MLflow's limit per call
+                logger.experiment.log_batch(logger.run_id,
+                                            metrics=metrics[start:start + MLFLOW_BATCH])
+        else:
+            for step, row in rows:
+                logger.log_metrics(row, step=step)
 
 
 def _check_run_exists(run_id: str, tracking_uri: str) -> None:

@@ -75,8 +75,11 @@ class _StudentEvaluation:
         return out
 
 
-class MiniGridDomain(_StudentEvaluation):
+class MiniGridDomain:
     """The four LLM4Teach tasks and the standard MiniGrid DoorKey envs."""
+
+    def __init__(self) -> None:
+        self._held_out: dict[str, list] = {}  # envs reused across evaluations (reset by seed)
 
     def make_env(self, task: str, num_envs: int, seed: int) -> EnvBase:
         return make_env(task, num_envs, seed)
@@ -90,38 +93,62 @@ class MiniGridDomain(_StudentEvaluation):
         return make_actor_critic(shape, encoder=encoder, hidden=hidden, channels=channels,
                                  strides=strides)
 
+    @torch.no_grad()
+    def evaluate_student(self, student: ActorCritic, task: str, episodes: int,
+                         seed: int) -> dict[str, float]:
+        """Keyed ``student_greedy_*`` and ``student_sampled_*``; ``seed`` seeds the sampling.
+
+        Both modes play the held-out episodes side by side, one student forward per step
+        for every episode still running.
+        """
+        generator = torch.Generator().manual_seed(seed)
+        greedy = torch.arange(2 * episodes) < episodes  # copy 0 greedy, copy 1 sampled
+
+        def act(obs: np.ndarray, live: np.ndarray) -> torch.Tensor:
+            logits = student.logits(torch.from_numpy(obs[live]))
+            sampled = _sample(logits.softmax(-1), generator)
+            return torch.where(greedy[torch.from_numpy(live)], logits.argmax(-1), sampled)
+
+        greedy_metrics, sampled_metrics = self.play(task, act, episodes, copies=2)
+        return {**{f"student_greedy_{k}": v for k, v in greedy_metrics.items()},
+                **{f"student_sampled_{k}": v for k, v in sampled_metrics.items()}}
+
     def evaluate_teacher(self, transform: TeacherTransform, task: str,
                          episodes: int) -> dict[str, float]:
         teacher = transform.teacher
-        return self.play(task, teacher.sample_actions, episodes, on_reset=teacher.reset)
 
-    @staticmethod
-    def observations(batch: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(batch)
+        def act(obs: np.ndarray, live: np.ndarray) -> np.ndarray:
+            return teacher.sample_actions(obs)[live]  # every env: one describer per env
 
-    @staticmethod
-    def play(task: str, policy: Callable, episodes: int, on_reset=None) -> dict[str, float]:
-        """Play ``episodes`` held-out episodes side by side; success rate, mean return, length.
+        teacher.reset()
+        return self.play(task, act, episodes)[0]
 
-        ``policy`` maps observations ``[N, W, H, 4]`` to actions ``[N]``; ``on_reset``
-        (optional) is called once before the first step (a teacher forgets its
-        per-episode state there).
+    def play(self, task: str, policy: Callable, episodes: int,
+             copies: int = 1) -> list[dict[str, float]]:
+        """Play ``copies`` x ``episodes`` held-out episodes side by side (copy ``c``, episode
+        ``i`` is reset with seed ``2**32 + i``); per copy: success rate, mean return, length.
+
+        ``policy(obs, live)`` gets the observations ``[N, W, H, 4]`` of all envs and the
+        mask of those still running, and returns the actions of those.
         """
-        envs = [make_gym_env(task) for _ in range(episodes)]
-        obs = np.stack([env.reset(seed=HELD_OUT_BASE + i)[0] for i, env in enumerate(envs)])
-        if on_reset is not None:
-            on_reset()
-        returns, lengths = np.zeros(episodes), np.zeros(episodes)
-        live = np.ones(episodes, dtype=bool)
+        envs = self._held_out.setdefault(task, [])
+        envs += [make_gym_env(task) for _ in range(copies * episodes - len(envs))]
+        n = copies * episodes
+        obs = np.stack([envs[i].reset(seed=HELD_OUT_BASE + i % episodes)[0] for i in range(n)])
+        returns, lengths = np.zeros(n), np.zeros(n)
+        live = np.ones(n, dtype=bool)
         while live.any():
-            actions = np.asarray(policy(obs))
-            for i in np.flatnonzero(live):
-                obs[i], reward, terminated, truncated, _ = envs[i].step(int(actions[i]))
+            running = np.flatnonzero(live)
+            actions = np.asarray(policy(obs, live)).tolist()
+            for i, action in zip(running, actions, strict=True):
+                obs[i], reward, terminated, truncated, _ = envs[i].step(action)
                 returns[i] += reward
                 lengths[i] += 1
                 live[i] = not (terminated or truncated)
-        return {"success": float((returns > 0).mean()), "return": float(returns.mean()),
-                "length": float(lengths.mean())}
+        return [{"success": float((r > 0).mean()), "return": float(r.mean()),
+                 "length": float(length.mean())}
+                for r, length in zip(returns.reshape(copies, episodes),
+                                     lengths.reshape(copies, episodes), strict=True)]
 
 
 class HabitatDomain(_StudentEvaluation):

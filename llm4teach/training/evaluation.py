@@ -6,6 +6,8 @@ module decides when, and logs the numbers against environment frames.
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -17,7 +19,9 @@ class Evaluation(Callback):
     """Every epoch end (every ``data.epoch_frames`` frames), evaluate on ``episodes`` held-out
     episodes and log ``eval/...`` against frames; the teacher is evaluated once, at the start.
 
-    ``eval/student_greedy_success`` is what the best checkpoint is chosen by.
+    ``eval/student_greedy_success`` is what the best checkpoint is chosen by. Beside the
+    numbers it logs ``time/cpu_s`` and ``time/wall_s`` since the process started, so a
+    curve can be read against what a user waits for (startup and evaluations included).
     """
 
     def __init__(self, episodes: int = 100, teacher: bool = True) -> None:
@@ -57,8 +61,28 @@ class Evaluation(Callback):
     @staticmethod
     def _log(trainer: Trainer, pl_module: LightningModule, metrics: dict[str, float]) -> None:
         frames = int(pl_module.frames)
+        cpu, wall = process_seconds()
         for logger in trainer.loggers:
-            logger.log_metrics({f"eval/{k}": v for k, v in metrics.items()}, step=frames)
+            logger.log_metrics({**{f"eval/{k}": v for k, v in metrics.items()},
+                                "time/cpu_s": cpu, "time/wall_s": wall}, step=frames)
+
+
+def process_seconds() -> tuple[float, float]:
+    """CPU seconds (this process and its finished children) and wall seconds since it started."""
+    cpu = time.process_time()
+    children = os.times()
+    cpu += children.children_user + children.children_system
+    try:  # Linux: the process start time, in clock ticks since boot
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            wall = float(f.read().split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        wall = time.perf_counter() - _IMPORTED
+    return cpu, wall
+
+
+_IMPORTED = time.perf_counter()
 
 
 def load_module(path: str | Path) -> LightningModule:

@@ -17,6 +17,7 @@ from tensordict import TensorDictBase
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
+from llm4teach.training.artifacts import log_rows
 from llm4teach.training.distill import TeacherDistillLoss
 from llm4teach.training.domains import domain_of
 
@@ -86,6 +87,7 @@ class PPOTeacherModule(LightningModule):
         self.register_buffer("frames", torch.zeros((), dtype=torch.int64))
         self.register_buffer("updates", torch.zeros((), dtype=torch.int64))
         self._clock: float | None = None
+        self._train_rows: list[tuple[int, dict[str, float]]] = []
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # One fused kernel for all parameters: the per-tensor loop cost as much as the step.
@@ -118,6 +120,10 @@ class PPOTeacherModule(LightningModule):
         self.frames += rollout.numel() * self.trainer.world_size  # all ranks' frames
         self.updates += 1
         self._log_update({k: v / steps for k, v in sums.items()}, rollout)
+
+    def on_train_epoch_end(self) -> None:
+        log_rows(self.loggers, self._train_rows)
+        self._train_rows = []
 
     @torch.no_grad()
     def advantages(self, rollout: TensorDictBase) -> None:
@@ -166,11 +172,10 @@ class PPOTeacherModule(LightningModule):
         if episodes > 0:
             success = ((rollout["next", "reward"] > 0) & done).sum() / episodes
             train["train/episode_success"] = success
-        # Straight to the loggers, against environment frames (not optimizer steps), once:
-        # Lightning's own logging would log them again at every epoch end.
-        train = {k: float(v) for k, v in train.items()}
-        for logger in self.loggers:
-            logger.log_metrics(train, step=int(self.frames))
+        # To the loggers against environment frames (not optimizer steps), once, in one write
+        # per epoch (an sqlite store commits each write): Lightning's own logging would log
+        # them again at every epoch end.
+        self._train_rows.append((int(self.frames), {k: float(v) for k, v in train.items()}))
         self.log_dict({"frames": self.frames.float(), "fps": fps, "lambda": self.distill.coef},
                       prog_bar=True, logger=False, on_step=True, on_epoch=False,
                       batch_size=rollout.numel())

@@ -1,0 +1,226 @@
+"""Time to held-out success of the README's main job, end to end, in frames, CPU-s and wall-s.
+
+Each run is the whole ``llm4teach fit --config configs/simpledoorkey.yaml`` command (start-up,
+the teacher's evaluation, every held-out evaluation, checkpoints and MLflow included) in its
+own process and folder, with its own MLflow store. From the run's held-out evaluations
+(``eval/student_*_success`` beside ``time/cpu_s`` and ``time/wall_s``, logged at every
+evaluation) it reports the frames, CPU seconds and wall seconds at which greedy and sampled
+success first reached 0.5, 0.8 and 0.9; from the process's own rusage, the end-to-end frames
+per CPU-second; and, in the same run, the raw gymnasium step rate of the task. CPU seconds
+are the clock that load from other jobs does not change.
+
+Methods: ``main`` (the config), ``ppo`` (``configs/simpledoorkey_ppo.yaml``), ``reference``
+(the main job with the reference code's student and PPO update: the conv student on raw
+codes, 16-32-64 channels at full resolution, 3 epochs of minibatch 128). ``--variant
+NAME="ARGS"`` adds the main job with extra ``fit`` arguments; ``--baseline DIR`` adds the
+main job of another checkout of this repository (e.g. a ``git worktree`` of an older
+commit), run the same way, for a before/after ratio in one run.
+
+    python benchmarks/time_to_success.py                         # main, 3 seeds
+    python benchmarks/time_to_success.py --methods main ppo reference
+    python benchmarks/time_to_success.py --seeds 0 --variant mb128="--model.minibatch_size 128"
+    python benchmarks/time_to_success.py --baseline ../before --seeds 0 --frames 40960
+
+Writes the "Time to success" section of ``docs/benchmarks.md`` (``--no-write``: print only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from report import DOCS, machine_line, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+THRESHOLDS = (0.5, 0.8, 0.9)
+MODES = ("greedy", "sampled")
+REFERENCE = ["--model.encoder", "conv", "--model.channels", "[16, 32, 64]",
+             "--model.strides", "null", "--model.minibatch_size", "128", "--model.epochs", "3"]
+METHODS = {"main": ("simpledoorkey.yaml", []), "ppo": ("simpledoorkey_ppo.yaml", []),
+           "reference": ("simpledoorkey.yaml", REFERENCE)}
+
+
+@dataclass
+class Run:
+    """One finished fit: its evaluations and what its process cost."""
+
+    method: str
+    seed: int
+    frames: int = 0
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+    evals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+
+    def first(self, mode: str, threshold: float) -> tuple[int, float, float] | None:
+        """(frames, CPU-s, wall-s) of the first evaluation at or above ``threshold``."""
+        clock = dict((step, (cpu, wall)) for (step, cpu), (_, wall) in zip(
+            self.evals["time/cpu_s"], self.evals["time/wall_s"], strict=True))
+        for step, value in self.evals[f"eval/student_{mode}_success"]:
+            if value >= threshold:
+                return (step, *clock[step])
+        return None
+
+
+def fit(method: str, config: str, extra: list[str], seed: int, frames: int | None,
+        source: Path, store: Path) -> Run:
+    """Run one ``llm4teach fit`` in a fresh folder; read its evaluations back from MLflow.
+
+    Runs log to one ``store`` made before any is timed: a user's runs after the first find
+    the store there (making one costs seconds of table migrations).
+    """
+    from mlflow.tracking import MlflowClient
+
+    uri, experiment = f"sqlite:///{store}/mlflow.db", f"{method}-seed{seed}"
+    with tempfile.TemporaryDirectory(prefix="tts-") as tmp:
+        args = [sys.executable, "-m", "llm4teach", "fit", "--config",
+                str(source / "configs" / config), *extra,
+                "--seed_everything", str(seed), "--data.seed", str(seed),
+                "--trainer.default_root_dir", tmp, "--trainer.enable_progress_bar", "false",
+                "--tracking.tracking_uri", uri, "--tracking.artifact_root", f"{store}/artifacts",
+                "--tracking.experiment", experiment]
+        if frames:
+            args += ["--data.total_frames", str(frames)]
+        env = {**os.environ, "PYTHONPATH": str(source)}
+        log = Path(tmp) / "stderr.txt"
+        start = time.perf_counter()
+        with open(log, "w") as err:
+            proc = subprocess.Popen(args, cwd=tmp, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=err)
+            # wait4: this run's own CPU time (rusage of all children would mix parallel runs)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        if proc.returncode:
+            raise RuntimeError(f"{method} seed {seed} failed:\n{log.read_text()[-3000:]}")
+        client = MlflowClient(uri)
+        (run,) = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+        names = [f"eval/student_{m}_success" for m in MODES] + ["time/cpu_s", "time/wall_s"]
+        evals = {name: sorted((m.step, m.value) for m in client.get_metric_history(
+            run.info.run_id, name)) for name in names}
+        return Run(method, seed, frames=evals[names[0]][-1][0],
+                   cpu_s=usage.ru_utime + usage.ru_stime, wall_s=wall, evals=evals)
+
+
+def raw_step_rate(task: str = "SimpleDoorKey", steps: int = 30_000) -> float:
+    """Steps per CPU-second of one gymnasium env of the task (random actions, no learning)."""
+    from llm4teach.envs import make_gym_env
+
+    env = make_gym_env(task)
+    actions = np.random.default_rng(0).integers(0, 7, size=steps).tolist()
+    env.reset(seed=0)
+    start = time.process_time()
+    for action in actions:
+        _, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.process_time() - start)
+
+
+def _stat(values: list[float], fmt: str) -> str:
+    if not values:
+        return "-"
+    text = format(float(np.mean(values)), fmt)
+    return text + (f" ± {format(float(np.std(values)), fmt)}" if len(values) > 1 else "")
+
+
+def report(runs: list[Run], raw: float, seeds: int) -> str:
+    lines = ["| method | mode | success | frames | CPU-s | wall-s | reached |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    methods = list(dict.fromkeys(r.method for r in runs))
+    for method in methods:
+        mine = [r for r in runs if r.method == method]
+        for mode in MODES:
+            for threshold in THRESHOLDS:
+                hits = [h for h in (r.first(mode, threshold) for r in mine) if h]
+                lines.append(
+                    f"| {method} | {mode} | {threshold} | {_stat([h[0] for h in hits], ',.0f')} "
+                    f"| {_stat([h[1] for h in hits], '.0f')} | {_stat([h[2] for h in hits], '.0f')}"
+                    f" | {len(hits)}/{len(mine)} |")
+    lines += ["", "| method | frames | CPU-s | wall-s | frames per CPU-s | of the raw env rate "
+              "| final greedy | final sampled |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for method in methods:
+        mine = [r for r in runs if r.method == method]
+        rates = [r.frames / r.cpu_s for r in mine]
+        final = {m: [r.evals[f"eval/student_{m}_success"][-1][1] for r in mine] for m in MODES}
+        lines.append(
+            f"| {method} | {_stat([r.frames for r in mine], ',.0f')} "
+            f"| {_stat([r.cpu_s for r in mine], '.0f')} | {_stat([r.wall_s for r in mine], '.0f')}"
+            f" | {_stat(rates, ',.0f')} | {np.mean(rates) / raw:.1%} "
+            f"| {_stat(final['greedy'], '.2f')} | {_stat(final['sampled'], '.2f')} |")
+    if "main" in methods and len(methods) > 1:
+        main_rate = np.mean([r.frames / r.cpu_s for r in runs if r.method == "main"])
+        others = ", ".join(
+            f"{main_rate / np.mean([r.frames / r.cpu_s for r in runs if r.method == m]):.2f}x "
+            f"{m}" for m in methods if m != "main")
+        lines += ["", f"End-to-end frames per CPU-s of main vs: {others}."]
+    return "\n".join([
+        f"Task SimpleDoorKey, {seeds} seed(s) per method, each run the whole `llm4teach fit` "
+        f"command in its own process (start-up, the teacher's evaluation, every held-out "
+        f"evaluation of 100 greedy and 100 sampled episodes, checkpoints, MLflow). The first "
+        f"table: the first held-out evaluation at or above each success level, mean ± sd "
+        f"over the runs that reached it. Raw env rate: one gymnasium env of the task, random "
+        f"actions, **{raw:,.0f} steps per CPU-s** in the same run.",
+        machine_line(), "", *lines])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", nargs="+", default=["main"], choices=list(METHODS))
+    parser.add_argument("--variant", action="append", default=[], metavar='NAME="ARGS"',
+                        help="the main job with extra fit arguments")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout of this repository: its main job, as 'baseline'")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--frames", type=int, help="override every run's frame budget")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (1: quiet timings)")
+    parser.add_argument("--no-write", action="store_true", help="print, do not write docs/")
+    args = parser.parse_args()
+
+    plans = [(m, *METHODS[m], ROOT) for m in args.methods]
+    for variant in args.variant:
+        name, _, extra = variant.partition("=")
+        plans.append((name, "simpledoorkey.yaml", shlex.split(extra), ROOT))
+    if args.baseline:
+        plans.append(("baseline", "simpledoorkey.yaml", [], args.baseline.resolve()))
+    raw = raw_step_rate()
+    print(f"raw env: {raw:,.0f} steps per CPU-s", flush=True)
+    jobs = [(name, config, extra, seed, source) for seed in args.seeds
+            for name, config, extra, source in plans]
+
+    def one(job):
+        name, config, extra, seed, source = job
+        run = fit(name, config, extra, seed, args.frames, source, Path(store))
+        print(f"{name} seed {seed}: {run.frames:,} frames, {run.cpu_s:.0f} CPU-s, "
+              f"{run.wall_s:.0f} wall-s, {run.frames / run.cpu_s:,.0f} frames per CPU-s; "
+              f"greedy 0.9 at {run.first('greedy', 0.9)}", flush=True)
+        for mode in MODES:
+            curve = " ".join(f"{v:.2f}" for _, v in run.evals[f"eval/student_{mode}_success"])
+            print(f"  {mode}: {curve}", flush=True)
+        return run
+
+    with tempfile.TemporaryDirectory(prefix="tts-store-") as store:
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(f"sqlite:///{store}/mlflow.db").search_experiments()  # create the tables
+        with ThreadPoolExecutor(args.jobs) as pool:
+            runs = list(pool.map(one, jobs))
+    body = report(runs, raw, len(args.seeds))
+    print(body)
+    if not args.no_write:
+        command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/time_to_success.py",
+                                                               *sys.argv[1:]])
+        write_section(DOCS / "benchmarks.md", "Time to success", command, body)
+
+
+if __name__ == "__main__":
+    main()
