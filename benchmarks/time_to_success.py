@@ -175,7 +175,7 @@ def report(runs: list[Run], raw: float, seeds: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", nargs="+", default=["main"], choices=list(METHODS))
+    parser.add_argument("--methods", nargs="*", default=["main"], choices=list(METHODS))
     parser.add_argument("--variant", action="append", default=[], metavar='NAME="ARGS"',
                         help="the main job with extra fit arguments")
     parser.add_argument("--baseline", type=Path,

