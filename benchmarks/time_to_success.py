@@ -62,12 +62,13 @@ class Run:
     evals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
     def first(self, mode: str, threshold: float) -> tuple[int, float, float] | None:
-        """(frames, CPU-s, wall-s) of the first evaluation at or above ``threshold``."""
+        """(frames, CPU-s, wall-s) of the first evaluation at or above ``threshold``; the
+        seconds are NaN for a checkout that did not log its clock (``--baseline``)."""
         clock = dict((step, (cpu, wall)) for (step, cpu), (_, wall) in zip(
             self.evals["time/cpu_s"], self.evals["time/wall_s"], strict=True))
         for step, value in self.evals[f"eval/student_{mode}_success"]:
             if value >= threshold:
-                return (step, *clock[step])
+                return (step, *clock.get(step, (float("nan"), float("nan"))))
         return None
 
 
@@ -104,7 +105,8 @@ def fit(method: str, config: str, extra: list[str], seed: int, frames: int | Non
             raise RuntimeError(f"{method} seed {seed} failed:\n{log.read_text()[-3000:]}")
         client = MlflowClient(uri)
         (run,) = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
-        names = [f"eval/student_{m}_success" for m in MODES] + ["time/cpu_s", "time/wall_s"]
+        names = [f"eval/student_{m}_success" for m in MODES] + [
+            "time/cpu_s", "time/wall_s", "time/eval_cpu_s"]
         evals = {name: sorted((m.step, m.value) for m in client.get_metric_history(
             run.info.run_id, name)) for name in names}
         return Run(method, seed, frames=evals[names[0]][-1][0],
@@ -127,6 +129,7 @@ def raw_step_rate(task: str = "SimpleDoorKey", steps: int = 30_000) -> float:
 
 
 def _stat(values: list[float], fmt: str) -> str:
+    values = [v for v in values if not np.isnan(v)]
     if not values:
         return "-"
     text = format(float(np.mean(values)), fmt)
@@ -147,15 +150,19 @@ def report(runs: list[Run], raw: float, seeds: int) -> str:
                     f"| {_stat([h[1] for h in hits], '.0f')} | {_stat([h[2] for h in hits], '.0f')}"
                     f" | {len(hits)}/{len(mine)} |")
     lines += ["", "| method | frames | CPU-s | wall-s | frames per CPU-s | of the raw env rate "
-              "| final greedy | final sampled |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| evaluation's share of CPU | final greedy | final sampled |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for method in methods:
         mine = [r for r in runs if r.method == method]
         rates = [r.frames / r.cpu_s for r in mine]
         final = {m: [r.evals[f"eval/student_{m}_success"][-1][1] for r in mine] for m in MODES}
+        share = [r.evals["time/eval_cpu_s"][-1][1] / r.cpu_s for r in mine
+                 if r.evals["time/eval_cpu_s"]]
         lines.append(
             f"| {method} | {_stat([r.frames for r in mine], ',.0f')} "
             f"| {_stat([r.cpu_s for r in mine], '.0f')} | {_stat([r.wall_s for r in mine], '.0f')}"
             f" | {_stat(rates, ',.0f')} | {np.mean(rates) / raw:.1%} "
+            f"| {f'{np.mean(share):.0%}' if share else '-'} "
             f"| {_stat(final['greedy'], '.2f')} | {_stat(final['sampled'], '.2f')} |")
     if "main" in methods and len(methods) > 1:
         main_rate = np.mean([r.frames / r.cpu_s for r in runs if r.method == "main"])

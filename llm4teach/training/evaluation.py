@@ -21,7 +21,8 @@ class Evaluation(Callback):
 
     ``eval/student_greedy_success`` is what the best checkpoint is chosen by. Beside the
     numbers it logs ``time/cpu_s`` and ``time/wall_s`` since the process started, so a
-    curve can be read against what a user waits for (startup and evaluations included).
+    curve can be read against what a user waits for (startup and evaluations included),
+    and ``time/eval_cpu_s``, the CPU seconds the evaluations themselves took so far.
     """
 
     def __init__(self, episodes: int = 100, teacher: bool = True) -> None:
@@ -29,20 +30,23 @@ class Evaluation(Callback):
             raise ValueError(f"evaluation episodes must be a positive integer, got {episodes!r}")
         self.episodes, self.teacher = episodes, teacher
         self._teacher_done = False
+        self._eval_cpu = 0.0
 
-    def state_dict(self) -> dict[str, bool]:
-        return {"teacher_done": self._teacher_done}
+    def state_dict(self) -> dict[str, float]:
+        return {"teacher_done": self._teacher_done, "eval_cpu_s": self._eval_cpu}
 
-    def load_state_dict(self, state_dict: dict[str, bool]) -> None:
+    def load_state_dict(self, state_dict: dict[str, float]) -> None:
         self._teacher_done = bool(state_dict["teacher_done"])
+        self._eval_cpu = float(state_dict.get("eval_cpu_s", 0.0))
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self.teacher or self._teacher_done:
             return
         if trainer.is_global_zero:  # only logged, so only rank 0 runs it
-            task = pl_module.hparams.task
+            task, start = pl_module.hparams.task, time.process_time()
             metrics = domain_of(task).evaluate_teacher(trainer.datamodule.teacher_transform,
                                                        task, self.episodes)
+            self._eval_cpu += time.process_time() - start
             self._log(trainer, pl_module, {f"teacher_{k}": v for k, v in metrics.items()})
         self._teacher_done = True
 
@@ -50,21 +54,23 @@ class Evaluation(Callback):
         # Ranks hold identical weights: rank 0 evaluates, the others receive its numbers.
         metrics = None
         if trainer.is_global_zero:
-            task = pl_module.hparams.task
+            task, start = pl_module.hparams.task, time.process_time()
             metrics = domain_of(task).evaluate_student(pl_module.student, task, self.episodes,
                                                        seed=int(pl_module.updates))
+            self._eval_cpu += time.process_time() - start
         metrics = trainer.strategy.broadcast(metrics, src=0)
         self._log(trainer, pl_module, metrics)
         pl_module.log("eval/student_greedy_success", metrics["student_greedy_success"],
                       prog_bar=True, logger=False, batch_size=1)
 
-    @staticmethod
-    def _log(trainer: Trainer, pl_module: LightningModule, metrics: dict[str, float]) -> None:
+    def _log(self, trainer: Trainer, pl_module: LightningModule,
+             metrics: dict[str, float]) -> None:
         frames = int(pl_module.frames)
         cpu, wall = process_seconds()
+        clock = {"time/cpu_s": cpu, "time/wall_s": wall, "time/eval_cpu_s": self._eval_cpu}
         for logger in trainer.loggers:
-            logger.log_metrics({**{f"eval/{k}": v for k, v in metrics.items()},
-                                "time/cpu_s": cpu, "time/wall_s": wall}, step=frames)
+            logger.log_metrics({**{f"eval/{k}": v for k, v in metrics.items()}, **clock},
+                               step=frames)
 
 
 def process_seconds() -> tuple[float, float]:
