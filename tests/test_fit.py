@@ -35,6 +35,13 @@ def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
     assert [m.step for m in lambdas] == [64, 128, 192, 256]  # once per update
     assert client.get_metric_history(run.info.run_id, "eval/teacher_success")
     assert client.get_metric_history(run.info.run_id, "teacher/hits")
+    # the clock beside every evaluation: the teacher's at frame 0, then each epoch's
+    clock = {name: [m.value for m in sorted(client.get_metric_history(run.info.run_id, name),
+                                             key=lambda m: (m.step, m.value))]
+             for name in ("time/cpu_s", "time/wall_s", "time/eval_cpu_s")}
+    for values in clock.values():
+        assert len(values) == 3 and values == sorted(values) and values[0] > 0
+    assert clock["time/eval_cpu_s"][-1] < clock["time/cpu_s"][-1]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "learning_curve.png", "checkpoints"} <= artifacts
 
