@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from env_throughput import raw_gymnasium
 from report import DOCS, machine_line, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,21 +114,6 @@ def fit(method: str, config: str, extra: list[str], seed: int, frames: int | Non
                    cpu_s=usage.ru_utime + usage.ru_stime, wall_s=wall, evals=evals)
 
 
-def raw_step_rate(task: str = "SimpleDoorKey", steps: int = 30_000) -> float:
-    """Steps per CPU-second of one gymnasium env of the task (random actions, no learning)."""
-    from llm4teach.envs import make_gym_env
-
-    env = make_gym_env(task)
-    actions = np.random.default_rng(0).integers(0, 7, size=steps).tolist()
-    env.reset(seed=0)
-    start = time.process_time()
-    for action in actions:
-        _, _, terminated, truncated, _ = env.step(action)
-        if terminated or truncated:
-            env.reset()
-    return steps / (time.process_time() - start)
-
-
 def _stat(values: list[float], fmt: str) -> str:
     values = [v for v in values if not np.isnan(v)]
     if not values:
@@ -199,7 +185,7 @@ def main() -> None:
         plans.append((name, "simpledoorkey.yaml", shlex.split(extra), ROOT))
     if args.baseline:
         plans.append(("baseline", "simpledoorkey.yaml", [], args.baseline.resolve()))
-    raw = raw_step_rate()
+    raw = raw_gymnasium("SimpleDoorKey", 30_000, clock=time.process_time)  # steps per CPU-s
     print(f"raw env: {raw:,.0f} steps per CPU-s", flush=True)
     # the baseline (often several times slower) runs on the first seed only
     jobs = [(name, config, extra, seed, source) for seed in args.seeds
