@@ -85,3 +85,18 @@ def test_missing_or_corrupt_checkpoint_is_one_clear_line(in_tmp, capsys):
     assert (ckpts / "last.ckpt").read_bytes() == b"PK\x03\x04 not really a checkpoint"
     message = _fail(["evaluate", "--ckpt", str(in_tmp / "nope.ckpt")], capsys)
     assert message == f"llm4teach evaluate: error: checkpoint {in_tmp}/nope.ckpt does not exist"
+
+
+def test_fit_starts_quietly(in_tmp, caplog):
+    """No notices about Lightning's own API or its cloud logger, no MLflow migration lines."""
+    import logging
+    import warnings
+
+    caplog.set_level(logging.INFO)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        main(["fit", *tiny_fit_args(in_tmp, total_frames=128)])
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if "dataloader_iter" in m or "Here be dragons" in m]
+    assert "litlogger" not in caplog.text
+    assert "Creating initial MLflow database tables" not in caplog.text

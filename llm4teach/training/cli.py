@@ -7,6 +7,7 @@ and ``trainer``. Checkpoints go to ``<trainer.default_root_dir>/checkpoints``.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import warnings
 from argparse import ArgumentError
@@ -158,10 +159,25 @@ class FitCLI(LightningCLI):
         fit["weights_only"] = True
 
 
+class _DropTips(logging.Filter):
+    """Lightning's advertisement for its cloud logger is not about this run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+# Notices that are about Lightning's own API, not about the run: the module's training_step
+# takes the dataloader iterator on purpose (one rollout per update, fetched after the last).
+QUIET = (".*args parameter is intended to run", ".*`dataloader_iter`", ".*LeafSpec")
+
+
 def fit(argv: Sequence[str]) -> None:
     """Entry point of ``llm4teach fit ARGS``; a bad setting is a ``ValueError`` of one line."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # table migrations
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*args parameter is intended to run")
+        for message in QUIET:
+            warnings.filterwarnings("ignore", message=message)
         try:
             FitCLI(["fit", *argv])
         except ArgumentError as err:
