@@ -34,7 +34,7 @@ class PPOTeacherModule(LightningModule):
     """Clipped PPO + KL to the teacher (manual optimisation).
 
     The student is the task's domain's (``domains.py``): the memory-map network for the
-    MiniGrid tasks (``encoder``, ``channels``, ``hidden``), the visual one for
+    MiniGrid tasks (``encoder``, ``channels``, ``strides``, ``hidden``), the visual one for
     ``TidyHabitat`` (``hidden``). Reference settings are the defaults; ``epochs`` are PPO
     passes over one rollout (a Lightning epoch is ``data.epoch_frames`` of rollouts).
     ``frames`` and ``updates`` are buffers, so the checkpoint carries the counters the
