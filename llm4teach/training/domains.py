@@ -157,8 +157,8 @@ class HabitatDomain(_StudentEvaluation):
     ``TidyHabitat`` steps the world directly; ``TidyHabitatLab`` trains on the same world
     through habitat-lab (registry, ``Env``, ``habitat.gym``), which is tested step for
     step equal to it, so both are evaluated on the direct one. ``encoder``,
-    ``channels`` and ``strides`` describe the memory-map student and are not used here; the student is
-    the visual one. Held-out episodes come from ``SkillBatchEnv`` seeded ``2**32``;
+    ``channels`` and ``strides`` describe the memory-map student and are not used here;
+    the student is the visual one. Held-out episodes come from ``SkillBatchEnv`` seeded ``2**32``;
     success means a positive return (the apple reached the sink).
     """
 
