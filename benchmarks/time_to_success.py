@@ -192,9 +192,9 @@ def main() -> None:
             for name, config, extra, source in plans
             if name != "baseline" or seed == args.seeds[0]]
 
-    def one(job):
+    def one(job, store: Path):
         name, config, extra, seed, source = job
-        run = fit(name, config, extra, seed, args.frames, source, Path(store))
+        run = fit(name, config, extra, seed, args.frames, source, store)
         print(f"{name} seed {seed}: {run.frames:,} frames, {run.cpu_s:.0f} CPU-s, "
               f"{run.wall_s:.0f} wall-s, {run.frames / run.cpu_s:,.0f} frames per CPU-s; "
               f"greedy 0.9 at {run.first('greedy', 0.9)}", flush=True)
@@ -208,7 +208,7 @@ def main() -> None:
 
         MlflowClient(f"sqlite:///{store}/mlflow.db").search_experiments()  # create the tables
         with ThreadPoolExecutor(args.jobs) as pool:
-            runs = list(pool.map(one, jobs))
+            runs = list(pool.map(one, jobs, [Path(store)] * len(jobs)))
     body = report(runs, raw, len(args.seeds))
     print(body)
     if not args.no_write:

@@ -13,6 +13,7 @@ computes the same array straight from the grid; the wrapper installs it as the e
 
 from __future__ import annotations
 
+from functools import cache
 from types import MethodType
 from typing import Any
 
@@ -77,6 +78,16 @@ def egocentric_image(env: MiniGridEnv) -> np.ndarray:
     return np.array(flat, dtype=np.uint8).reshape(size, size, 3)
 
 
+@cache
+def _view_offsets(size: int, direction: int) -> tuple[np.ndarray, np.ndarray]:
+    """World offsets ``(dx, dy)`` of each view cell ``[vx, vy]`` for one direction."""
+    (fx, fy), (rx, ry) = DIR_TO_VEC[direction], (-DIR_TO_VEC[direction][1],
+                                                 DIR_TO_VEC[direction][0])
+    vx, vy = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    ahead, right = size - 1 - vy, vx - size // 2
+    return fx * ahead + rx * right, fy * ahead + ry * right
+
+
 def _fast_gen_obs(env: MiniGridEnv) -> dict[str, Any]:
     return {"image": egocentric_image(env), "direction": env.agent_dir, "mission": env.mission}
 
@@ -100,18 +111,6 @@ class MemoryMapObservation(gym.Wrapper):
         )
         self._map = np.zeros((base.width, base.height, 3), dtype=np.uint8)
         self._last_pos: tuple[int, int] | None = None
-        self._offset_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-    def _offsets(self, size: int, direction: int) -> tuple[np.ndarray, np.ndarray]:
-        """World offsets ``(dx, dy)`` of each view cell ``[vx, vy]`` for one direction."""
-        key = (size, direction)
-        if key not in self._offset_cache:
-            (fx, fy), (rx, ry) = DIR_TO_VEC[direction], (-DIR_TO_VEC[direction][1],
-                                                         DIR_TO_VEC[direction][0])
-            vx, vy = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
-            ahead, right = size - 1 - vy, vx - size // 2
-            self._offset_cache[key] = (fx * ahead + rx * right, fy * ahead + ry * right)
-        return self._offset_cache[key]
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
@@ -132,7 +131,7 @@ class MemoryMapObservation(gym.Wrapper):
             self._map[self._last_pos] = EMPTY_CELL if cell is None else cell.encode()
         self._last_pos = (int(ax), int(ay))
 
-        dx, dy = self._offsets(view.shape[0], int(base.agent_dir))
+        dx, dy = _view_offsets(view.shape[0], int(base.agent_dir))
         xs, ys = dx + ax, dy + ay
         # MiniGrid encodes occluded cells as 0 ("unseen"); the view may reach past the grid
         seen = (view[..., 0] != 0) & (xs >= 0) & (xs < base.width) & (ys >= 0) & (ys < base.height)

@@ -19,7 +19,6 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from tensordict import TensorDictBase
 from torchrl.envs import EnvBase
 
 from llm4teach.envs import make_env, make_gym_env, resolve_task
@@ -56,25 +55,6 @@ class Domain(Protocol):
                          episodes: int) -> dict[str, float]: ...
 
 
-class _StudentEvaluation:
-    """Greedy and sampled student metrics over a domain's ``play`` and ``observations``."""
-
-    @torch.no_grad()
-    def evaluate_student(self, student: ActorCritic, task: str, episodes: int,
-                         seed: int) -> dict[str, float]:
-        """Keyed ``student_greedy_*`` and ``student_sampled_*``; ``seed`` seeds the sampling."""
-        generator = torch.Generator().manual_seed(seed)
-        out = {}
-        for mode in ("greedy", "sampled"):
-            def act(batch, greedy=mode == "greedy"):
-                logits = student.logits(self.observations(batch))
-                return logits.argmax(-1) if greedy else _sample(logits.softmax(-1), generator)
-
-            for key, value in self.play(task, act, episodes).items():
-                out[f"student_{mode}_{key}"] = value
-        return out
-
-
 class MiniGridDomain:
     """The four LLM4Teach tasks and the standard MiniGrid DoorKey envs."""
 
@@ -106,8 +86,10 @@ class MiniGridDomain:
 
         def act(obs: np.ndarray, live: np.ndarray) -> torch.Tensor:
             logits = student.logits(torch.from_numpy(obs[live]))
-            sampled = _sample(logits.softmax(-1), generator)
-            return torch.where(greedy[torch.from_numpy(live)], logits.argmax(-1), sampled)
+            actions = logits.argmax(-1)
+            sampled = ~greedy[torch.from_numpy(live)]
+            actions[sampled] = _sample(logits[sampled].softmax(-1), generator)
+            return actions
 
         greedy_metrics, sampled_metrics = self.play(task, act, episodes, copies=2)
         return {**{f"student_greedy_{k}": v for k, v in greedy_metrics.items()},
@@ -151,7 +133,7 @@ class MiniGridDomain:
                                      lengths.reshape(copies, episodes), strict=True)]
 
 
-class HabitatDomain(_StudentEvaluation):
+class HabitatDomain:
     """The tidy-up task over skills in the small rendered world (``llm4teach.envs.habitat``).
 
     ``TidyHabitat`` steps the world directly; ``TidyHabitatLab`` trains on the same world
@@ -175,6 +157,21 @@ class HabitatDomain(_StudentEvaluation):
                      strides: tuple[int, ...] | None) -> ActorCritic:
         return make_visual_actor_critic(TidySkillEnv().image_shape, len(SKILLS), hidden=hidden)
 
+    @torch.no_grad()
+    def evaluate_student(self, student: ActorCritic, task: str, episodes: int,
+                         seed: int) -> dict[str, float]:
+        """Keyed ``student_greedy_*`` and ``student_sampled_*``; ``seed`` seeds the sampling."""
+        generator = torch.Generator().manual_seed(seed)
+        out = {}
+        for mode in ("greedy", "sampled"):
+            def act(td, greedy=mode == "greedy"):
+                logits = student.logits(td["observation"])
+                return logits.argmax(-1) if greedy else _sample(logits.softmax(-1), generator)
+
+            for key, value in self.play(task, act, episodes).items():
+                out[f"student_{mode}_{key}"] = value
+        return out
+
     def evaluate_teacher(self, transform: TeacherTransform, task: str,
                          episodes: int) -> dict[str, float]:
         teacher, generator = transform.teacher, torch.Generator().manual_seed(0)
@@ -184,10 +181,6 @@ class HabitatDomain(_StudentEvaluation):
             return _sample(torch.from_numpy(probs), generator)
 
         return self.play(task, act, episodes)
-
-    @staticmethod
-    def observations(batch: TensorDictBase) -> torch.Tensor:
-        return batch["observation"]
 
     @staticmethod
     @torch.no_grad()

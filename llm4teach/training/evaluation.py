@@ -22,7 +22,7 @@ class Evaluation(Callback):
     ``eval/student_greedy_success`` is what the best checkpoint is chosen by. Beside the
     numbers it logs ``time/cpu_s`` and ``time/wall_s`` since the process started, so a
     curve can be read against what a user waits for (startup and evaluations included),
-    and ``time/eval_cpu_s``, the CPU seconds the evaluations themselves took so far.
+    and ``time/eval_cpu_s``, the CPU seconds this process's evaluations took so far.
     """
 
     def __init__(self, episodes: int = 100, teacher: bool = True) -> None:
@@ -32,12 +32,11 @@ class Evaluation(Callback):
         self._teacher_done = False
         self._eval_cpu = 0.0
 
-    def state_dict(self) -> dict[str, float]:
-        return {"teacher_done": self._teacher_done, "eval_cpu_s": self._eval_cpu}
+    def state_dict(self) -> dict[str, bool]:
+        return {"teacher_done": self._teacher_done}
 
-    def load_state_dict(self, state_dict: dict[str, float]) -> None:
+    def load_state_dict(self, state_dict: dict[str, bool]) -> None:
         self._teacher_done = bool(state_dict["teacher_done"])
-        self._eval_cpu = float(state_dict.get("eval_cpu_s", 0.0))
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self.teacher or self._teacher_done:
