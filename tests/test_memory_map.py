@@ -94,5 +94,16 @@ def test_egocentric_image_equals_minigrids_own_view(task, view):
 
 
 def test_wrapper_installs_the_fast_view_only_over_minigrids_own():
+    from llm4teach.envs.memory_map import MemoryMapObservation
+    from llm4teach.envs.tasks import SimpleDoorKeyEnv
+
     env = make_gym_env("SimpleDoorKey")
     assert env.unwrapped.gen_obs.__func__.__name__ == "_fast_gen_obs"
+
+    class OwnView(SimpleDoorKeyEnv):
+        def gen_obs(self):
+            return super().gen_obs()
+
+    base = OwnView()
+    MemoryMapObservation(base)
+    assert base.gen_obs.__func__ is OwnView.gen_obs  # an env's own view is left alone
