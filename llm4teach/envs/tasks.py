@@ -24,13 +24,16 @@ WALLS = ("east", "south", "west", "north")
 class DoorTaskEnv(MiniGridEnv):
     """Base of the tasks: a top-left anchored room, locked doors, reward for opening one."""
 
+    MISSION = "open the door"  # each task's one mission, so its mission space holds it
+
     def __init__(self, grid_size: int, min_room: int, max_room: int, **kwargs: Any) -> None:
         self.min_room = min_room
         self.max_room = max_room
         kwargs.setdefault("max_steps", MAX_STEPS)
         kwargs.setdefault("agent_view_size", AGENT_VIEW_SIZE)
+        mission = self.MISSION
         super().__init__(
-            mission_space=MissionSpace(mission_func=lambda: "open the door"),
+            mission_space=MissionSpace(mission_func=lambda: mission),
             width=grid_size,
             height=grid_size,
             see_through_walls=False,
@@ -105,7 +108,7 @@ class SimpleDoorKeyEnv(DoorTaskEnv):
         self._place_extras()
         self._place_in_room(Key(color))
         self._place_agent_in_room()
-        self.mission = "open the door"
+        self.mission = self.MISSION
 
     def _place_extras(self) -> None:
         """Hook for tasks that add objects before the key is placed."""
@@ -121,6 +124,8 @@ class LavaDoorKeyEnv(SimpleDoorKeyEnv):
 class ColoredDoorKeyEnv(DoorTaskEnv):
     """A blue locked door, a blue key and a red key; the agent holds one object at most."""
 
+    MISSION = "open the blue door"
+
     def __init__(self, grid_size: int = 10, min_room: int = 5, max_room: int = 10, **kwargs: Any):
         super().__init__(grid_size, min_room, max_room, **kwargs)
 
@@ -132,11 +137,13 @@ class ColoredDoorKeyEnv(DoorTaskEnv):
         self._place_in_room(Key("blue"), avoid=inside)
         self._place_in_room(Key("red"), avoid=inside)
         self._place_agent_in_room()
-        self.mission = "open the blue door"
+        self.mission = self.MISSION
 
 
 class TwoDoorEnv(DoorTaskEnv):
     """Two locked doors of one colour on opposite walls; the key in the central 2x2 cells."""
+
+    MISSION = "open either door"
 
     def __init__(self, grid_size: int = 20, min_room: int = 20, max_room: int = 20, **kwargs: Any):
         super().__init__(grid_size, min_room, max_room, **kwargs)
@@ -149,4 +156,4 @@ class TwoDoorEnv(DoorTaskEnv):
         self.doors = [self._door_on(wall, color) for wall in walls]
         self.place_obj(Key(color), top=(w // 2 - 1, h // 2 - 1), size=(2, 2))
         self._place_agent_in_room()
-        self.mission = "open either door"
+        self.mission = self.MISSION
