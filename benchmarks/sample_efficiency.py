@@ -131,7 +131,7 @@ class Job:
             sys.executable, "-m", "llm4teach", "fit",
             "--config", str(ROOT / "configs" / f"{self.task.lower()}.yaml"),
             "--seed_everything", str(self.seed), "--data.seed", str(self.seed),
-            "--data.total_frames", str(self.budget),
+            "--budget.total_frames", str(self.budget),
             "--trainer.default_root_dir", str(self.folder),
             "--trainer.enable_progress_bar", "false",
             "--tracking.experiment", experiment_name(self.task), "--tracking.tags", tags,

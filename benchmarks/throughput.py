@@ -41,7 +41,7 @@ def _fit(task: str, frames: int, workdir: str, encoder: str, teacher: bool,
     tmp = workdir  # shared by the DDP ranks: Lightning re-runs this very command for rank 1
     args = [
         "--data.task", task, "--data.num_envs", str(NUM_ENVS),
-        "--data.frames_per_batch", str(FRAMES_PER_BATCH), "--data.total_frames", str(frames),
+        "--data.frames_per_batch", str(FRAMES_PER_BATCH), "--budget.total_frames", str(frames),
         "--data.epoch_frames", str(frames), "--model.encoder", encoder,
         "--model.minibatch_size", str(MINIBATCH), "--evaluation.episodes", "1",
         "--evaluation.teacher", "false", "--trainer.enable_progress_bar", "false",

@@ -91,7 +91,7 @@ def fit(method: str, config: str, extra: list[str], seed: int, frames: int | Non
                 "--tracking.tracking_uri", uri, "--tracking.artifact_root", f"{store}/artifacts",
                 "--tracking.experiment", experiment]
         if frames:
-            args += ["--data.total_frames", str(frames)]
+            args += ["--budget.total_frames", str(frames)]
         env = {**os.environ, "PYTHONPATH": str(source)}
         log = Path(tmp) / "stderr.txt"
         start = time.perf_counter()

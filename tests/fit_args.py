@@ -17,7 +17,7 @@ def tiny_fit_args(tmp_path: Path, total_frames: int = 384, **extra: str) -> list
         "--data.num_envs": "4",
         "--data.frames_per_batch": "64",
         "--data.epoch_frames": "128",
-        "--data.total_frames": str(total_frames),
+        "--budget.total_frames": str(total_frames),
         "--evaluation.episodes": "2",
         **extra,
     }

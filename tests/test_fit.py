@@ -61,6 +61,11 @@ def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
     assert f"MLflow run {run.info.run_id} is not in the store" in message
     assert "--tracking.tracking_uri" in message
 
+    # continuing a run whose frame budget is spent collects, evaluates and saves nothing
+    main(["fit", *tiny_fit_args(in_tmp, total_frames=256), "--ckpt_path", "last"])
+    assert (ckpts / "last.ckpt").read_bytes() == before
+    assert len(client.get_metric_history(run.info.run_id, "eval/student_greedy_success")) == 2
+
 
 def test_bad_config_field_is_one_clear_line(in_tmp, capsys):
     message = _fail(["fit", *tiny_fit_args(in_tmp), "--model.encoder", "lstm"], capsys)

@@ -76,3 +76,7 @@ def test_fit_from_another_runs_checkpoint_branches_into_a_new_mlflow_run(in_tmp)
     assert steps == [320, 384]
     parent_steps = [m.step for m in client.get_metric_history(parent_id, "train/lambda")]
     assert parent_steps == [64, 128, 192, 256]
+    # lambda 0 from the start: the branch's rollouts never asked its teacher, not even the
+    # collector's first reset (the schedule switches the teacher off before it)
+    hits = client.get_metric_history(run.info.run_id, "teacher/hits")
+    assert hits and all(m.value == 0 for m in hits)

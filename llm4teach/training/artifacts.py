@@ -63,9 +63,9 @@ class MLflowTracking(Callback):
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         logger = self._logger(trainer)
-        transform = trainer.datamodule.transform
-        if logger is not None and transform is not None:
-            stats = {f"teacher/{k}": float(v) for k, v in transform.stats.as_dict().items()}
+        teacher = trainer.datamodule.teacher
+        if logger is not None and teacher is not None:
+            stats = {f"teacher/{k}": float(v) for k, v in teacher.stats.as_dict().items()}
             logger.log_metrics(stats, step=int(pl_module.frames))
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:

@@ -1,8 +1,8 @@
 """``llm4teach fit``: LightningCLI over the module, the rollout data and the training callbacks.
 
 Top-level config sections: ``model`` (PPO and the student), ``data`` (task, envs,
-frame budget, teacher), ``schedule`` (lambda), ``evaluation``, ``tracking`` (MLflow)
-and ``trainer``. Checkpoints go to ``<trainer.default_root_dir>/checkpoints``.
+teacher), ``budget`` (frames to train for), ``schedule`` (lambda), ``evaluation``,
+``tracking`` (MLflow) and ``trainer``. Checkpoints go to ``<trainer.default_root_dir>/checkpoints``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM
 from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking
+from llm4teach.training.budget import FrameBudget
 from llm4teach.training.checkpointing import (
     AtomicCheckpointIO,
     checkpoint_callbacks,
@@ -89,6 +90,7 @@ class FitCLI(LightningCLI):
     """LightningCLI with only ``fit``, safe resumption and the run's fixed callbacks."""
 
     def __init__(self, args: Sequence[str]) -> None:
+        self._ckpt_arg: str | None = None
         self._ckpt: Path | None = None
         super().__init__(
             PPOTeacherModule, RolloutDataModule, args=list(args),
@@ -98,12 +100,19 @@ class FitCLI(LightningCLI):
             parser_kwargs={"exit_on_error": False},  # errors reach fit() as exceptions
         )
 
-    def _parse_ckpt_path(self) -> None:
-        """Keep the config's and command line's model settings.
+    def parse_arguments(self, parser, args) -> None:
+        """Parse, then take ``ckpt_path`` into our own hands.
 
-        Lightning replaces them with the checkpoint's hyper-parameters when ``ckpt_path``
-        is a file: a branch's ``--model.epochs 2`` would be dropped without a word.
+        With a checkpoint file as ``ckpt_path``, Lightning would next replace the config's
+        and command line's model settings with the checkpoint's hyper-parameters (its
+        private ``_parse_ckpt_path``, for which it has no public switch): a branch's
+        ``--model.epochs 2`` would be dropped without a word. Taking the path out of the
+        config here, in the public parse hook, keeps the settings; ``instantiate_trainer``
+        resolves and checks it, ``before_fit`` hands it to ``Trainer.fit``.
         """
+        super().parse_arguments(parser, args)
+        fit = self.config[self.config.subcommand]
+        self._ckpt_arg, fit.ckpt_path = fit.ckpt_path, None
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
@@ -116,6 +125,7 @@ class FitCLI(LightningCLI):
         parser.add_lightning_class_args(LambdaSchedule, "schedule", subclass_mode=True)
         parser.set_defaults(
             {"schedule": {"class_path": "llm4teach.training.schedules.ReferenceSchedule"}})
+        parser.add_lightning_class_args(FrameBudget, "budget")
         parser.add_lightning_class_args(Evaluation, "evaluation")
         parser.add_lightning_class_args(MLflowTracking, "tracking")
         parser.link_arguments("data.task", "model.task")
@@ -129,7 +139,7 @@ class FitCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self.config[self.subcommand]
         dirpath = Path(config.trainer.default_root_dir) / "checkpoints"
-        self._ckpt = resolve_checkpoint(config.ckpt_path, dirpath)
+        self._ckpt = resolve_checkpoint(self._ckpt_arg, dirpath)
         checkpoint = load_checkpoint(self._ckpt) if self._ckpt else {}
         run_id = checkpoint.get(RUN_ID_KEY)
         init = self.config_init[self.subcommand]

@@ -6,6 +6,9 @@ rollout uses the latest weights). A Lightning epoch is ``epoch_frames`` frames; 
 epoch start the envs and torch's RNG are re-seeded from ``(seed, epoch)``, so an epoch
 is a pure function of the seed, the epoch index and the checkpointed weights: a run
 resumed from an epoch-end checkpoint continues exactly as if never stopped.
+
+The data module reads no counter of the module: the lambda schedule switches its
+``teacher`` on and off, and the ``FrameBudget`` callback ends the run.
 """
 
 from __future__ import annotations
@@ -48,11 +51,11 @@ def _positive(name: str, value: int) -> None:
 
 
 class RolloutDataModule(LightningDataModule):
-    """Collects on-policy rollouts of ``task`` until ``total_frames`` frames.
+    """Collects on-policy rollouts of ``task``, ``epoch_frames`` frames per Lightning epoch.
 
     ``teacher`` configures the ``TeacherTransform`` that writes ``teacher_probs`` and
-    ``teacher_mask``; it is switched off (no describing, no planning) whenever lambda
-    is 0, which the schedules guarantee is for good.
+    ``teacher_mask``; once set up, ``self.teacher`` is that transform (the schedule
+    switches it off, no describing and no planning, whenever lambda is 0).
     """
 
     def __init__(
@@ -60,7 +63,6 @@ class RolloutDataModule(LightningDataModule):
         task: str = "SimpleDoorKey",
         num_envs: int = 16,
         frames_per_batch: int = 2048,
-        total_frames: int = 300_000,
         epoch_frames: int = 20_480,
         seed: int = 0,
         teacher: TeacherConfig = TeacherConfig(),  # noqa: B008 (read only; jsonargparse shows it)
@@ -68,7 +70,7 @@ class RolloutDataModule(LightningDataModule):
         super().__init__()
         domain_of(task)  # an unknown task fails here, with the list of tasks
         for name, value in (("num_envs", num_envs), ("frames_per_batch", frames_per_batch),
-                            ("total_frames", total_frames), ("epoch_frames", epoch_frames)):
+                            ("epoch_frames", epoch_frames)):
             _positive(name, value)
         if frames_per_batch % num_envs:
             raise ValueError(f"data frames_per_batch ({frames_per_batch}) must be a multiple of "
@@ -77,25 +79,18 @@ class RolloutDataModule(LightningDataModule):
             raise ValueError(f"data epoch_frames ({epoch_frames}) must be a multiple of "
                              f"frames_per_batch ({frames_per_batch})")
         self.task, self.num_envs, self.seed = task, num_envs, seed
-        self.frames_per_batch, self.total_frames, self.epoch_frames = (
-            frames_per_batch, total_frames, epoch_frames)
+        self.frames_per_batch, self.epoch_frames = frames_per_batch, epoch_frames
         self.teacher_config = teacher
-        self.transform: TeacherTransform | None = None
+        self.teacher: TeacherTransform | None = None
         self.env: TransformedEnv | None = None
         self.collector: Collector | None = None
-
-    @property
-    def teacher_transform(self) -> TeacherTransform:
-        """The teacher that annotates the rollouts (the evaluation also runs it as a policy)."""
-        self.setup("fit")
-        return self.transform
 
     def setup(self, stage: str) -> None:
         if self.env is None:
             domain = domain_of(self.task)
-            self.transform = domain.make_teacher(self.task, self.teacher_config)
+            self.teacher = domain.make_teacher(self.task, self.teacher_config)
             env = domain.make_env(self.task, self.num_envs, self.seed)
-            self.env = TransformedEnv(env, self.transform)
+            self.env = TransformedEnv(env, self.teacher)
 
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")
@@ -113,14 +108,13 @@ class RolloutDataModule(LightningDataModule):
 
 
 class _Rollouts(IterableDataset):
-    """One epoch of rollouts; re-seeds at its start and stops at the frame budget."""
+    """One epoch of rollouts, re-seeded at its start."""
 
     def __init__(self, data: RolloutDataModule, collector: Collector) -> None:
         self.data, self.collector = data, collector
 
     def __iter__(self) -> Iterator[TensorDictBase]:
         data, trainer = self.data, self.data.trainer
-        module = trainer.lightning_module
         seed = epoch_seed(data.seed, trainer.current_epoch, trainer.global_rank)
         torch.manual_seed(seed)
         data.env.set_seed(seed)
@@ -132,12 +126,7 @@ class _Rollouts(IterableDataset):
                 f"data epoch_frames ({data.epoch_frames}) must be a multiple of frames_per_batch "
                 f"x processes ({data.frames_per_batch} x {trainer.world_size} = {per_update})")
         for _ in range(data.epoch_frames // per_update):
-            if int(module.frames) >= data.total_frames:
-                break
-            data.transform.enabled = bool(module.distill.coef > 0)
             yield self.collector.next()
-        if int(module.frames) >= data.total_frames:
-            trainer.should_stop = True
 
 
 def _identity(batch: TensorDictBase) -> TensorDictBase:

@@ -43,7 +43,7 @@ class Evaluation(Callback):
             return
         if trainer.is_global_zero:  # only logged, so only rank 0 runs it
             task, start = pl_module.hparams.task, time.process_time()
-            metrics = domain_of(task).evaluate_teacher(trainer.datamodule.teacher_transform,
+            metrics = domain_of(task).evaluate_teacher(trainer.datamodule.teacher,
                                                        task, self.episodes)
             self._eval_cpu += time.process_time() - start
             self._log(trainer, pl_module, {f"teacher_{k}": v for k, v in metrics.items()})

@@ -1,10 +1,11 @@
 """Schedules of lambda, the weight of the teacher term, as Lightning callbacks.
 
 Each schedule is one small callback with an explicit ``unit``: ``updates`` (PPO
-updates done) or ``frames`` (environment frames collected). Before every update it
-writes lambda into the module (``pl_module.distill.coef``, the one place lambda lives).
-Every schedule is non-increasing and never negative, so once lambda is 0 it stays 0
-and the rollouts can skip the teacher for good.
+updates done) or ``frames`` (environment frames collected). At the start of a fit (after
+a checkpoint is restored) and before every update it writes lambda into the module
+(``pl_module.distill.coef``, the one place lambda lives) and switches the data module's
+teacher on or off with it. Every schedule is non-increasing and never negative, so once
+lambda is 0 it stays 0 and the rollouts skip the teacher for good.
 """
 
 from __future__ import annotations
@@ -35,11 +36,22 @@ class LambdaSchedule(Callback):
     def value(self, t: int) -> float:
         raise NotImplementedError
 
+    def apply(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Lambda for the module's counters; the teacher annotates rollouts only while it is > 0."""
+        t = int(pl_module.updates if self.unit == "updates" else pl_module.frames)
+        lam = self.value(t)
+        pl_module.distill.coef.fill_(lam)
+        teacher = getattr(trainer.datamodule, "teacher", None)
+        if teacher is not None:
+            teacher.enabled = lam > 0
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.apply(trainer, pl_module)  # before the collector's first reset asks the teacher
+
     def on_train_batch_start(
         self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        t = int(pl_module.updates if self.unit == "updates" else pl_module.frames)
-        pl_module.distill.coef.fill_(self.value(t))
+        self.apply(trainer, pl_module)
 
     def settings(self) -> dict[str, Any]:
         """The constructor's arguments (plain values, so checkpoints load with weights_only)."""
