@@ -2,7 +2,8 @@
 
 Each task is a MiniGrid env whose room is anchored at the grid's top-left corner, with
 width and height drawn independently from ``[min_room, max_room]``. The only reward is
-for opening a locked door, ``1 - 0.9 * t / max_steps``, which ends the episode.
+for opening a locked door, ``success_reward(t, max_steps)`` (``1 - 0.9 * t / max_steps``),
+which ends the episode.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from minigrid.core.world_object import Door, Key, Lava
 from minigrid.minigrid_env import MiniGridEnv
 
 from llm4teach.envs.memory_map import AGENT_VIEW_SIZE
+from llm4teach.envs.reward import success_reward
 
 MAX_STEPS = 150
 DOOR_COLORS = ("red", "green", "blue", "purple", "yellow", "grey")
@@ -89,7 +91,7 @@ class DoorTaskEnv(MiniGridEnv):
         was_closed = isinstance(front, Door) and not front.is_open
         obs, reward, terminated, truncated, info = super().step(action)
         if was_closed and action == self.actions.toggle and front.is_open:
-            reward = 1.0 - 0.9 * self.step_count / self.max_steps
+            reward = success_reward(self.step_count, self.max_steps)
             terminated = True
         return obs, float(reward), terminated, truncated, info
 

@@ -20,6 +20,7 @@ import numpy as np
 from llm4teach.envs.habitat.skills import SKILLS, run_skill
 from llm4teach.envs.habitat.task import SCENE_SIZE
 from llm4teach.envs.habitat.world import ENTITIES, TidyWorld
+from llm4teach.envs.reward import success_reward
 
 PREFIX = "LLM4Teach"
 SIM, TASK, DATASET = f"{PREFIX}-TidySim-v0", f"{PREFIX}-Tidy-v0", f"{PREFIX}-TidyEpisodes-v0"
@@ -284,7 +285,7 @@ def register() -> None:
 
     @registry.register_measure(name=f"{PREFIX}TidyReward")
     class TidyReward(Measure):
-        """``1 - 0.9 * t / max_skills`` on the step that succeeds, else 0 (as TidySkillEnv)."""
+        """``success_reward(t, max_skills)`` on the step that succeeds, else 0 (as TidySkillEnv)."""
 
         def __init__(self, *args: Any, sim, config, **kwargs: Any) -> None:
             self._sim = sim
@@ -299,7 +300,7 @@ def register() -> None:
         def update_metric(self, *args: Any, episode: Episode, **kwargs: Any) -> None:
             self._t += 1
             success = self._sim.world.state.placed == _goal(episode)
-            self._metric = 1 - 0.9 * self._t / episode.info["max_skills"] if success else 0.0
+            self._metric = success_reward(self._t, episode.info["max_skills"]) if success else 0.0
 
     @registry.register_measure(name=f"{PREFIX}TidyPlaced")
     class TidyPlaced(TidySuccess):

@@ -1,6 +1,6 @@
 """The tidy-up task over skills: one decision = one skill run to its end.
 
-Reward follows the MiniGrid tasks: ``1 - 0.9 * t / max_skills`` when the goal object is
+Reward follows the MiniGrid tasks: ``success_reward(t, max_skills)`` when the goal object is
 placed on the goal receptacle (t = skills used, this one included), which ends the
 episode; placing anything else anywhere ends it with 0. ``scene`` is the privileged
 episode state the teacher describes (as Habitat's task sensors and metrics are):
@@ -15,6 +15,7 @@ import numpy as np
 
 from llm4teach.envs.habitat.skills import SKILLS, run_skill
 from llm4teach.envs.habitat.world import ENTITIES, OBJECTS, RECEPTACLES, TidyWorld
+from llm4teach.envs.reward import success_reward
 
 SCENE_SIZE = len(ENTITIES) + 2
 
@@ -50,7 +51,7 @@ class TidySkillEnv:
         self._t += 1
         placed = self.world.state.placed
         terminated = placed is not None
-        reward = 1 - 0.9 * self._t / self.max_skills if placed == self.goal else 0.0
+        reward = success_reward(self._t, self.max_skills) if placed == self.goal else 0.0
         return self._observe(), float(reward), terminated, self._t >= self.max_skills
 
     def _observe(self) -> dict[str, np.ndarray]:
