@@ -23,7 +23,7 @@ from torchrl.envs import TransformedEnv
 
 from llm4teach.envs import make_env
 from llm4teach.student import make_actor_critic
-from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
 
 from report import DOCS, machine_line, write_section
 
@@ -36,8 +36,8 @@ NUM_ENVS = 32
 def env_factory(task: str, num_envs: int, config: TeacherConfig | None) -> Callable:
     def create():
         env = make_env(task, num_envs=num_envs, seed=0)
-        return env if config is None else TransformedEnv(env, TeacherTransform.from_config(
-            task, config))
+        return env if config is None else TransformedEnv(env, TeacherTransform(Teacher(
+            task, config)))
 
     return create
 

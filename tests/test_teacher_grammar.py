@@ -1,15 +1,13 @@
 """Plan parsing: only grammar plans are accepted; random strings never raise."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm4teach.teacher.grammar import (
-    candidate_plans,
-    format_plan,
-    parse_answer,
-    parse_plan,
-    parse_weighted_answer,
-)
+from llm4teach.teacher.grammar import MINIGRID, Grammar
+
+parse_plan, parse_answer = MINIGRID.parse_plan, MINIGRID.parse_answer
+format_plan, parse_weighted_answer = MINIGRID.format_plan, MINIGRID.parse_weighted_answer
 
 OBJECTS = st.sampled_from(["key", "door", "door1", "door2", "blue key", "red door", "color1 key"])
 STEPS = st.one_of(
@@ -41,7 +39,14 @@ def test_weighted_answers():
 
 def test_candidates_parse():
     text = "Agent sees <red key>, <blue door>, holds <blue key>."
-    assert all(parse_plan(c) is not None for c in candidate_plans(text))
+    assert all(parse_plan(c) is not None for c in MINIGRID.candidate_plans(text))
+
+
+def test_a_grammar_without_candidates_refuses_the_logits_method():
+    toy = Grammar("toy", verbs=("grab",), objects="ball")
+    assert toy.parse_plan("grab <ball>, explore") == (("grab", "ball"), ("explore", None))
+    with pytest.raises(ValueError, match="use teacher method sample or prompt"):
+        toy.candidate_plans("Agent sees <ball>, holds <nothing>.")
 
 
 @given(st.lists(STEPS, min_size=1, max_size=5))

@@ -31,7 +31,7 @@ def drive(task, seed, plan, lava="avoid", limit=150):
     """Act with the plan's action until it has none left (fallback "done"); return the env."""
     env = make_gym_env(task, max_steps=limit)
     obs, _ = env.reset(seed=seed)
-    teacher = Teacher(task, TeacherConfig(lava=lava), planner=FixedPlanner(plan))
+    teacher = Teacher(task, TeacherConfig(lava=lava, fallback="noop"), planner=FixedPlanner(plan))
     for _ in range(limit):
         probs, _ = teacher.act_probs(obs[None])
         action = int(np.argmax(probs[0]))
@@ -81,10 +81,10 @@ def test_full_plan_opens_the_door_avoiding_lava(seed):
 def test_object_not_seen_gives_no_action():
     env = make_gym_env("SimpleDoorKey")
     obs, _ = env.reset(seed=0)
-    teacher = Teacher("SimpleDoorKey", planner=FixedPlanner("go to <nothing here>"))
+    teacher = Teacher("SimpleDoorKey", TeacherConfig(fallback="noop"),
+                      planner=FixedPlanner("go to <nothing here>"))
     probs, mask = teacher.act_probs(obs[None])
     assert probs[0, 6] == 1.0 and mask[0]
-    masked = Teacher("SimpleDoorKey", TeacherConfig(fallback="mask"),
-                     planner=FixedPlanner("open <door2>"))
+    masked = Teacher("SimpleDoorKey", planner=FixedPlanner("open <door2>"))  # default: mask
     probs, mask = masked.act_probs(obs[None])
     assert not mask[0] and np.allclose(probs, 1 / 7)

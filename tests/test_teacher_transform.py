@@ -1,8 +1,6 @@
-"""TeacherTransform in TorchRL envs and collectors; the teacher evaluation command."""
+"""TeacherTransform in TorchRL envs and collectors; the teacher played by an evaluation."""
 
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,11 +10,13 @@ from torchrl.envs import TransformedEnv
 from torchrl.envs.utils import check_env_specs
 
 from llm4teach.envs import make_env
-from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
+from llm4teach.teacher import MINIGRID, Scene, Teacher, TeacherConfig, TeacherTransform
+from llm4teach.teacher.skills import FINISHED, FORWARD, LEFT, PICKUP, UNREACHABLE
+from llm4teach.teacher.teacher import PENDING, first_action
 
 
 def teacher_env(task="SimpleDoorKey", num_envs=4, **config):
-    transform = TeacherTransform.from_config(task, TeacherConfig(**config))
+    transform = TeacherTransform(Teacher(task, TeacherConfig(**config)))
     return TransformedEnv(make_env(task, num_envs=num_envs, seed=0), transform)
 
 
@@ -66,7 +66,7 @@ def test_planner_is_asked_once_per_new_text():
 
 
 def test_collector_rollout_and_pickling():
-    fresh = TeacherTransform.from_config("SimpleDoorKey", TeacherConfig(mode="hard"))
+    fresh = TeacherTransform(Teacher("SimpleDoorKey", TeacherConfig(mode="hard")))
     assert pickle.loads(pickle.dumps(fresh)).teacher.config.mode == "hard"
     env = teacher_env()
     collector = Collector(env, policy=None, frames_per_batch=40, total_frames=80)
@@ -86,15 +86,6 @@ def test_multisync_collector_workers():
     collector.shutdown()
 
 
-def test_cli_teacher_reports_both_modes():
-    out = subprocess.run(
-        [sys.executable, "-m", "llm4teach", "teacher", "--task", "SimpleDoorKey",
-         "--episodes", "3"], capture_output=True, text=True, check=True,
-    )
-    lines = out.stdout.splitlines()
-    assert "soft" in lines[0] and "hard" in lines[1] and "success" in lines[0]
-
-
 @pytest.mark.parametrize("task", ["SimpleDoorKey", "TwoDoor"])
 def test_a_full_memo_is_emptied_without_changing_answers(task):
     rollout = make_env(task, num_envs=6, seed=3).rollout(40, break_when_any_done=False)
@@ -109,3 +100,43 @@ def test_a_full_memo_is_emptied_without_changing_answers(task):
         probs_large, mask_large = large.act_probs(obs[:, t])
         np.testing.assert_array_equal(probs_small, probs_large)
         np.testing.assert_array_equal(mask_small, mask_large)
+
+
+def test_an_evaluation_fork_leaves_the_training_teacher_as_it_was():
+    # TwoDoor (per-env door numbers) in hard mode (a random stream): both could be disturbed
+    rollout = make_env("TwoDoor", num_envs=4, seed=1).rollout(30, break_when_any_done=False)
+    obs, done = rollout["observation"], rollout["next", "done"].squeeze(-1)
+    other = make_env("TwoDoor", num_envs=4, seed=2).rollout(30)["observation"]
+    config = TeacherConfig(mode="hard")
+    alone, played = Teacher("TwoDoor", config), Teacher("TwoDoor", config)
+    player, rng = played.fork(), np.random.default_rng(7)
+    for t in range(obs.shape[1]):
+        if t and done[:, t - 1].any():
+            ended = done[:, t - 1].nonzero()[:, 0].tolist()
+            alone.reset(ended)
+            played.reset(ended)
+        player.sample_actions(other[:, t % other.shape[1]], rng)
+        for a, b in zip(alone.act_probs(obs[:, t]), played.act_probs(obs[:, t]), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert player.stats is played.stats and player.planner is played.planner
+    again = played.fork().sample_actions(other[:, 0], np.random.default_rng(7))
+    np.testing.assert_array_equal(again, played.fork().sample_actions(other[:, 0],
+                                                                      np.random.default_rng(7)))
+
+
+def test_first_action_asks_for_every_search_it_can_need_in_one_pass():
+    obs = np.zeros((6, 6, 4), dtype=np.uint8)
+    obs[..., 3], obs[1, 1, 3] = 4, 0  # the agent at (1, 1) facing east
+    scene = Scene("Agent sees <key>, holds <nothing>.", {"key": ((4, 4),)})
+    asked = []
+
+    def pending(obj):
+        asked.append(obj)
+        return PENDING
+
+    plan = MINIGRID.parse_plan("explore, go to <key>, pick up <key>")
+    first_action(plan, scene, obs, pending)
+    assert asked == [None, "key"]  # explore may be finished: the go-to is asked for too
+    assert first_action(plan, scene, obs, {None: UNREACHABLE, "key": FORWARD}.get) == FORWARD
+    assert first_action(plan, scene, obs, {None: FINISHED, "key": FINISHED}.get) == PICKUP
+    assert first_action(plan, scene, obs, {None: LEFT}.get) == LEFT

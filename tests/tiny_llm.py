@@ -12,7 +12,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from llm4teach.teacher.grammar import candidate_plans
+from llm4teach.teacher.grammar import MINIGRID
 from llm4teach.teacher.planners.hf import load_prompt
 
 CHAT_TEMPLATE = (
@@ -30,7 +30,7 @@ TEXTS = [
 def build_tiny_llm(folder: Path, chat: bool = False, seed: int = 0) -> Path:
     """Write a random-weight tiny Llama and its tokenizer to ``folder``; return it."""
     prompt = load_prompt(None)
-    corpus = [*prompt.values(), *TEXTS, *(c for t in TEXTS for c in candidate_plans(t))]
+    corpus = [*prompt.values(), *TEXTS, *(c for t in TEXTS for c in MINIGRID.candidate_plans(t))]
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()

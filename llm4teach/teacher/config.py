@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 BACKENDS = ("table", "hf")
@@ -10,7 +10,6 @@ MODES = ("soft", "hard")
 FALLBACKS = ("noop", "mask")
 METHODS = ("sample", "prompt", "logits")
 LAVA = ("passable", "avoid")
-EXPLORE = ("frontier",)
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
@@ -23,20 +22,21 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 class TeacherConfig:
     """How the teacher plans (``backend``, ``method``, ``model``...) and acts (``mode``...).
 
-    ``fallback`` decides what a state gets when no plan yields an action: ``noop``
-    (the reference: action 6 "done" is the target) or ``mask`` (no opinion,
-    ``teacher_mask`` False). ``lava="passable"`` is the reference's go-to, which walks
+    ``fallback`` decides what a state gets when no plan yields an action: ``mask`` (no
+    opinion, ``teacher_mask`` False; every shipped config) or ``noop`` (the reference's
+    choice: MiniGrid's action 6 "done" is the target; a domain without a no-op action
+    refuses it). ``lava="passable"`` is the reference's go-to, which walks
     through lava. ``cache_path=None`` keeps ``hf`` answers in
     ``~/.cache/llm4teach/plans.sqlite``; ``":memory:"`` keeps them for the process only.
 
     Example:
-        >>> TeacherConfig(backend="table", mode="soft", fallback="noop").mode
-        'soft'
+        >>> TeacherConfig(backend="table", mode="hard").fallback
+        'mask'
     """
 
     backend: str = "table"
     mode: str = "soft"
-    fallback: str = "noop"
+    fallback: str = "mask"
     method: str = "logits"
     model: str | None = None
     revision: str | None = None
@@ -49,7 +49,6 @@ class TeacherConfig:
     prompt: str | None = None
     trust_remote_code: bool = False
     lava: str = "avoid"
-    explore: str = "frontier"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -58,7 +57,6 @@ class TeacherConfig:
         _choice("fallback", self.fallback, FALLBACKS)
         _choice("method", self.method, METHODS)
         _choice("lava", self.lava, LAVA)
-        _choice("explore", self.explore, EXPLORE)
         _choice("dtype", self.dtype, DTYPES)
         if self.backend == "hf" and not self.model:
             raise ValueError(
@@ -73,6 +71,3 @@ class TeacherConfig:
         if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
             raise ValueError(f"teacher max_new_tokens must be a positive integer, got "
                              f"{self.max_new_tokens!r}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)

@@ -1,52 +1,105 @@
 """Plan grammar: strict parsing of plans and of LLM answers that end with ``Action: {plan}``.
 
-A plan is a comma-separated list of steps ``explore``, ``go to <obj>``, ``pick up <obj>``,
-``drop <obj>``, ``open <obj>``; objects are keys and doors, optionally with a colour
-(or a ``color1`` placeholder) or a door number. Anything else (``use <key>``,
-``open <door> with <key>``, ``go to east``) does not parse. Parsing is regular
-expressions only: model output is never evaluated.
+A plan is a comma-separated list of steps, each ``explore`` or ``<verb> <obj>``; a
+``Grammar`` fixes the verbs and the object names of one domain. ``MINIGRID``'s verbs
+are ``go to``, ``pick up``, ``drop``, ``open``; its objects are keys and doors,
+optionally with a colour (or a ``color1`` placeholder) or a door number. Anything else
+(``use <key>``, ``open <door> with <key>``, ``go to east``) does not parse. Parsing is
+regular expressions only: model output is never evaluated.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from minigrid.core.constants import COLOR_NAMES
-
-VERBS = ("go to", "pick up", "drop", "open")
-OBJECT_PATTERN = r"(?:(?:" + "|".join(COLOR_NAMES) + r"|color\d) )?(?:key|door\d*)"
-_STEP_RE = re.compile(r"explore|(" + "|".join(VERBS) + r") <(" + OBJECT_PATTERN + r")>")
-_ACTION_RE = re.compile(r"action\s*:\s*(.*)", re.IGNORECASE)
-_WEIGHTED_RE = re.compile(r"(?i:action)\s*:\s*(.+?)\s*\|\s*([0-9]*\.?[0-9]+)\s*")
-_OBJECT_RE = re.compile(r"<([^<>]+)>")
 
 Step = tuple[str, str | None]  # ("explore", None) or ("go to", "key")
 Plan = tuple[Step, ...]
 
+_ACTION_RE = re.compile(r"action\s*:\s*(.*)", re.IGNORECASE)
+_WEIGHTED_RE = re.compile(r"(?i:action)\s*:\s*(.+?)\s*\|\s*([0-9]*\.?[0-9]+)\s*")
+_OBJECT_RE = re.compile(r"<([^<>]+)>")
 
-def parse_plan(text: str) -> Plan | None:
-    """The steps of ``text``, or None when any step is outside the grammar.
+
+class Grammar:
+    """The plans of one domain: ``explore`` and its ``verbs`` over objects matching ``objects``.
+
+    ``candidates`` builds the plans the ``logits`` method scores for a state text; a
+    grammar without it refuses that method.
 
     Example:
-        >>> parse_plan("go to <key>, pick up <key>")
-        (('go to', 'key'), ('pick up', 'key'))
-        >>> parse_plan("go to <door>, open <door> with <key>") is None
+        >>> g = Grammar("toy", verbs=("grab",), objects="ball|box")
+        >>> g.parse_plan("grab <ball>, explore")
+        (('grab', 'ball'), ('explore', None))
+        >>> g.parse_plan("grab <moon>") is None
         True
     """
-    if not isinstance(text, str):
-        return None
-    steps = []
-    for part in text.strip().lower().split(","):
-        match = _STEP_RE.fullmatch(part.strip())
-        if match is None:
+
+    def __init__(self, name: str, verbs: tuple[str, ...], objects: str,
+                 candidates: Callable[[str], list[str]] | None = None) -> None:
+        self.name, self.verbs, self.objects = name, verbs, objects
+        self._candidates = candidates
+        self._step = re.compile(r"explore|(" + "|".join(verbs) + r") <(" + objects + r")>")
+
+    def __repr__(self) -> str:
+        return f"Grammar({self.name!r})"
+
+    def parse_plan(self, text: str) -> Plan | None:
+        """The steps of ``text``, or None when any step is outside the grammar.
+
+        Example:
+            >>> MINIGRID.parse_plan("go to <key>, pick up <key>")
+            (('go to', 'key'), ('pick up', 'key'))
+            >>> MINIGRID.parse_plan("go to <door>, open <door> with <key>") is None
+            True
+        """
+        if not isinstance(text, str):
             return None
-        steps.append(("explore", None) if match.group(1) is None else (match[1], match[2]))
-    return tuple(steps)
+        steps = []
+        for part in text.strip().lower().split(","):
+            match = self._step.fullmatch(part.strip())
+            if match is None:
+                return None
+            steps.append(("explore", None) if match[1] is None else (match[1], match[2]))
+        return tuple(steps)
 
+    @staticmethod
+    def format_plan(plan: Plan) -> str:
+        """The canonical text of a parsed plan (inverse of ``parse_plan``)."""
+        return ", ".join(verb if obj is None else f"{verb} <{obj}>" for verb, obj in plan)
 
-def format_plan(plan: Plan) -> str:
-    """The canonical text of a parsed plan (inverse of ``parse_plan``)."""
-    return ", ".join(verb if obj is None else f"{verb} <{obj}>" for verb, obj in plan)
+    def parse_answer(self, answer: str) -> Plan | None:
+        """Parse an LLM answer that ends with ``Action: {plan}``; None when it does not."""
+        text = answer_plan_text(answer)
+        return None if text is None else self.parse_plan(text)
+
+    def parse_weighted_answer(self, answer: str) -> tuple[dict[str, float], int]:
+        """Lines ``Action: <plan> | <probability>`` -> ``({plan: probability}, lines that
+        failed)``. Plans are canonical (``format_plan``); repeated plans add up; not
+        normalised."""
+        plans: dict[str, float] = {}
+        failures = 0
+        for line in answer.splitlines():
+            if "action" not in line.lower():
+                continue
+            match = _WEIGHTED_RE.fullmatch(line.strip())
+            plan = None if match is None else self.parse_plan(match[1].strip("{}[]\"'` "))
+            if plan is None:
+                failures += 1
+                continue
+            key = self.format_plan(plan)
+            plans[key] = plans.get(key, 0.0) + float(match[2])
+        return plans, failures
+
+    def candidate_plans(self, text: str) -> list[str]:
+        """Plans over the objects a state text names (the ``logits`` method scores them)."""
+        if self._candidates is None:
+            raise ValueError(f"the {self.name} grammar builds no candidate plans, so the "
+                             "logits method cannot score them: use teacher method sample "
+                             "or prompt")
+        return self._candidates(text)
 
 
 def answer_plan_text(answer: str) -> str | None:
@@ -58,37 +111,11 @@ def answer_plan_text(answer: str) -> str | None:
     return text.strip("{}[]\"'` ").rstrip(".").strip("{}[]\"'` ")
 
 
-def parse_answer(answer: str) -> Plan | None:
-    """Parse an LLM answer that ends with ``Action: {plan}``; None when it does not."""
-    text = answer_plan_text(answer)
-    return None if text is None else parse_plan(text)
-
-
-def parse_weighted_answer(answer: str) -> tuple[dict[str, float], int]:
-    """Lines ``Action: <plan> | <probability>`` -> ``({plan: probability}, lines that failed)``.
-
-    Plans are canonical (``format_plan``); repeated plans add up; not normalised.
-    """
-    plans: dict[str, float] = {}
-    failures = 0
-    for line in answer.splitlines():
-        if "action" not in line.lower():
-            continue
-        match = _WEIGHTED_RE.fullmatch(line.strip())
-        plan = None if match is None else parse_plan(match[1].strip("{}[]\"'` "))
-        if plan is None:
-            failures += 1
-            continue
-        key = format_plan(plan)
-        plans[key] = plans.get(key, 0.0) + float(match[2])
-    return plans, failures
-
-
-def candidate_plans(text: str) -> list[str]:
-    """Plans built from the grammar over the objects a state text names (logits method).
+def _minigrid_candidates(text: str) -> list[str]:
+    """MiniGrid's key-and-door plans over the objects ``text`` names.
 
     Example:
-        >>> candidate_plans("Agent sees <key>, holds <nothing>.")
+        >>> _minigrid_candidates("Agent sees <key>, holds <nothing>.")
         ['explore', 'go to <key>, pick up <key>', 'pick up <key>']
     """
     *seen, held = _OBJECT_RE.findall(text) or ["nothing"]
@@ -105,3 +132,11 @@ def candidate_plans(text: str) -> list[str]:
     else:
         out += [f"go to <{k}>, pick up <{k}>, go to <{d}>, open <{d}>" for k in keys for d in doors]
     return out
+
+
+MINIGRID = Grammar(
+    "MiniGrid",
+    verbs=("go to", "pick up", "drop", "open"),
+    objects=r"(?:(?:" + "|".join(COLOR_NAMES) + r"|color\d) )?(?:key|door\d*)",
+    candidates=_minigrid_candidates,
+)

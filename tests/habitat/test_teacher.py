@@ -1,4 +1,4 @@
-"""The Habitat teacher: describe, grammar, plan -> skill, and the TorchRL annotation."""
+"""The Habitat teacher: describe, grammar, plan -> skill, its table, the TorchRL annotation."""
 
 import numpy as np
 import pytest
@@ -7,15 +7,11 @@ from torchrl.envs import TransformedEnv
 from torchrl.envs.utils import check_env_specs
 
 from llm4teach.envs.habitat import SKILL_INDEX, SKILLS, SkillBatchEnv
-from llm4teach.teacher import TeacherConfig
-from llm4teach.teacher.habitat import (
-    SkillTeacher,
-    SkillTeacherTransform,
-    TablePlanner,
-    describe,
-    parse_plan,
-    plan_skill,
-)
+from llm4teach.teacher import TeacherConfig, TeacherTransform, make_planner
+from llm4teach.teacher.habitat import HABITAT, SkillTeacher, describe, plan_skill
+from llm4teach.teacher.planners import TablePlanner
+
+parse_plan = HABITAT.parse_plan
 
 NOTHING = np.zeros(6, dtype=np.int64)
 
@@ -55,21 +51,34 @@ def test_first_unfinished_step_gives_the_skill():
     assert plan_skill(None, scene()) is None
 
 
-def test_every_table_text_is_a_reachable_description():
-    table = TablePlanner().states
-    assert len(table) == 32
-    for dist in table.values():
+def test_the_habitat_table_serves_both_habitat_tasks():
+    planner = make_planner("TidyHabitat", TeacherConfig())
+    assert isinstance(planner, TablePlanner) and len(planner.states) == 32
+    assert planner.states == TablePlanner("TidyHabitatLab").states
+    for dist in planner.states.values():
         assert abs(sum(dist.values()) - 1) < 1e-6
+    known, unknown = planner.plan([describe(scene(("apple",))), "Agent sees <moon>."])
+    assert known and unknown == {}
+    assert (planner.stats.hits, planner.stats.unknown_texts) == (1, 1)
+
+
+def test_parse_failures_are_counted_once_per_distinct_text():
+    teacher = SkillTeacher("TidyHabitat")
+    text = describe(scene(("cup",)))
+    junk = sum(parse_plan(p) is None for p in teacher.planner.states[text])
+    assert junk > 0  # the stand-in writes a step outside the grammar here
+    teacher.act_probs(np.stack([scene(("cup",))] * 3))
+    assert teacher.stats.parse_failures == junk
 
 
 def test_soft_probs_mix_plans_and_mask_when_no_plan_acts():
     class OnePlan:
-        stats = TablePlanner().stats
+        stats = TablePlanner("TidyHabitat").stats
 
         def plan(self, texts):
             return [{"navigate to <sink>": 0.75, "explore": 0.25} for _ in texts]
 
-    teacher = SkillTeacher(planner=OnePlan())
+    teacher = SkillTeacher("TidyHabitat", planner=OnePlan())
     probs, mask = teacher.act_probs(np.stack([scene(("sink",)), scene()]))
     assert mask.tolist() == [True, True]
     np.testing.assert_allclose(probs[0, [SKILL_INDEX["navigate to <sink>"], 0]], [0.75, 0.25])
@@ -79,27 +88,27 @@ def test_soft_probs_mix_plans_and_mask_when_no_plan_acts():
         def plan(self, texts):
             return [{"fly to <moon>": 1.0} for _ in texts]
 
-    probs, mask = SkillTeacher(planner=Nonsense()).act_probs(scene()[None])
+    probs, mask = SkillTeacher("TidyHabitat", planner=Nonsense()).act_probs(scene()[None])
     assert not mask[0] and np.allclose(probs, 1 / len(SKILLS))
 
 
 def test_hard_mode_is_one_hot_and_noop_fallback_is_refused():
-    teacher = SkillTeacher(TeacherConfig(mode="hard", fallback="mask", seed=0))
+    teacher = SkillTeacher("TidyHabitat", TeacherConfig(mode="hard", seed=0))
     probs, _ = teacher.act_probs(np.repeat(scene(("apple",))[None], 50, 0))
     assert set(np.unique(probs)) <= {0.0, 1.0} and (probs.sum(1) == 1).all()
     with pytest.raises(ValueError, match="no-op"):
-        SkillTeacher(TeacherConfig(fallback="noop"))
+        SkillTeacher("TidyHabitat", TeacherConfig(fallback="noop"))
 
 
 def test_transform_annotates_rollouts():
     env = TransformedEnv(SkillBatchEnv(num_envs=2, seed=0, resolution=16),
-                         SkillTeacherTransform())
+                         TeacherTransform(SkillTeacher("TidyHabitat"), in_key="scene"))
     check_env_specs(env)
     td = env.rollout(5, break_when_any_done=False)
     assert td["teacher_probs"].shape == (2, 5, len(SKILLS))
     torch.testing.assert_close(td["teacher_probs"].sum(-1), torch.ones(2, 5))
     assert td["teacher_mask"].dtype == torch.bool
-    probs, mask = SkillTeacher().act_probs(td["next", "scene"].reshape(-1, 6))
+    probs, mask = SkillTeacher("TidyHabitat").act_probs(td["next", "scene"].reshape(-1, 6))
     torch.testing.assert_close(td["next", "teacher_probs"].reshape(-1, len(SKILLS)),
                                torch.from_numpy(probs))
     assert torch.equal(td["next", "teacher_mask"].reshape(-1), torch.from_numpy(mask))

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from llm4teach.teacher.config import TeacherConfig
+from llm4teach.teacher.grammar import MINIGRID, Grammar
 from llm4teach.teacher.planners.base import PlanDist, Planner, TeacherStats
 from llm4teach.teacher.planners.table import TablePlanner
 
 
-def make_planner(task: str, config: TeacherConfig) -> Planner:
-    """The planner ``config.backend`` names; ``hf`` loads its model lazily, on first use."""
+def make_planner(task: str, config: TeacherConfig, grammar: Grammar = MINIGRID) -> Planner:
+    """The planner ``config.backend`` names: ``task``'s table, or an LLM parsing with
+    ``grammar``; ``hf`` loads its model lazily, on first use."""
     if config.backend == "table":
         return TablePlanner(task)
     from llm4teach.teacher.planners.hf import HFPlanner
 
-    return HFPlanner(config)
+    return HFPlanner(config, grammar)
 
 
 __all__ = ["PlanDist", "Planner", "TablePlanner", "TeacherStats", "make_planner"]

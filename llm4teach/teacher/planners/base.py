@@ -11,8 +11,20 @@ PlanDist = dict[str, float]  # plan text -> probability (raw text; parsing happe
 
 @dataclass
 class TeacherStats:
-    """Counters of one teacher: cache ``hits``/``misses``, answers that did not parse,
-    LLM calls and seconds, texts the table does not know, and steps with no action."""
+    """Counters of one teacher (and its forks), the same in every domain.
+
+    - ``hits``: distinct state texts a planner answered without the model (a table's
+      recorded state; an answer in the ``hf`` cache).
+    - ``misses``: texts the ``hf`` planner had to send to the model.
+    - ``parse_failures``: plans outside the domain's grammar, counted where they are
+      parsed: a model answer (``sample``) or answer line (``prompt``) in the ``hf``
+      planner, and a plan of a planner's distribution (a table's verbatim junk) in the
+      teacher, once per distinct text.
+    - ``model_calls``, ``model_seconds``: texts the model planned for and the time it took.
+    - ``unknown_texts``: texts a table has no entry for (they get no plan).
+    - ``fallbacks``: annotated steps where no plan gave an action (soft: no plan of the
+      distribution acts; hard: the sampled one does not), so the fallback decides.
+    """
 
     hits: int = 0
     misses: int = 0

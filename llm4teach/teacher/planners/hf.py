@@ -21,12 +21,7 @@ import yaml
 
 from llm4teach.teacher.cache import DEFAULT_PATH, PlanCache, settings_key
 from llm4teach.teacher.config import TeacherConfig
-from llm4teach.teacher.grammar import (
-    candidate_plans,
-    format_plan,
-    parse_answer,
-    parse_weighted_answer,
-)
+from llm4teach.teacher.grammar import MINIGRID, Grammar
 from llm4teach.teacher.planners.base import PlanDist, TeacherStats
 
 DTYPES = {"auto": "auto", "float32": torch.float32, "float16": torch.float16,
@@ -56,8 +51,9 @@ class HFPlanner:
         [{'explore': 0.1, 'go to <key>, pick up <key>': 0.8, 'pick up <key>': 0.1}]
     """
 
-    def __init__(self, config: TeacherConfig) -> None:
+    def __init__(self, config: TeacherConfig, grammar: Grammar = MINIGRID) -> None:
         self.config = config
+        self.grammar = grammar
         self.prompt = load_prompt(config.prompt)
         self.stats = TeacherStats()
         keyed = ("backend", "model", "revision", "method", "dtype", "temperature",
@@ -144,9 +140,9 @@ class HFPlanner:
         answers = self._generate([self._context(t, "sample") for t in texts], sample=True)
         n, out = self.config.num_samples, {}
         for i, text in enumerate(texts):
-            plans = [parse_answer(a) for a in answers[i * n : (i + 1) * n]]
+            plans = [self.grammar.parse_answer(a) for a in answers[i * n : (i + 1) * n]]
             self.stats.parse_failures += sum(p is None for p in plans)
-            counts = Counter(format_plan(p) for p in plans if p is not None)
+            counts = Counter(self.grammar.format_plan(p) for p in plans if p is not None)
             total = sum(counts.values())
             out[text] = {plan: c / total for plan, c in counts.items()}
         return out
@@ -155,14 +151,14 @@ class HFPlanner:
         answers = self._generate([self._context(t, "prompt") for t in texts], sample=False)
         out = {}
         for text, answer in zip(texts, answers, strict=True):
-            plans, failures = parse_weighted_answer(answer)
+            plans, failures = self.grammar.parse_weighted_answer(answer)
             self.stats.parse_failures += failures + (not plans)
             total = sum(plans.values())
             out[text] = {p: q / total for p, q in plans.items()} if total > 0 else {}
         return out
 
     def _logits(self, texts: list[str]) -> dict[str, PlanDist]:
-        pairs = [(t, c) for t in texts for c in candidate_plans(t)]
+        pairs = [(t, c) for t in texts for c in self.grammar.candidate_plans(t)]
         scores = self.score([(self._context(t, "logits") + "Action:", " " + c) for t, c in pairs])
         out: dict[str, PlanDist] = {}
         for text in texts:

@@ -1,4 +1,4 @@
-"""The ``table`` planner: the reference's recorded answer distributions, no model needed."""
+"""The ``table`` planner: recorded answer distributions (or a stand-in's), no model needed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ from llm4teach.teacher.planners.base import PlanDist, TeacherStats
 
 
 def load_tables() -> dict[str, dict]:
-    """Every packaged table by the task names it serves (its ``task`` and ``also_used_for``)."""
+    """Every packaged table by the task names it serves (its ``task`` and ``also_used_for``).
+
+    A table file is ``{"task", "also_used_for"?, "about", "placeholders"?, "states":
+    {state text: {plan: probability}}}`` in ``llm4teach/teacher/plan_tables/``.
+    """
     tables: dict[str, dict] = {}
     for entry in (resources.files("llm4teach.teacher") / "plan_tables").iterdir():
         if entry.name.endswith(".json"):
@@ -23,9 +27,12 @@ def load_tables() -> dict[str, dict]:
 
 
 def table_for(task: str) -> dict:
-    """The table of ``task``; standard MiniGrid DoorKey uses SimpleDoorKey's."""
-    env_id = resolve_task(task)
+    """The table serving ``task`` (a name a table lists, or a MiniGrid task name or id);
+    standard MiniGrid DoorKey uses SimpleDoorKey's."""
     tables = load_tables()
+    if task in tables:
+        return tables[task]
+    env_id = resolve_task(task)
     for name, table in tables.items():
         if f"/{name}-" in env_id:
             return table
@@ -33,11 +40,12 @@ def table_for(task: str) -> dict:
 
 
 class TablePlanner:
-    """Looks state texts up in the recorded table; plans come back verbatim (junk included).
+    """Looks state texts up in the task's table; plans come back verbatim (junk included).
 
-    Colour words are abstracted to ``color1``/``color2`` before lookup and restored on
-    the plans (the table's ``placeholders`` rule). Unknown texts are counted and get
-    an empty distribution.
+    A table with ``placeholders`` (ColoredDoorKey's) was recorded over abstract colours:
+    colour words are replaced by ``color1``/``color2`` before lookup and restored on the
+    plans (``abstract_colours``). A known text counts as a hit; an unknown one is
+    counted in ``unknown_texts`` and gets an empty distribution.
 
     Example:
         >>> planner = TablePlanner("SimpleDoorKey")
@@ -47,14 +55,16 @@ class TablePlanner:
 
     def __init__(self, task: str) -> None:
         self.task = task
-        self.states: dict[str, PlanDist] = table_for(task)["states"]
+        table = table_for(task)
+        self.states: dict[str, PlanDist] = table["states"]
+        self.abstract_colours = "placeholders" in table
         self.stats = TeacherStats()
 
     def plan(self, texts: Sequence[str]) -> list[PlanDist]:
         out = []
         for text in texts:
-            abstract, mapping = abstract_colours(text)
-            dist = self.states.get(abstract)
+            key, mapping = abstract_colours(text) if self.abstract_colours else (text, {})
+            dist = self.states.get(key)
             if dist is None:
                 self.stats.unknown_texts += 1
                 out.append({})

@@ -1,0 +1,146 @@
+"""What the teacher of every domain shares: plans per distinct text, soft or hard, the fallback.
+
+``pi_T(a|s) = sum over plans of p(plan | text(s)) * 1[action of plan in s = a]`` (soft), or
+the one-hot action of one sampled plan (hard: one draw per step from the teacher's
+generator, seeded by ``config.seed``). A plan that does not parse, names an object not
+seen, or has no step left to do yields no action; its mass goes to the fallback: the
+domain's no-op action (``noop``, the reference's choice: MiniGrid's action 6 "done") or
+no opinion (``mask``: ``teacher_mask`` False and a uniform row).
+
+A domain subclasses ``PlanTeacher`` with its ``grammar``, ``num_actions``, ``noop``
+(None when its actions have none) and ``_resolve``: each observation's plan
+distribution and each plan's action. MiniGrid's is ``Teacher`` (``teacher.py``),
+Habitat's ``SkillTeacher`` (``habitat.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from llm4teach.teacher.config import TeacherConfig
+from llm4teach.teacher.grammar import Grammar, Plan
+from llm4teach.teacher.planners import Planner, make_planner
+
+Parsed = list[tuple[Plan | None, float]]  # (parsed plan or None, normalised probability)
+
+
+class Resolved(NamedTuple):
+    """One observation's plans, the action of each (None: none), and the soft row."""
+
+    dist: Parsed
+    actions: tuple[int | None, ...]
+    row: np.ndarray  # sum of each acting plan's probability on its action, before the fallback
+
+
+class PlanTeacher:
+    """A batch of observations -> the teacher's action distribution, for one task.
+
+    Plans are asked once per distinct text and parsed with the domain's grammar (plans
+    that do not parse count as ``stats.parse_failures``). Evaluation plays the teacher
+    without touching the training collector's state: ``fork()`` gives a twin with its
+    own per-episode state and generator that shares the planner, the parsed plans and
+    ``stats``; ``sample_actions(obs, rng)`` and ``act_probs(obs, rng)`` draw from a
+    generator the caller owns.
+    """
+
+    grammar: Grammar
+    num_actions: int
+    noop: int | None = None  # the action fallback "noop" gives the mass; None: refused
+
+    def __init__(self, task: str, config: TeacherConfig | None = None,
+                 planner: Planner | None = None) -> None:
+        self.task = task
+        self.config = config or TeacherConfig()
+        if self.config.fallback == "noop" and self.noop is None:
+            raise ValueError(f"the {self.grammar.name} actions have no no-op action for "
+                             "teacher fallback 'noop': use fallback 'mask'")
+        self.planner = planner if planner is not None else make_planner(
+            task, self.config, self.grammar)
+        self.stats = self.planner.stats
+        self._plans: dict[str, Parsed] = {}
+        self._rng = np.random.default_rng(self.config.seed)
+
+    def reset(self, indices: list[int] | None = None) -> None:
+        """Forget the per-episode state of envs ``indices`` (all when None); none by default."""
+
+    def fork(self) -> PlanTeacher:
+        """A twin with its own per-episode state and generator (seeded ``config.seed``),
+        sharing the planner, plans and counters: the teacher as evaluation plays it."""
+        twin = copy.copy(self)
+        twin._rng = np.random.default_rng(self.config.seed)
+        return twin
+
+    def plans(self, texts: list[str]) -> list[Parsed]:
+        """Parsed plan distributions; the planner is asked once for all new distinct texts."""
+        new = list(dict.fromkeys(t for t in texts if t not in self._plans))
+        if new:
+            for text, dist in zip(new, self.planner.plan(new), strict=True):
+                total = sum(dist.values())
+                parsed = [(self.grammar.parse_plan(p), q / total)
+                          for p, q in dist.items() if q > 0]
+                self.stats.parse_failures += sum(plan is None for plan, _ in parsed)
+                self._plans[text] = parsed
+        return [self._plans[t] for t in texts]
+
+    def act_probs(
+        self, obs: np.ndarray | torch.Tensor, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(probs float32 [N, num_actions], mask bool [N])`` for a batch of observations.
+
+        Hard mode draws each step's plan from ``rng`` (the teacher's own when None).
+        """
+        obs = obs.numpy() if isinstance(obs, torch.Tensor) else np.asarray(obs)
+        entries = self._resolve(obs)
+        if self.config.mode == "hard":
+            rng = self._rng if rng is None else rng
+            probs = np.stack([_sample_row(e, self.num_actions, rng) for e in entries])
+        else:
+            probs = np.stack([e.row for e in entries])
+        mass = probs.sum(axis=1)
+        self.stats.fallbacks += int((mass == 0).sum())
+        if self.config.fallback == "noop":
+            probs[:, self.noop] += np.clip(1.0 - mass, 0.0, None)
+            mask = np.ones(len(obs), dtype=bool)
+        else:
+            mask = mass > 0
+            probs[~mask] = 1.0
+        return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32), mask
+
+    def sample_actions(
+        self, obs: np.ndarray | torch.Tensor, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        """Actions drawn from ``pi_T`` for a batch (evaluation: the teacher as the policy),
+        with ``rng`` (the teacher's own generator when None)."""
+        rng = self._rng if rng is None else rng
+        probs, _ = self.act_probs(obs, rng)
+        cum = probs.cumsum(axis=1)
+        draws = rng.random(len(probs))[:, None] * cum[:, -1:]
+        return np.minimum((draws >= cum).sum(axis=1), self.num_actions - 1)
+
+    # ------------------------------------------------------------------ for domains
+    def _resolve(self, obs: np.ndarray) -> list[Resolved]:
+        """Each observation's plans and their actions (``_entry``); the domain's part."""
+        raise NotImplementedError
+
+    def _entry(self, dist: Parsed, actions: tuple[int | None, ...]) -> Resolved:
+        """``Resolved`` with the soft row of ``dist`` whose plans act ``actions``."""
+        row = np.zeros(self.num_actions)
+        for (_, q), action in zip(dist, actions, strict=True):
+            if action is not None:
+                row[action] += q
+        return Resolved(dist, actions, row)
+
+
+def _sample_row(entry: Resolved, num_actions: int, rng: np.random.Generator) -> np.ndarray:
+    """Hard mode: the one-hot action of one plan drawn from ``entry``'s distribution."""
+    row = np.zeros(num_actions)
+    if entry.dist:
+        weights = np.array([q for _, q in entry.dist])
+        action = entry.actions[rng.choice(len(weights), p=weights / weights.sum())]
+        if action is not None:
+            row[action] = 1.0
+    return row
