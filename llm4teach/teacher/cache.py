@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PATH = Path.home() / ".cache" / "llm4teach" / "plans.sqlite"
+BUSY_TIMEOUT_S = 60.0  # seconds a process waits for another one's write to the cache
 
 
 def settings_key(settings: dict[str, Any]) -> str:
@@ -32,15 +33,15 @@ class PlanCache:
         {'Agent sees <nothing>, holds <nothing>.': {'explore': 1.0}}
     """
 
-    def __init__(self, path: str | Path, key: str, timeout: float = 60.0) -> None:
-        self.path, self.key, self.timeout = str(path), key, timeout
+    def __init__(self, path: str | Path, key: str) -> None:
+        self.path, self.key = str(path), key
         self._conn: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=self.timeout)
+            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
             if self.path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(

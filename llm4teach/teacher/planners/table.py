@@ -54,7 +54,6 @@ class TablePlanner:
     """
 
     def __init__(self, task: str) -> None:
-        self.task = task
         table = table_for(task)
         self.states: dict[str, PlanDist] = table["states"]
         self.abstract_colours = "placeholders" in table
