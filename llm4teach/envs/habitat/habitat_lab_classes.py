@@ -170,12 +170,16 @@ def _goal(episode: Episode) -> tuple[int, int]:
     return tuple(ENTITIES.index(n) for n in episode.info["goal"])
 
 
-@registry.register_measure(name=f"{PREFIX}TidySuccess")
-class TidySuccess(Measure):
+class _WorldMeasure(Measure):
+    """A measure read off the simulator's ``TidyWorld``."""
+
     def __init__(self, *args: Any, sim, config, **kwargs: Any) -> None:
         self._sim = sim
         super().__init__(*args, **kwargs)
 
+
+@registry.register_measure(name=f"{PREFIX}TidySuccess")
+class TidySuccess(_WorldMeasure):
     def _get_uuid(self, *args: Any, **kwargs: Any) -> str:
         return "tidy_success"
 
@@ -187,12 +191,8 @@ class TidySuccess(Measure):
 
 
 @registry.register_measure(name=f"{PREFIX}TidyReward")
-class TidyReward(Measure):
+class TidyReward(_WorldMeasure):
     """``success_reward(t, max_skills)`` on the step that succeeds, else 0 (as TidySkillEnv)."""
-
-    def __init__(self, *args: Any, sim, config, **kwargs: Any) -> None:
-        self._sim = sim
-        super().__init__(*args, **kwargs)
 
     def _get_uuid(self, *args: Any, **kwargs: Any) -> str:
         return "tidy_reward"
