@@ -12,6 +12,8 @@ states are dicts of numbers), so PyTorch's safe loader reads it.
 from __future__ import annotations
 
 import os
+import tempfile
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +22,53 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 BEST_METRIC = "eval/student_greedy_success"
+TEMP_SUFFIX = ".tmp"
+_UMASK = os.umask(0o022)  # read it (there is no other way) and put it back
+os.umask(_UMASK)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Save to ``<path>.tmp`` in the same folder, fsync, then ``os.replace`` (atomic)."""
+    """Save to a temp file of a unique name in the same folder, fsync it, ``os.replace``
+    (atomic), fsync the folder; the temp file goes on every exit path.
+
+    A unique name, so that no two writers can ever share one; the lock of the run folder
+    (``run_lock``) keeps a second process out in the first place.
+    """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path,
                         storage_options: Any | None = None) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=TEMP_SUFFIX)
+        try:
+            with open(fd, "wb") as f:
+                os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # not mkstemp's 0600: as a plain file
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (a crash right after it cannot undo it)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(dirpath: Path) -> list[Path]:
+    """Delete the temp files a killed save left in ``dirpath`` (hold the run's lock first)."""
+    stale = sorted(dirpath.glob(f"*{TEMP_SUFFIX}")) if dirpath.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def checkpoint_callbacks(dirpath: Path) -> list[ModelCheckpoint]:

@@ -12,6 +12,7 @@ import tempfile
 import warnings
 from argparse import ArgumentError
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ from llm4teach.training.checkpointing import (
     AtomicCheckpointIO,
     checkpoint_callbacks,
     load_checkpoint,
+    remove_stale_temps,
     resolve_checkpoint,
 )
 from llm4teach.training.data import RolloutDataModule
 from llm4teach.training.evaluation import Evaluation
 from llm4teach.training.module import PPOTeacherModule
+from llm4teach.training.run_lock import hold_run
 from llm4teach.training.schedules import LambdaSchedule
 
 TRAINER_DEFAULTS = {"max_epochs": -1, "log_every_n_steps": 1, "num_sanity_val_steps": 0,
@@ -92,13 +95,15 @@ class FitCLI(LightningCLI):
     def __init__(self, args: Sequence[str]) -> None:
         self._ckpt_arg: str | None = None
         self._ckpt: Path | None = None
-        super().__init__(
-            PPOTeacherModule, RolloutDataModule, args=list(args),
-            save_config_callback=MLflowConfig, save_config_kwargs={"save_to_log_dir": False},
-            trainer_defaults=TRAINER_DEFAULTS, seed_everything_default=0,
-            auto_configure_optimizers=False,
-            parser_kwargs={"exit_on_error": False},  # errors reach fit() as exceptions
-        )
+        # The run folder's lock, taken in instantiate_trainer, is held until the fit ends.
+        with ExitStack() as self._held:
+            super().__init__(
+                PPOTeacherModule, RolloutDataModule, args=list(args),
+                save_config_callback=MLflowConfig, save_config_kwargs={"save_to_log_dir": False},
+                trainer_defaults=TRAINER_DEFAULTS, seed_everything_default=0,
+                auto_configure_optimizers=False,
+                parser_kwargs={"exit_on_error": False},  # errors reach fit() as exceptions
+            )
 
     def parse_arguments(self, parser, args) -> None:
         """Parse, then take ``ckpt_path`` into our own hands.
@@ -138,7 +143,13 @@ class FitCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self.config[self.subcommand]
-        dirpath = Path(config.trainer.default_root_dir) / "checkpoints"
+        root = Path(config.trainer.default_root_dir)
+        dirpath = root / "checkpoints"
+        is_rank_zero = rank_zero_only.rank == 0  # the ranks of one DDP job share one run
+        if is_rank_zero:
+            root.mkdir(parents=True, exist_ok=True)
+            self._held.enter_context(hold_run(root))
+            remove_stale_temps(dirpath)
         self._ckpt = resolve_checkpoint(self._ckpt_arg, dirpath)
         checkpoint = load_checkpoint(self._ckpt) if self._ckpt else {}
         run_id = checkpoint.get(RUN_ID_KEY)
@@ -153,7 +164,6 @@ class FitCLI(LightningCLI):
             run_id = None
         # Only rank 0 logs. Opening the store on every rank at once (torchrun starts them
         # together) would race to create a new sqlite store's tables.
-        is_rank_zero = rank_zero_only.rank == 0
         kwargs["logger"] = tracking.make_logger(config.data.task, run_id=run_id) if is_rank_zero \
             else False
         kwargs["plugins"] = [AtomicCheckpointIO()]
