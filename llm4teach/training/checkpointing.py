@@ -23,6 +23,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 BEST_METRIC = "eval/student_greedy_success"
 TEMP_SUFFIX = ".tmp"
+TORCH_WRITE_FAILURES = ("unexpected pos", "inline_container")
 _UMASK = os.umask(0o022)  # read it (there is no other way) and put it back
 os.umask(_UMASK)
 
@@ -32,7 +33,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     (atomic), fsync the folder; the temp file goes on every exit path.
 
     A unique name, so that no two writers can ever share one; the lock of the run folder
-    (``run_lock``) keeps a second process out in the first place.
+    (``run_lock``) keeps a second process out in the first place. A save that cannot write
+    (a full disk) is a ``ValueError`` of one line naming the folder.
     """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path,
@@ -47,11 +49,30 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as err:
             with suppress(FileNotFoundError):
                 os.unlink(tmp)
-            raise
+            reason = _write_failure(err)
+            if reason is None:
+                raise
+            raise ValueError(
+                f"cannot save checkpoint {path.name} in {path.parent} ({reason}); the "
+                f"checkpoints already there are intact: make room or fix the folder, then "
+                f"continue the run with --ckpt_path last") from None
         _fsync_folder(path.parent)
+
+
+def _write_failure(err: BaseException) -> str | None:
+    """Why a save could not write (a full disk, permissions...), or None for any other error.
+
+    torch's zip writer reports a write that came up short as a ``RuntimeError`` of its
+    own (``enforce fail at inline_container.cc ... unexpected pos``).
+    """
+    if isinstance(err, OSError):
+        return err.strerror or str(err)
+    if isinstance(err, RuntimeError) and any(s in str(err) for s in TORCH_WRITE_FAILURES):
+        return "the write came up short: is the disk full?"
+    return None
 
 
 def _fsync_folder(folder: Path) -> None:

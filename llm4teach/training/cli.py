@@ -36,6 +36,7 @@ from llm4teach.training.checkpointing import (
 from llm4teach.training.data import RolloutDataModule
 from llm4teach.training.evaluation import Evaluation
 from llm4teach.training.module import PPOTeacherModule
+from llm4teach.training.preflight import check_space, check_writable
 from llm4teach.training.run_lock import hold_run
 from llm4teach.training.schedules import LambdaSchedule
 
@@ -147,10 +148,13 @@ class FitCLI(LightningCLI):
         dirpath = root / "checkpoints"
         is_rank_zero = rank_zero_only.rank == 0  # the ranks of one DDP job share one run
         if is_rank_zero:
-            root.mkdir(parents=True, exist_ok=True)
+            check_writable(root)
             self._held.enter_context(hold_run(root))
-            remove_stale_temps(dirpath)
         self._ckpt = resolve_checkpoint(self._ckpt_arg, dirpath)
+        if is_rank_zero:  # before the first epoch, not at its end
+            check_writable(dirpath)
+            check_space(dirpath, self.model)
+            remove_stale_temps(dirpath)
         checkpoint = load_checkpoint(self._ckpt) if self._ckpt else {}
         run_id = checkpoint.get(RUN_ID_KEY)
         init = self.config_init[self.subcommand]
