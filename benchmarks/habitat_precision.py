@@ -20,9 +20,9 @@ import torch
 from lightning.fabric import Fabric
 from torchrl.envs import TransformedEnv
 
+from llm4teach.domains import resolve
 from llm4teach.teacher import TeacherConfig
 from llm4teach.training import PPOTeacherModule
-from llm4teach.training.domains import domain_of
 
 TASK = "TidyHabitat"
 
@@ -37,11 +37,11 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", default=["32-true", "bf16-mixed"])
     args = parser.parse_args()
     torch.manual_seed(0)
-    domain = domain_of(TASK)
+    domain = resolve(TASK)
     module = PPOTeacherModule(task=TASK)
     module.distill.coef.fill_(1.0)
-    env = TransformedEnv(domain.make_env(TASK, args.num_envs, seed=0),
-                         domain.make_teacher(TASK, TeacherConfig(fallback="mask")))
+    env = TransformedEnv(domain.make_env(args.num_envs, seed=0),
+                         domain.make_teacher(TeacherConfig(fallback="mask")))
     with torch.no_grad():
         batch = env.rollout(args.frames_per_batch // args.num_envs, module.student,
                             break_when_any_done=False)

@@ -19,9 +19,10 @@ import torch
 from tensordict import TensorDictBase
 from torchrl.envs import TransformedEnv
 
-from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.domains import resolve
+from llm4teach.domains.held_out import evaluate_student, evaluate_teacher
+from llm4teach.teacher import TeacherConfig
 from llm4teach.training.distill import TeacherDistillLoss
-from llm4teach.training.domains import domain_of
 from llm4teach.training.module import PPOTeacherModule
 
 from report import DOCS, machine_line, write_section
@@ -32,8 +33,9 @@ EPISODES = 100  # training's held-out evaluation
 
 def teacher_frames(task: str, frames: int, seed: int) -> TensorDictBase:
     """``observation``, ``teacher_probs``, ``teacher_mask`` of ``frames`` teacher-acted steps."""
-    env = TransformedEnv(domain_of(task).make_env(task, NUM_ENVS, seed),
-                         TeacherTransform.from_config(task, TeacherConfig(seed=seed)))
+    domain = resolve(task)
+    env = TransformedEnv(domain.make_env(NUM_ENVS, seed),
+                         domain.make_teacher(TeacherConfig(seed=seed)))
     generator = torch.Generator().manual_seed(seed)
     td, steps = env.reset(), []
     for _ in range(frames // NUM_ENVS):
@@ -58,10 +60,11 @@ def clone(task: str, frames: int, epochs: int, seed: int) -> dict[str, float]:
             optimizer.step()
     with torch.no_grad():
         kl = float(distill(held_out)["kl_teacher"])
-    domain = domain_of(task)
-    played = domain.evaluate_student(student, task, EPISODES, seed=seed)
-    teacher = domain.evaluate_teacher(domain.make_teacher(task, TeacherConfig()), task, EPISODES)
-    return {"kl": kl, "teacher": teacher["success"],
+    domain = resolve(task)
+    played = evaluate_student(student, domain.episode_envs(2 * EPISODES), EPISODES, seed=seed)
+    teacher = evaluate_teacher(domain.make_teacher(TeacherConfig()),
+                               domain.episode_envs(EPISODES), EPISODES)
+    return {"kl": kl, "teacher": teacher["teacher_success"],
             "sampled": played["student_sampled_success"],
             "greedy": played["student_greedy_success"]}
 

@@ -20,10 +20,9 @@ import torch
 import yaml
 from torchrl.envs import TransformedEnv
 
-from llm4teach.teacher import Describer, TeacherConfig, TeacherTransform
+from llm4teach.teacher import Describer, TeacherConfig
 from llm4teach.training.data import make_collector
 from llm4teach.training.distill import teacher_kl
-from llm4teach.training.domains import domain_of
 from llm4teach.training.evaluation import load_module
 
 
@@ -32,8 +31,7 @@ def disagreement(ckpt: str, teacher: TeacherConfig, frames: int, seed: int) -> l
     torch.manual_seed(seed)
     module = load_module(ckpt)
     task, student = module.hparams.task, module.student
-    transform = TeacherTransform.from_config(task, teacher)
-    env = TransformedEnv(domain_of(task).make_env(task, 16, seed), transform)
+    env = TransformedEnv(module.domain.make_env(16, seed), module.domain.make_teacher(teacher))
     collector = make_collector(env, student, frames)
     rollout = collector.next()  # [envs, time], every env starting a fresh episode
     collector.shutdown()

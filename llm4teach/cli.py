@@ -58,33 +58,71 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(f"{key:28s} {value:.3f}")
 
 
-def _teacher(args: argparse.Namespace) -> None:
-    """Evaluate the teacher as the acting policy (sampling pi_T) on a fixed seed set."""
-    from llm4teach.teacher import TeacherConfig
-    from llm4teach.teacher.evaluate import EVAL_SEED, evaluate_teacher
-
-    settings = {k: v for k, v in vars(args).items() if k in TEACHER_FLAGS and v is not None}
-    for mode in [args.mode] if args.mode else ["soft", "hard"]:
-        config = TeacherConfig(mode=mode, **settings)
-        seed = EVAL_SEED if args.seed is None else args.seed
-        result = evaluate_teacher(args.task, config, episodes=args.episodes, seed=seed)
-        print(result.line())
-    stats = ", ".join(f"{k} {v:g}" for k, v in result.stats.items())
-    print(f"teacher counters ({mode}): {stats}")
-
-
-TEACHER_FLAGS = ("backend", "method", "model", "revision", "dtype", "device", "temperature",
-                 "num_samples", "cache_path", "prompt", "fallback", "lava", "trust_remote_code")
-
-
 def _tasks(_: argparse.Namespace) -> None:
-    from llm4teach.envs import TASKS
-    from llm4teach.envs.habitat import HABITAT_LAB_TASK, HABITAT_TASK
+    from llm4teach.domains import task_names
 
-    for name, env_id in TASKS.items():
-        print(f"{name:16s} {env_id}")
-    print(f"{HABITAT_TASK:16s} the Habitat domain's tidy-up task over skills (docs/habitat.md)")
-    print(f"{HABITAT_LAB_TASK:16s} the same task through habitat-lab (the habitat extra)")
+    for name, about in task_names().items():
+        print(f"{name:16s} {about}")
+
+
+def teacher(argv: Sequence[str]) -> None:
+    """``llm4teach teacher``: the teacher acting alone on the held-out episodes.
+
+    Its settings are ``TeacherConfig``'s (``--teacher.mode hard``...), with the same
+    defaults as a fit's ``data.teacher``; ``--config`` takes the task, the teacher and the
+    episode count of a fit config. The episodes and the loop are the training
+    evaluation's, so the success printed equals a run's ``eval/teacher_success``.
+    """
+    import dataclasses
+    from argparse import ArgumentError
+
+    import yaml
+    from jsonargparse import ArgumentParser
+
+    from llm4teach.domains import resolve
+    from llm4teach.domains.held_out import evaluate_teacher
+    from llm4teach.teacher import TeacherConfig
+
+    parser = ArgumentParser(prog="llm4teach teacher", exit_on_error=False,
+                            description="Evaluate the teacher acting alone (sampling pi_T) "
+                                        "on the held-out episodes.")
+    parser.add_argument("--config", help="a fit config (configs/*.yaml): its data.task, "
+                        "data.teacher and evaluation.episodes become the defaults")
+    parser.add_argument("--task", type=str, default="SimpleDoorKey")
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_class_arguments(TeacherConfig, "teacher")
+    try:
+        fit_config = parser.parse_args(argv).config
+        if fit_config:
+            with open(fit_config, encoding="utf-8") as f:
+                parser.set_defaults(_fit_defaults(yaml.safe_load(f) or {}))
+        args = parser.parse_args(argv)
+    except (ArgumentError, KeyError, OSError) as err:
+        raise ValueError(" ".join(str(err).split())) from None
+    if args.episodes < 1:
+        raise ValueError(f"--episodes must be a positive integer, got {args.episodes}")
+    config = TeacherConfig(**vars(args.teacher))
+    domain = resolve(args.task)
+    transform = domain.make_teacher(config)
+    metrics = evaluate_teacher(transform, domain.episode_envs(args.episodes), args.episodes)
+    print(f"{args.task:16s} {config.mode:4s} episodes {args.episodes:4d}  "
+          f"success {metrics['teacher_success']:6.1%}  return {metrics['teacher_return']:.3f}"
+          f"  length {metrics['teacher_length']:6.1f}")
+    stats = ", ".join(f"{k} {v:g}" for k, v in dataclasses.asdict(transform.stats).items())
+    print(f"teacher counters: {stats}")
+
+
+def _fit_defaults(fit: dict) -> dict[str, object]:
+    """The teacher command's defaults from a fit config (dotted keys, as jsonargparse sets)."""
+    data = fit.get("data") or {}
+    defaults: dict[str, object] = {f"teacher.{k}": v
+                                   for k, v in (data.get("teacher") or {}).items()}
+    if "task" in data:
+        defaults["task"] = data["task"]
+    episodes = (fit.get("evaluation") or {}).get("episodes")
+    if episodes is not None:
+        defaults["episodes"] = episodes
+    return defaults
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,25 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--episodes", type=int, default=100)
     evaluate.set_defaults(func=_evaluate)
 
-    teach = sub.add_parser("teacher", help="evaluate the teacher acting alone (success rate)")
-    teach.add_argument("--task", default="SimpleDoorKey")
-    teach.add_argument("--episodes", type=int, default=200)
-    teach.add_argument("--mode", choices=["soft", "hard"], help="default: both")
-    teach.add_argument("--seed", type=int, help="first episode seed (default: held-out set)")
-    teach.add_argument("--backend", help="table (default, no model) or hf")
-    teach.add_argument("--method", help="hf: sample, prompt or logits")
-    teach.add_argument("--model", help="hf: model id or local folder")
-    teach.add_argument("--revision")
-    teach.add_argument("--dtype")
-    teach.add_argument("--device")
-    teach.add_argument("--temperature", type=float)
-    teach.add_argument("--num-samples", type=int)
-    teach.add_argument("--cache-path")
-    teach.add_argument("--prompt", help="YAML prompt file (default: the packaged prompt)")
-    teach.add_argument("--fallback", help="noop or mask")
-    teach.add_argument("--lava", help="avoid (default) or passable (reference)")
-    teach.add_argument("--trust-remote-code", action="store_true", default=None)
-    teach.set_defaults(func=_teacher)
+    sub.add_parser("teacher", add_help=False,
+                   help="evaluate the teacher acting alone on the held-out episodes "
+                        "(llm4teach teacher --help lists every setting)")
 
     from llm4teach.compare import DEFAULT_GROUP_BY, DEFAULT_METRIC
 
@@ -151,13 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["fit"]:  # LightningCLI parses its own arguments
-        from llm4teach.training.cli import fit
-
+    if argv[:1] in (["fit"], ["teacher"]):  # jsonargparse: they parse their own arguments
+        if argv[0] == "fit":
+            from llm4teach.training.cli import fit as run
+        else:
+            run = teacher
         try:
-            fit(argv[1:])
+            run(argv[1:])
         except ValueError as err:
-            sys.exit(f"llm4teach fit: error: {err}")
+            sys.exit(f"llm4teach {argv[0]}: error: {err}")
         return
     args = build_parser().parse_args(argv)
     try:

@@ -23,9 +23,9 @@ from torch.utils.data import DataLoader, IterableDataset
 from torchrl.collectors import Collector
 from torchrl.envs import EnvBase, TransformedEnv
 
+from llm4teach.domains import resolve
 from llm4teach.student import ActorCritic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
-from llm4teach.training.domains import domain_of
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -68,7 +68,7 @@ class RolloutDataModule(LightningDataModule):
         teacher: TeacherConfig = TeacherConfig(),  # noqa: B008 (read only; jsonargparse shows it)
     ) -> None:
         super().__init__()
-        domain_of(task)  # an unknown task fails here, with the list of tasks
+        self.domain = resolve(task)  # an unknown task fails here, with the list of tasks
         for name, value in (("num_envs", num_envs), ("frames_per_batch", frames_per_batch),
                             ("epoch_frames", epoch_frames)):
             _positive(name, value)
@@ -87,10 +87,9 @@ class RolloutDataModule(LightningDataModule):
 
     def setup(self, stage: str) -> None:
         if self.env is None:
-            domain = domain_of(self.task)
-            self.teacher = domain.make_teacher(self.task, self.teacher_config)
-            env = domain.make_env(self.task, self.num_envs, self.seed)
-            self.env = TransformedEnv(env, self.teacher)
+            self.teacher = self.domain.make_teacher(self.teacher_config)
+            self.env = TransformedEnv(self.domain.make_env(self.num_envs, self.seed),
+                                      self.teacher)
 
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")

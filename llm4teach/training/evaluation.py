@@ -1,7 +1,8 @@
 """Evaluation on a fixed held-out seed set: the student (greedy and sampled) and, once, the teacher.
 
-How held-out episodes are played is the task's domain's business (``domains.py``); this
-module decides when, and logs the numbers against environment frames.
+Which envs the held-out episodes are played on is the task's domain's business, how they
+are played is ``llm4teach.domains.held_out``'s (one loop, one seed set); this module
+decides when, and logs the numbers against environment frames.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
-from llm4teach.training.domains import domain_of
+from llm4teach.domains.held_out import evaluate_student, evaluate_teacher
 
 
 class Evaluation(Callback):
@@ -42,20 +43,19 @@ class Evaluation(Callback):
         if not self.teacher or self._teacher_done:
             return
         if trainer.is_global_zero:  # only logged, so only rank 0 runs it
-            task, start = pl_module.hparams.task, time.process_time()
-            metrics = domain_of(task).evaluate_teacher(trainer.datamodule.teacher,
-                                                       task, self.episodes)
+            start, envs = time.process_time(), pl_module.domain.episode_envs(self.episodes)
+            metrics = evaluate_teacher(trainer.datamodule.teacher, envs, self.episodes)
             self._eval_cpu += time.process_time() - start
-            self._log(trainer, pl_module, {f"teacher_{k}": v for k, v in metrics.items()})
+            self._log(trainer, pl_module, metrics)
         self._teacher_done = True
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         # Ranks hold identical weights: rank 0 evaluates, the others receive its numbers.
         metrics = None
         if trainer.is_global_zero:
-            task, start = pl_module.hparams.task, time.process_time()
-            metrics = domain_of(task).evaluate_student(pl_module.student, task, self.episodes,
-                                                       seed=int(pl_module.updates))
+            start, envs = time.process_time(), pl_module.domain.episode_envs(2 * self.episodes)
+            metrics = evaluate_student(pl_module.student, envs, self.episodes,
+                                       seed=int(pl_module.updates))
             self._eval_cpu += time.process_time() - start
         metrics = trainer.strategy.broadcast(metrics, src=0)
         self._log(trainer, pl_module, metrics)
@@ -107,6 +107,6 @@ def evaluate_checkpoint(path: str, episodes: int = 100) -> dict[str, float]:
     if episodes < 1:
         raise ValueError(f"--episodes must be a positive integer, got {episodes}")
     module = load_module(path)
-    task = module.hparams.task
+    envs = module.domain.episode_envs(2 * episodes)
     return {"frames": float(module.frames),
-            **domain_of(task).evaluate_student(module.student, task, episodes, seed=0)}
+            **evaluate_student(module.student, envs, episodes, seed=0)}

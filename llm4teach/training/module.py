@@ -17,9 +17,9 @@ from tensordict import TensorDictBase
 from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
+from llm4teach.domains import resolve
 from llm4teach.training.artifacts import log_rows
 from llm4teach.training.distill import TeacherDistillLoss
-from llm4teach.training.domains import domain_of
 
 LOGGED = ("loss_objective", "loss_critic", "loss_entropy", "loss_distill", "entropy",
           "kl_teacher", "teacher_agreement", "kl_approx", "clip_fraction", "explained_variance")
@@ -33,7 +33,7 @@ def _check(name: str, value: float, low: float, high: float = float("inf")) -> N
 class PPOTeacherModule(LightningModule):
     """Clipped PPO + KL to the teacher (manual optimisation).
 
-    The student is the task's domain's (``domains.py``): the memory-map network for the
+    The student is the task's domain's (``llm4teach.domains``): the memory-map network for the
     MiniGrid tasks (``encoder``, ``channels``, ``strides``, ``hidden``), the visual one for
     ``TidyHabitat`` (``hidden``). Reference settings are the defaults; ``epochs`` are PPO
     passes over one rollout (a Lightning epoch is ``data.epoch_frames`` of rollouts).
@@ -72,8 +72,9 @@ class PPOTeacherModule(LightningModule):
             _check(name, value, low, high)
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.student = domain_of(task).make_student(task, encoder=encoder, hidden=hidden,
-                                                    channels=channels, strides=strides)
+        self.domain = resolve(task)
+        self.student = self.domain.make_student(encoder=encoder, hidden=hidden,
+                                                channels=channels, strides=strides)
         # The collector writes state values; bootstrap() adds the next ones (no value network).
         self.gae = GAE(gamma=gamma, lmbda=gae_lambda, value_network=None)
         # Both heads read the "hidden" features that training_step encodes once per minibatch.

@@ -20,6 +20,7 @@ habitat = pytest.importorskip("habitat")
 from test_skills_and_env import _oracle  # noqa: E402
 
 from llm4teach.cli import main  # noqa: E402
+from llm4teach.domains import resolve  # noqa: E402
 from llm4teach.envs.habitat import SKILL_INDEX, SkillBatchEnv, TidySkillEnv  # noqa: E402
 from llm4teach.envs.habitat.habitat_lab import (  # noqa: E402
     SIM,
@@ -28,9 +29,9 @@ from llm4teach.envs.habitat.habitat_lab import (  # noqa: E402
     make_gym_env,
     register,
 )
-from llm4teach.teacher.habitat import SkillTeacherTransform  # noqa: E402
+from llm4teach.teacher import TeacherTransform  # noqa: E402
+from llm4teach.teacher.habitat import SkillTeacher  # noqa: E402
 from llm4teach.training.checkpointing import load_checkpoint  # noqa: E402
-from llm4teach.training.domains import domain_of  # noqa: E402
 
 CONFIG = str(Path(__file__).parents[2] / "configs" / "habitat_tidy.yaml")
 
@@ -71,7 +72,7 @@ def test_batched_torchrl_env_over_habitat_gym_with_the_teacher():
     env = TransformedEnv(
         SkillBatchEnv(num_envs=2, seed=0, make=HabitatGymSkillEnv, resolution=16,
                       num_episodes=16),
-        SkillTeacherTransform(),
+        TeacherTransform(SkillTeacher("TidyHabitat"), in_key="scene"),
     )
     check_env_specs(env)
     td = env.rollout(30, break_when_any_done=False)
@@ -81,7 +82,7 @@ def test_batched_torchrl_env_over_habitat_gym_with_the_teacher():
 
 
 def test_the_habitat_lab_task_steps_habitat_gym_envs():
-    env = domain_of("TidyHabitatLab").make_env("TidyHabitatLab", num_envs=2, seed=0)
+    env = resolve("TidyHabitatLab").make_env(num_envs=2, seed=0)
     assert all(isinstance(e, HabitatGymSkillEnv) for e in env.envs)
     assert env.observation_spec["observation"].shape == (2, 4, 64, 64)
 

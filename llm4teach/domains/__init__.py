@@ -1,0 +1,64 @@
+"""Domains: a task name resolves once to its domain object, which supplies what differs.
+
+A domain is bound to one task and makes its batched TorchRL env, its teacher, its
+student and the single envs its held-out episodes are played on (``held_out.py``: one
+loop and one seed set for every domain). The trainer, the data module, the evaluation
+and the ``llm4teach`` command ask ``resolve(task)`` and never look at the task's name
+again. A new family of tasks is one new module here and one entry in ``FAMILIES``.
+
+Example:
+    >>> domain = resolve("SimpleDoorKey")
+    >>> domain.make_env(num_envs=2, seed=0).batch_size
+    torch.Size([2])
+    >>> resolve("simpledoorkey") is domain
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from torchrl.envs import EnvBase
+
+from llm4teach.domains.habitat import HabitatDomain
+from llm4teach.domains.held_out import EpisodeEnv
+from llm4teach.domains.minigrid import MiniGridDomain
+from llm4teach.student import ActorCritic
+from llm4teach.teacher import TeacherConfig, TeacherTransform
+
+
+class Domain(Protocol):
+    """One task as the trainer sees it."""
+
+    task: str
+
+    def make_env(self, num_envs: int, seed: int | None) -> EnvBase: ...
+
+    def make_teacher(self, config: TeacherConfig) -> TeacherTransform: ...
+
+    def make_student(self, encoder: str, hidden: int, channels: tuple[int, ...],
+                     strides: tuple[int, ...] | None) -> ActorCritic: ...
+
+    def episode_envs(self, n: int) -> list[EpisodeEnv]: ...
+
+
+FAMILIES = (MiniGridDomain, HabitatDomain)
+_MADE: dict[str, Domain] = {}  # canonical task name -> its one domain object
+
+
+def task_names() -> dict[str, str]:
+    """Every task's short name with a line about it (``llm4teach tasks``)."""
+    return {name: about for family in FAMILIES for name, about in family.names.items()}
+
+
+def resolve(task: str) -> Domain:
+    """The domain object of ``task``, made once per task; an unknown name is one error line
+    that lists the valid ones."""
+    for family in FAMILIES:
+        canonical = family.canonical(task)
+        if canonical is not None:
+            if canonical not in _MADE:  # two spellings of one task share one domain object
+                _MADE[canonical] = family(task)
+            return _MADE[canonical]
+    more = "; ".join(family.more_names for family in FAMILIES if family.more_names)
+    raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(task_names())} ({more})")

@@ -1,0 +1,78 @@
+"""The Habitat domain: the tidy-up task over skills in the small rendered world.
+
+``TidyHabitat`` steps the world directly; ``TidyHabitatLab`` trains on the same world
+through habitat-lab (registry, ``Env``, ``habitat.gym``), which is tested step for step
+equal to it, so both are evaluated on the direct one. The student is the visual one
+(RGB + depth); the teacher reads the privileged ``scene``. Nothing here imports
+habitat-lab unless the task is ``TidyHabitatLab``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torchrl.envs import EnvBase
+
+from llm4teach.envs.habitat import (
+    HABITAT_LAB_TASK,
+    HABITAT_TASK,
+    SKILLS,
+    SkillBatchEnv,
+    TidySkillEnv,
+)
+from llm4teach.student import ActorCritic
+from llm4teach.student.visual import make_visual_actor_critic
+from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.teacher.habitat import SkillTeacher
+
+
+class HabitatDomain:
+    """The tidy-up task (goal: the apple on the sink), directly or through habitat-lab."""
+
+    names = {HABITAT_TASK: "Habitat domain, the tidy-up task over skills (docs/habitat.md)",
+             HABITAT_LAB_TASK: "the same task through habitat-lab (the habitat extra)"}
+    more_names = ""
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        self._episode_envs: list[TidySkillEnv] = []
+
+    @staticmethod
+    def canonical(task: str) -> str | None:
+        return next((name for name in HabitatDomain.names if name.lower() == task.lower()),
+                    None)
+
+    def make_env(self, num_envs: int, seed: int | None) -> EnvBase:
+        return SkillBatchEnv(num_envs=num_envs, seed=seed, make=self._skill_env())
+
+    def make_teacher(self, config: TeacherConfig) -> TeacherTransform:
+        if config.backend != "table":
+            raise ValueError(f"the {HABITAT_TASK} teacher has only its stand-in plan table: "
+                             f"set data.teacher.backend to table (got {config.backend!r})")
+        return TeacherTransform(SkillTeacher(self.task, config), in_key="scene")
+
+    def make_student(self, encoder: str, hidden: int, channels: tuple[int, ...],
+                     strides: tuple[int, ...] | None) -> ActorCritic:
+        """The visual student; ``encoder``, ``channels`` and ``strides`` are MiniGrid's."""
+        return make_visual_actor_critic(TidySkillEnv().image_shape, len(SKILLS), hidden=hidden)
+
+    def episode_envs(self, n: int) -> list[TidySkillEnv]:
+        envs = self._episode_envs
+        envs += [TidySkillEnv() for _ in range(n - len(envs))]
+        return envs[:n]
+
+    def _skill_env(self) -> Callable[..., Any]:
+        """What one skill-level env is made by: the world itself, or habitat-lab's gym env."""
+        if self.canonical(self.task) != HABITAT_LAB_TASK:
+            return TidySkillEnv
+        try:
+            from llm4teach.envs.habitat.habitat_lab import HabitatGymSkillEnv, register
+
+            register()
+        except ImportError as err:
+            raise ValueError(
+                f"task {HABITAT_LAB_TASK} runs through habitat-lab, which cannot be imported "
+                f"here ({err}): install the habitat extra and habitat-sim in their own "
+                f"environment (docs/habitat.md), or use task {HABITAT_TASK}") from None
+        return HabitatGymSkillEnv

@@ -1,0 +1,62 @@
+"""``llm4teach teacher``: the training evaluation's episodes and loop; TeacherConfig's settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fit_args import tiny_fit_args
+from mlflow.tracking import MlflowClient
+
+from llm4teach.cli import main
+from llm4teach.training.checkpointing import load_checkpoint
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+
+
+@pytest.mark.slow
+def test_teacher_command_prints_the_fits_eval_teacher_success(in_tmp, capsys):
+    # TwoDoor (per-episode door numbers) in hard mode (a random stream): the fit's teacher has
+    # annotated the collector's first reset before it is evaluated, the command's has not
+    settings = {"--data.task": "TwoDoor", "--data.teacher.mode": "hard",
+                "--evaluation.episodes": "40"}
+    main(["fit", *tiny_fit_args(in_tmp, total_frames=64, **settings)])
+    run_id = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")["mlflow_run_id"]
+    client = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
+    (logged,) = client.get_metric_history(run_id, "eval/teacher_success")
+    capsys.readouterr()
+
+    main(["teacher", "--task", "TwoDoor", "--teacher.mode", "hard", "--episodes", "40"])
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.split()[:4] == ["TwoDoor", "hard", "episodes", "40"]
+    assert f"success {logged.value:6.1%}" in line
+
+
+def test_teacher_command_takes_a_fit_config(capsys):
+    main(["teacher", "--config", str(CONFIGS / "lavadoorkey.yaml"), "--episodes", "3"])
+    assert capsys.readouterr().out.split()[:4] == ["LavaDoorKey", "soft", "episodes", "3"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--teacher.mode", "both"], "teacher mode must be one of soft, hard"),
+    (["--teacher.lava", "through"], "teacher lava must be one of"),
+    (["--task", "NoSuchTask"], "valid tasks: SimpleDoorKey"),
+    (["--config", "missing.yaml"], "missing.yaml"),
+    (["--episodes", "0"], "--episodes must be a positive integer"),
+])
+def test_teacher_command_errors_are_one_line(args, message, in_tmp):
+    with pytest.raises(SystemExit) as exc:
+        main(["teacher", *args, "--episodes", "1"] if "--episodes" not in args
+             else ["teacher", *args])
+    assert isinstance(exc.value.code, str) and "\n" not in exc.value.code
+    assert exc.value.code.startswith("llm4teach teacher: error: ") and message in exc.value.code
+
+
+def test_a_missing_model_folder_is_one_line_on_stderr(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "llm4teach", "teacher", "--teacher.backend", "hf",
+                          "--teacher.model", str(tmp_path / "nope"), "--episodes", "1"],
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+    assert out.stderr.strip().count("\n") == 0 and "does not exist" in out.stderr
