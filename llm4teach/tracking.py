@@ -6,6 +6,7 @@ MLflow 3 refuses the old ``./mlruns`` file store, so runs go to a sqlite databas
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,10 +14,29 @@ from pathlib import Path
 from filelock import FileLock
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
 # Tags of a run started from another run's checkpoint: the parent's run id, and the frame
 # count it started at (its own frames/s counts only the frames it trained).
 BRANCHED_FROM, BRANCHED_AT = "branched_from", "branched_at_frames"
+
+
+def resolve_tracking_uri(tracking_uri: str | None) -> str:
+    """The store a run logs to: the one given, else ``$MLFLOW_TRACKING_URI`` (MLflow's own
+    variable, so a user's usual setting applies), else ``DEFAULT_TRACKING_URI``."""
+    return tracking_uri or os.environ.get(TRACKING_URI_ENV) or DEFAULT_TRACKING_URI
+
+
+def default_run_name(task: str, method: str | None, seed: int | bool | None) -> str:
+    """``<task>-<method>-seed<k>`` (parts not known are left out): a name that says which run
+    it is, where MLflow would pick a random one.
+
+    Example:
+        >>> default_run_name("SimpleDoorKey", "soft", 2)
+        'SimpleDoorKey-soft-seed2'
+    """
+    parts = [task, method, f"seed{seed}" if type(seed) is int else None]  # not False: unseeded
+    return "-".join(p for p in parts if p)
 
 
 @contextmanager

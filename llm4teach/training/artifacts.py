@@ -12,9 +12,10 @@ from lightning.pytorch.loggers import MLFlowLogger
 
 from llm4teach.tracking import (
     DEFAULT_ARTIFACT_ROOT,
-    DEFAULT_TRACKING_URI,
     artifact_location,
+    default_run_name,
     learning_curve,
+    resolve_tracking_uri,
     store_lock,
 )
 
@@ -31,17 +32,31 @@ class MLflowTracking(Callback):
     learning-curve PNG are logged as artifacts.
     """
 
-    def __init__(self, tracking_uri: str = DEFAULT_TRACKING_URI,
+    def __init__(self, tracking_uri: str | None = None,
                  artifact_root: str | None = DEFAULT_ARTIFACT_ROOT,
                  experiment: str | None = None, run_name: str | None = None,
                  tags: dict[str, str] | None = None) -> None:
-        self.tracking_uri, self.artifact_root = tracking_uri, artifact_root
+        """Where and under which names the run is tracked.
+
+        Args:
+            tracking_uri: MLflow store; default $MLFLOW_TRACKING_URI if set, else
+                sqlite:///mlruns/mlflow.db (this option wins over the variable)
+            artifact_root: folder or URI for the artifacts of new experiments
+            experiment: MLflow experiment; default the task name
+            run_name: MLflow run name; default <task>-<tags.method>-seed<seed_everything>
+            tags: MLflow run tags, e.g. {method: soft} (what compare groups by)
+        """
+        self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        self.artifact_root = artifact_root
         self.experiment, self.run_name, self.tags = experiment, run_name, dict(tags or {})
 
-    def make_logger(self, task: str, run_id: str | None = None) -> MLFlowLogger:
+    def make_logger(self, task: str, seed: int | None = None,
+                    run_id: str | None = None) -> MLFlowLogger:
+        """The run's logger: a new MLflow run, or the run ``run_id`` continued."""
         with store_lock(self.tracking_uri):
             logger = MLFlowLogger(
-                experiment_name=self.experiment or task, run_name=self.run_name,
+                experiment_name=self.experiment or task,
+                run_name=self.run_name or default_run_name(task, self.tags.get("method"), seed),
                 tracking_uri=self.tracking_uri, tags={"task": task, **self.tags},
                 artifact_location=artifact_location(self.tracking_uri, self.artifact_root),
                 run_id=run_id,

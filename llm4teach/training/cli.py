@@ -168,8 +168,8 @@ class FitCLI(LightningCLI):
             run_id = None
         # Only rank 0 logs. Opening the store on every rank at once (torchrun starts them
         # together) would race to create a new sqlite store's tables.
-        kwargs["logger"] = tracking.make_logger(config.data.task, run_id=run_id) if is_rank_zero \
-            else False
+        kwargs["logger"] = tracking.make_logger(
+            config.data.task, seed=config.seed_everything, run_id=run_id) if is_rank_zero else False
         kwargs["plugins"] = [AtomicCheckpointIO()]
         callbacks = [*(init.trainer.callbacks or []), *checkpoint_callbacks(dirpath)]
         if config.trainer.enable_progress_bar is not False:
