@@ -19,7 +19,6 @@ from typing import Any
 import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_warn
 
@@ -37,23 +36,13 @@ from llm4teach.training.data import RolloutDataModule
 from llm4teach.training.evaluation import Evaluation
 from llm4teach.training.module import PPOTeacherModule
 from llm4teach.training.preflight import check_space, check_writable
+from llm4teach.training.progress import FramesProgressBar
 from llm4teach.training.run_lock import hold_run
 from llm4teach.training.schedules import LambdaSchedule
 
 TRAINER_DEFAULTS = {"max_epochs": -1, "log_every_n_steps": 1, "num_sanity_val_steps": 0,
                     "limit_val_batches": 0, "enable_model_summary": False,
                     "default_root_dir": "runs/default", "enable_autolog_hparams": False}
-
-
-class FramesProgressBar(TQDMProgressBar):
-    """Frames, frames/s, lambda and the latest held-out success; no version number."""
-
-    def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
-        metrics = super().get_metrics(trainer, pl_module)
-        metrics.pop("v_num", None)
-        if "frames" in metrics:
-            metrics["frames"] = f"{float(metrics['frames']):,.0f}"
-        return metrics
 
 
 class MLflowConfig(SaveConfigCallback):
