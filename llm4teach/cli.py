@@ -59,10 +59,13 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _tasks(_: argparse.Namespace) -> None:
-    from llm4teach.domains import task_names
+    from llm4teach.domains import FAMILIES, task_names
 
     for name, about in task_names().items():
         print(f"{name:16s} {about}")
+    for family in FAMILIES:
+        if family.more_names:
+            print(f"and {family.more_names}")
 
 
 def teacher(argv: Sequence[str]) -> None:
@@ -88,8 +91,10 @@ def teacher(argv: Sequence[str]) -> None:
                                         "on the held-out episodes.")
     parser.add_argument("--config", help="a fit config (configs/*.yaml): its data.task, "
                         "data.teacher and evaluation.episodes become the defaults")
-    parser.add_argument("--task", type=str, default="SimpleDoorKey")
-    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--task", type=str, default="SimpleDoorKey",
+                        help="a task name or id (llm4teach tasks lists them)")
+    parser.add_argument("--episodes", type=int, default=100,
+                        help="held-out episodes: episode i is reset with seed 2**32 + i")
     parser.add_class_arguments(TeacherConfig, "teacher")
     try:
         fit_config = parser.parse_args(argv).config
