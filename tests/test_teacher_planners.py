@@ -1,7 +1,9 @@
 """Planners: the recorded table, the in-process hf methods, the persistent cache, errors."""
 
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -135,10 +137,65 @@ def test_clear_errors(tmp_path, monkeypatch):
         TeacherConfig(backend="hf", model="x", method="vibes")
     with pytest.raises(ValueError, match="needs a model"):
         TeacherConfig(backend="hf")
+    with pytest.raises(ValueError, match="logits_norm must be one of mean, sum"):
+        TeacherConfig(logits_norm="max")
     with pytest.raises(ValueError, match="does not exist"):
         hf(tmp_path / "missing", tmp_path).load()
+    with pytest.raises(ValueError, match=r"prompt file \S+ cannot be read .*default.yaml"):
+        hf("x", tmp_path, prompt=str(tmp_path / "nope.yaml"))
+    (tmp_path / "half.yaml").write_text("system: hi\n")
+    with pytest.raises(ValueError, match="lacks logits, prompt, sample"):
+        hf("x", tmp_path, prompt=str(tmp_path / "half.yaml"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with CUDA can use it")
+def test_cuda_without_cuda_is_one_line(tiny_llm, tmp_path):
+    with pytest.raises(ValueError, match="use --data.teacher.device cpu"):
+        hf(tiny_llm, tmp_path, device="cuda").load()
+    with pytest.raises(ValueError, match="not a torch device"):
+        hf(tiny_llm, tmp_path, device="gpu0").load()
+
+
+@pytest.mark.parametrize("offline", ["HF_HUB_OFFLINE", "unreachable"])
+def test_offline_hub_fails_fast_with_the_download_command(offline, tmp_path, monkeypatch):
     import huggingface_hub.constants
 
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # no hub here
-    with pytest.raises(ValueError, match="huggingface-cli download"):
+    if offline == "HF_HUB_OFFLINE":
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    else:  # a hub that refuses connections: a closed port here, no network used
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"not reachable .*`hf download nobody/no-such-model"):
         hf("nobody/no-such-model", tmp_path).load()
+    assert time.perf_counter() - start < 5  # not a minute of retries
+    assert (Path(sys.executable).parent / "hf").exists()  # the command the hint names
+
+
+def test_logits_are_length_normalised(tiny_llm, tmp_path):
+    mean, total = hf(tiny_llm, tmp_path), hf(tiny_llm, tmp_path, logits_norm="sum")
+    mean.load()
+    total.load()
+    pairs = [("State: " + TEXTS[1] + " Action:", " " + c) for c in
+             ("explore", "go to <key>, pick up <key>, go to <door>, open <door>")]
+    tokens = torch.tensor([len(mean.tokenizer(c, add_special_tokens=False)["input_ids"]) + 1
+                           for _, c in pairs])  # the plan's tokens and the end of sequence
+    torch.testing.assert_close(mean.score(pairs) * tokens, total.score(pairs))
+    mean.plan(TEXTS[:1])
+    total.plan(TEXTS[:1])
+    assert total.stats.model_calls == 1  # the norm is part of the cache key
+
+
+def test_answers_without_a_plan_are_not_cached(tiny_llm, tmp_path, monkeypatch):
+    planner = hf(tiny_llm, tmp_path, method="sample")
+    planner.load()
+    answers = iter([["", "nonsense", "Action: use <key>"], ["Action: explore"] * 3])
+    monkeypatch.setattr(planner, "_generate", lambda contexts, sample: next(answers))
+    assert planner.plan(TEXTS[:1]) == [{}]
+    assert planner.stats.parse_failures == 3
+    again = hf(tiny_llm, tmp_path, method="sample")  # a later run asks the model again
+    again.load()
+    monkeypatch.setattr(again, "_generate", lambda contexts, sample: next(answers))
+    assert again.plan(TEXTS[:1]) == [{"explore": 1.0}] and again.stats.model_calls == 1

@@ -13,7 +13,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from llm4teach.teacher.grammar import MINIGRID
-from llm4teach.teacher.planners.hf import load_prompt
+from llm4teach.teacher.planners.base import load_prompt
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
@@ -52,6 +52,8 @@ def build_tiny_llm(folder: Path, chat: bool = False, seed: int = 0) -> Path:
         bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
     )
-    LlamaForCausalLM(config).save_pretrained(folder)
+    model = LlamaForCausalLM(config)
+    model.generation_config.do_sample = True  # as chat models ship it: servers then sample
+    model.save_pretrained(folder)
     fast.save_pretrained(folder)
     return folder

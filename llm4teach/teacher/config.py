@@ -11,6 +11,7 @@ FALLBACKS = ("noop", "mask")
 METHODS = ("sample", "prompt", "logits")
 LAVA = ("passable", "avoid")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+LOGITS_NORMS = ("mean", "sum")
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -28,6 +29,9 @@ class TeacherConfig:
     refuses it). ``lava="passable"`` is the reference's go-to, which walks
     through lava. ``cache_path=None`` keeps ``hf`` answers in
     ``~/.cache/llm4teach/plans.sqlite``; ``":memory:"`` keeps them for the process only.
+
+    ``logits_norm`` scores a candidate plan by the ``mean`` log-probability of its tokens
+    (the default: otherwise the shortest plan wins by many nats) or their ``sum``.
 
     Example:
         >>> TeacherConfig(backend="table", mode="hard").fallback
@@ -50,6 +54,7 @@ class TeacherConfig:
     trust_remote_code: bool = False
     lava: str = "avoid"
     seed: int = 0
+    logits_norm: str = "mean"
 
     def __post_init__(self) -> None:
         _choice("backend", self.backend, BACKENDS)
@@ -58,6 +63,7 @@ class TeacherConfig:
         _choice("method", self.method, METHODS)
         _choice("lava", self.lava, LAVA)
         _choice("dtype", self.dtype, DTYPES)
+        _choice("logits_norm", self.logits_norm, LOGITS_NORMS)
         if self.backend == "hf" and not self.model:
             raise ValueError(
                 "teacher backend 'hf' needs a model: pass a Hugging Face model id or a local "

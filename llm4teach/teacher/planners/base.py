@@ -1,12 +1,25 @@
-"""What every planner shares: the batched interface and the counters it reports."""
+"""What every planner shares: the batched interface, the counters it reports, and the
+LLM planners' prompt, answer parsing and cached ``plan``."""
 
 from __future__ import annotations
 
+import math
+import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Protocol
 
+import yaml
+
+from llm4teach.teacher.cache import DEFAULT_PATH, PlanCache, settings_key
+from llm4teach.teacher.config import TeacherConfig
+from llm4teach.teacher.grammar import Grammar
+
 PlanDist = dict[str, float]  # plan text -> probability (raw text; parsing happens later)
+PROMPT_KEYS = ("system", "sample", "prompt", "logits")
 
 
 @dataclass
@@ -14,12 +27,12 @@ class TeacherStats:
     """Counters of one teacher (and its forks), the same in every domain.
 
     - ``hits``: distinct state texts a planner answered without the model (a table's
-      recorded state; an answer in the ``hf`` cache).
-    - ``misses``: texts the ``hf`` planner had to send to the model.
+      recorded state; an answer in an LLM planner's cache).
+    - ``misses``: texts an LLM planner had to send to the model.
     - ``parse_failures``: plans outside the domain's grammar, counted where they are
-      parsed: a model answer (``sample``) or answer line (``prompt``) in the ``hf``
-      planner, and a plan of a planner's distribution (a table's verbatim junk) in the
-      teacher, once per distinct text.
+      parsed: a model answer (``sample``) or answer line (``prompt``, and an answer
+      with no usable line) in an LLM planner, and a plan of a planner's distribution
+      (a table's verbatim junk) in the teacher, once per distinct text.
     - ``model_calls``, ``model_seconds``: texts the model planned for and the time it took.
     - ``unknown_texts``: texts a table has no entry for (they get no plan).
     - ``fallbacks``: annotated steps where no plan gave an action (soft: no plan of the
@@ -48,3 +61,99 @@ class Planner(Protocol):
     stats: TeacherStats
 
     def plan(self, texts: Sequence[str]) -> list[PlanDist]: ...
+
+
+def load_prompt(path: str | None) -> dict[str, str]:
+    """The prompt texts (``system`` and one instruction per method) from YAML, the
+    packaged ``prompts/default.yaml`` when ``path`` is None."""
+    fix = ("pass a YAML file with system, sample, prompt and logits texts (like "
+           "llm4teach/teacher/prompts/default.yaml) or leave the teacher prompt unset")
+    if path is None:
+        text = (resources.files("llm4teach.teacher") / "prompts" / "default.yaml").read_text()
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            reason = getattr(err, "strerror", None) or type(err).__name__
+            raise ValueError(f"teacher prompt file {path} cannot be read ({reason}); {fix}") \
+                from None
+    try:
+        prompt = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ValueError(f"teacher prompt file {path} is not valid YAML; {fix}") from None
+    missing = set(PROMPT_KEYS) - set(prompt if isinstance(prompt, dict) else {})
+    if missing:
+        raise ValueError(f"teacher prompt file {path} lacks {', '.join(sorted(missing))}; {fix}")
+    return prompt
+
+
+class LLMPlanner:
+    """What the LLM planners share: the prompt, the answers' parsing, and ``plan`` through
+    the persistent ``PlanCache`` (only texts never answered reach the model; a text
+    whose answer gave no plan is not cached, so it is asked again in a later run).
+
+    A subclass sets ``KEYED``, the ``TeacherConfig`` fields that shape an answer (with
+    the prompt they make the cache key), and defines ``_answer(texts)``.
+    """
+
+    KEYED: tuple[str, ...] = ()
+
+    def __init__(self, config: TeacherConfig, grammar: Grammar) -> None:
+        self.config = config
+        self.grammar = grammar
+        self.prompt = load_prompt(config.prompt)
+        self.stats = TeacherStats()
+        key = settings_key({**{k: getattr(config, k) for k in self.KEYED},
+                            "prompt": self.prompt})
+        self.cache = PlanCache(config.cache_path or DEFAULT_PATH, key)
+
+    def _answer(self, texts: list[str]) -> dict[str, PlanDist]:
+        raise NotImplementedError
+
+    def plan(self, texts: Sequence[str]) -> list[PlanDist]:
+        unique = list(dict.fromkeys(texts))
+        cached = self.cache.get(unique)
+        new = [t for t in unique if t not in cached]
+        self.stats.hits += len(unique) - len(new)
+        self.stats.misses += len(new)
+        if new:
+            start = time.perf_counter()
+            answers = self._answer(new)
+            self.stats.model_seconds += time.perf_counter() - start
+            self.stats.model_calls += len(new)
+            self.cache.put({t: d for t, d in answers.items() if d})
+            cached.update(answers)
+        return [cached[t] for t in texts]
+
+    def instruction(self, text: str, method: str) -> str:
+        """The user message of ``method`` for one state text."""
+        return f"{self.prompt[method]}\nState: {text}"
+
+    def plain_context(self, text: str, method: str) -> str:
+        """The text a model without a chat template continues."""
+        return f"{self.prompt['system']}\n\n{self.instruction(text, method)}\n"
+
+    def sample_dist(self, answers: Sequence[str]) -> PlanDist:
+        """The frequency of each parsed plan among free-text answers (``sample``)."""
+        plans = [self.grammar.parse_answer(a) for a in answers]
+        self.stats.parse_failures += sum(p is None for p in plans)
+        counts = Counter(self.grammar.format_plan(p) for p in plans if p is not None)
+        total = sum(counts.values())
+        return {plan: c / total for plan, c in counts.items()}
+
+    def weighted_dist(self, answer: str) -> PlanDist:
+        """The normalised ``Action: <plan> | <weight>`` lines of one answer (``prompt``);
+        an answer with no usable line (or weights summing to 0 or overflowing) gives {}."""
+        plans, failures = self.grammar.parse_weighted_answer(answer)
+        total = sum(plans.values())
+        usable = total > 0 and math.isfinite(total)
+        self.stats.parse_failures += failures + (not usable)
+        return {p: q / total for p, q in plans.items()} if usable else {}
+
+    def score_dist(self, candidates: Sequence[str], scores: Sequence[float]) -> PlanDist:
+        """Softmax of the candidates' scores at the temperature (``logits``)."""
+        scaled = [s / self.config.temperature for s in scores]
+        top = max(scaled)
+        weights = [math.exp(s - top) for s in scaled]
+        total = sum(weights)
+        return {c: w / total for c, w in zip(candidates, weights, strict=True)}

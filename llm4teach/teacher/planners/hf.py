@@ -2,47 +2,65 @@
 
 ``sample``: n sampled answers per text, the frequency of each parsed plan.
 ``prompt``: the model lists plans with probabilities; parsed and normalised.
-``logits``: candidate plans from the grammar, scored by their log-likelihood in one
-batched forward pass, softmax with a temperature.
+``logits``: candidate plans from the grammar, scored by the mean (``logits_norm``:
+or sum) log-probability of their tokens in one batched forward pass, softmax with a
+temperature.
 Answers go through the persistent ``PlanCache``: only texts never seen reach the model.
 """
 
 from __future__ import annotations
 
-import time
-from collections import Counter
+import socket
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import torch
-import yaml
 
-from llm4teach.teacher.cache import DEFAULT_PATH, PlanCache, settings_key
 from llm4teach.teacher.config import TeacherConfig
 from llm4teach.teacher.grammar import MINIGRID, Grammar
-from llm4teach.teacher.planners.base import PlanDist, TeacherStats
+from llm4teach.teacher.planners.base import LLMPlanner, PlanDist
 
 DTYPES = {"auto": "auto", "float32": torch.float32, "float16": torch.float16,
           "bfloat16": torch.bfloat16}
+HUB_PROBE_S = 3.0  # seconds to wait for the hub's TCP port before going offline
 
 
-def load_prompt(path: str | None) -> dict[str, str]:
-    """The prompt texts (``system`` and one instruction per method) from YAML."""
-    if path is None:
-        text = (resources.files("llm4teach.teacher") / "prompts" / "default.yaml").read_text()
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-    prompt = yaml.safe_load(text)
-    missing = {"system", "sample", "prompt", "logits"} - set(prompt or {})
-    if missing:
-        raise ValueError(f"prompt file {path} lacks {', '.join(sorted(missing))}")
-    return prompt
+def hub_reachable() -> bool:
+    """Whether the Hugging Face hub (``HF_ENDPOINT``) accepts a connection, so a hub id is
+    not retried for a minute by ``from_pretrained`` on a machine without network."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlsplit(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=HUB_PROBE_S).close()
+    except OSError:
+        return False
+    return True
 
 
-class HFPlanner:
+def check_device(device: str) -> None:
+    """One ``ValueError`` naming the fix for a device this torch build cannot use."""
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise ValueError(f"teacher device {device!r} is not a torch device: use cpu, cuda "
+                         "or cuda:N") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        build = "has no CUDA" if torch.version.cuda is None else "sees no GPU"
+        raise ValueError(f"teacher device {device!r}: this torch build {build}; use "
+                         "--data.teacher.device cpu (or a torch with CUDA on a GPU machine)")
+
+
+class HFPlanner(LLMPlanner):
     """Plans with a causal LM loaded by ``from_pretrained`` (id or local folder), lazily.
+
+    A hub id is looked up on the hub only when it answers (else, and with
+    ``HF_HUB_OFFLINE=1``, only in the local cache).
 
     Example (any local folder holding a causal LM and its tokenizer):
         >>> cfg = TeacherConfig(backend="hf", model="path/to/model", method="logits")
@@ -51,15 +69,11 @@ class HFPlanner:
         [{'explore': 0.1, 'go to <key>, pick up <key>': 0.8, 'pick up <key>': 0.1}]
     """
 
+    KEYED = ("backend", "model", "revision", "method", "dtype", "temperature",
+             "num_samples", "max_new_tokens", "seed", "logits_norm")
+
     def __init__(self, config: TeacherConfig, grammar: Grammar = MINIGRID) -> None:
-        self.config = config
-        self.grammar = grammar
-        self.prompt = load_prompt(config.prompt)
-        self.stats = TeacherStats()
-        keyed = ("backend", "model", "revision", "method", "dtype", "temperature",
-                 "num_samples", "max_new_tokens", "seed")
-        key = settings_key({**{k: getattr(config, k) for k in keyed}, "prompt": self.prompt})
-        self.cache = PlanCache(config.cache_path or DEFAULT_PATH, key)
+        super().__init__(config, grammar)
         self.model: Any = None
         self.tokenizer: Any = None
 
@@ -74,19 +88,24 @@ class HFPlanner:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         name, cfg = self.config.model, self.config
-        if name.startswith((".", "/", "~")) and not Path(name).expanduser().exists():
+        check_device(cfg.device)
+        local = Path(name).expanduser().exists()
+        if name.startswith((".", "/", "~")) and not local:
             raise ValueError(f"model folder {name} does not exist; pass a folder holding a "
                              "causal LM and its tokenizer, or a Hugging Face model id")
-        kwargs = {"revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code}
+        offline = not local and not hub_reachable()
+        kwargs = {"revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code,
+                  "local_files_only": offline}
         try:
             tokenizer = AutoTokenizer.from_pretrained(name, **kwargs)
             model = AutoModelForCausalLM.from_pretrained(name, dtype=DTYPES[cfg.dtype], **kwargs)
         except OSError as err:
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            reason = ("the Hugging Face hub is not reachable (or HF_HUB_OFFLINE is set) and "
+                      "it is not in the local cache") if offline else (
+                str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)
             raise ValueError(
-                f"cannot load model {name!r} ({reason}); if the Hugging Face hub is not "
-                f"reachable, download it where it is (`huggingface-cli download {name} "
-                f"--local-dir DIR`) and pass DIR as the model"
+                f"cannot load model {name!r} ({reason}); download it where the hub is "
+                f"reachable (`hf download {name} --local-dir DIR`) and pass DIR as the model"
             ) from None
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -94,32 +113,19 @@ class HFPlanner:
 
     def _context(self, text: str, method: str) -> str:
         """The text the model continues: chat template when the tokenizer has one."""
-        instruction = f"{self.prompt[method]}\nState: {text}"
         if getattr(self.tokenizer, "chat_template", None):
             messages = [{"role": "system", "content": self.prompt["system"]},
-                        {"role": "user", "content": instruction}]
+                        {"role": "user", "content": self.instruction(text, method)}]
             return self.tokenizer.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=True
             )
-        return f"{self.prompt['system']}\n\n{instruction}\n"
+        return self.plain_context(text, method)
 
     # ----------------------------------------------------------------- planning
-    def plan(self, texts: Sequence[str]) -> list[PlanDist]:
-        unique = list(dict.fromkeys(texts))
-        cached = self.cache.get(unique)
-        new = [t for t in unique if t not in cached]
-        self.stats.hits += len(unique) - len(new)
-        self.stats.misses += len(new)
-        if new:
-            self.load()
-            start = time.perf_counter()
-            with torch.inference_mode():
-                answers = getattr(self, f"_{self.config.method}")(new)
-            self.stats.model_seconds += time.perf_counter() - start
-            self.stats.model_calls += len(new)
-            self.cache.put(answers)
-            cached.update(answers)
-        return [cached[t] for t in texts]
+    def _answer(self, texts: list[str]) -> dict[str, PlanDist]:
+        self.load()
+        with torch.inference_mode():
+            return getattr(self, f"_{self.config.method}")(texts)
 
     def _generate(self, contexts: list[str], sample: bool) -> list[str]:
         tok = self.tokenizer
@@ -138,38 +144,26 @@ class HFPlanner:
 
     def _sample(self, texts: list[str]) -> dict[str, PlanDist]:
         answers = self._generate([self._context(t, "sample") for t in texts], sample=True)
-        n, out = self.config.num_samples, {}
-        for i, text in enumerate(texts):
-            plans = [self.grammar.parse_answer(a) for a in answers[i * n : (i + 1) * n]]
-            self.stats.parse_failures += sum(p is None for p in plans)
-            counts = Counter(self.grammar.format_plan(p) for p in plans if p is not None)
-            total = sum(counts.values())
-            out[text] = {plan: c / total for plan, c in counts.items()}
-        return out
+        n = self.config.num_samples
+        return {text: self.sample_dist(answers[i * n : (i + 1) * n])
+                for i, text in enumerate(texts)}
 
     def _prompt(self, texts: list[str]) -> dict[str, PlanDist]:
         answers = self._generate([self._context(t, "prompt") for t in texts], sample=False)
-        out = {}
-        for text, answer in zip(texts, answers, strict=True):
-            plans, failures = self.grammar.parse_weighted_answer(answer)
-            self.stats.parse_failures += failures + (not plans)
-            total = sum(plans.values())
-            out[text] = {p: q / total for p, q in plans.items()} if total > 0 else {}
-        return out
+        return {text: self.weighted_dist(a) for text, a in zip(texts, answers, strict=True)}
 
     def _logits(self, texts: list[str]) -> dict[str, PlanDist]:
-        pairs = [(t, c) for t in texts for c in self.grammar.candidate_plans(t)]
-        scores = self.score([(self._context(t, "logits") + "Action:", " " + c) for t, c in pairs])
-        out: dict[str, PlanDist] = {}
-        for text in texts:
-            idx = [i for i, (t, _) in enumerate(pairs) if t == text]
-            probs = torch.softmax(scores[idx] / self.config.temperature, dim=0).tolist()
-            out[text] = {pairs[i][1]: p for i, p in zip(idx, probs, strict=True)}
-        return out
+        candidates = {t: self.grammar.candidate_plans(t) for t in texts}
+        pairs = [(self._context(t, "logits") + "Action:", " " + c)
+                 for t in texts for c in candidates[t]]
+        scores = iter(self.score(pairs).tolist())
+        return {t: self.score_dist(cs, [next(scores) for _ in cs])
+                for t, cs in candidates.items()}
 
     def score(self, pairs: Sequence[tuple[str, str]]) -> torch.Tensor:
         """Log-likelihood of each continuation (plus end of sequence) after its context,
-        all pairs in one right-padded forward pass."""
+        the mean or the sum over its tokens (``logits_norm``), all pairs in one
+        right-padded forward pass."""
         tok = self.tokenizer
         eos = [] if tok.eos_token_id is None else [tok.eos_token_id]
         seqs, spans = [], []
@@ -188,4 +182,5 @@ class HFPlanner:
         logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
         logp = torch.log_softmax(logits.float(), dim=-1)[:, :-1]
         token_logp = logp.gather(-1, ids[:, 1:, None].to(device))[..., 0].cpu()
-        return torch.stack([token_logp[i, a - 1 : b - 1].sum() for i, (a, b) in enumerate(spans)])
+        reduce = torch.mean if self.config.logits_norm == "mean" else torch.sum
+        return torch.stack([reduce(token_logp[i, a - 1 : b - 1]) for i, (a, b) in enumerate(spans)])
