@@ -66,25 +66,21 @@ class MLflowTracking(Callback):
             _ = logger.experiment  # tables, experiment and run: one run at a time
         return logger
 
-    @staticmethod
-    def _logger(trainer: Trainer) -> MLFlowLogger | None:
-        return next((lg for lg in trainer.loggers if isinstance(lg, MLFlowLogger)), None)
-
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule,
                            checkpoint: dict[str, Any]) -> None:
-        logger = self._logger(trainer)
+        logger = mlflow_logger(trainer)
         if logger is not None:
             checkpoint[RUN_ID_KEY] = logger.run_id
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        logger = self._logger(trainer)
+        logger = mlflow_logger(trainer)
         teacher = trainer.datamodule.teacher
         if logger is not None and teacher is not None:
             stats = {f"teacher/{k}": float(v) for k, v in teacher.stats.as_dict().items()}
             logger.log_metrics(stats, step=int(pl_module.frames))
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        logger = self._logger(trainer)
+        logger = mlflow_logger(trainer)
         if logger is None:
             return
         client, run_id = logger.experiment, logger.run_id
@@ -95,6 +91,11 @@ class MLflowTracking(Callback):
         with tempfile.TemporaryDirectory() as tmp:
             png = learning_curve(self.tracking_uri, run_id, Path(tmp) / "learning_curve.png")
             client.log_artifact(run_id, str(png))
+
+
+def mlflow_logger(trainer: Trainer) -> MLFlowLogger | None:
+    """The run's MLflow logger; None on the ranks that do not log (all but rank 0)."""
+    return next((lg for lg in trainer.loggers if isinstance(lg, MLFlowLogger)), None)
 
 
 def log_rows(loggers: list, rows: list[tuple[int, dict[str, float]]]) -> None:

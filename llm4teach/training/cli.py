@@ -23,7 +23,7 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_warn
 
 from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM
-from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking
+from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking, mlflow_logger
 from llm4teach.training.budget import FrameBudget
 from llm4teach.training.checkpointing import (
     AtomicCheckpointIO,
@@ -39,6 +39,7 @@ from llm4teach.training.preflight import check_space, check_writable
 from llm4teach.training.progress import FramesProgressBar
 from llm4teach.training.run_lock import hold_run
 from llm4teach.training.schedules import LambdaSchedule
+from llm4teach.training.summary import RunSummary
 
 TRAINER_DEFAULTS = {"max_epochs": -1, "log_every_n_steps": 1, "num_sanity_val_steps": 0,
                     "limit_val_batches": 0, "enable_model_summary": False,
@@ -49,7 +50,7 @@ class MLflowConfig(SaveConfigCallback):
     """The whole resolved config as MLflow params, and the YAML file as an artifact."""
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        logger = MLflowTracking._logger(trainer)
+        logger = mlflow_logger(trainer)
         if logger is None:
             return
         config = self.config.clone()
@@ -160,7 +161,7 @@ class FitCLI(LightningCLI):
         kwargs["logger"] = tracking.make_logger(
             config.data.task, seed=config.seed_everything, run_id=run_id) if is_rank_zero else False
         kwargs["plugins"] = [AtomicCheckpointIO()]
-        callbacks = [*(init.trainer.callbacks or []), *checkpoint_callbacks(dirpath)]
+        callbacks = [*(init.trainer.callbacks or []), *checkpoint_callbacks(dirpath), RunSummary()]
         if config.trainer.enable_progress_bar is not False:
             callbacks.append(FramesProgressBar())
         kwargs["callbacks"] = callbacks
