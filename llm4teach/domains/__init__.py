@@ -60,5 +60,6 @@ def resolve(task: str) -> Domain:
             if canonical not in _MADE:  # two spellings of one task share one domain object
                 _MADE[canonical] = family(task)
             return _MADE[canonical]
-    more = "; ".join(family.more_names for family in FAMILIES if family.more_names)
-    raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(task_names())} ({more})")
+    more = "".join(f", {family.more_names}" for family in FAMILIES if family.more_names)
+    raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(task_names())}{more} "
+                     "(`llm4teach tasks` lists them)")

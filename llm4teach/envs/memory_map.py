@@ -13,6 +13,8 @@ computes the same array straight from the grid; the wrapper installs it as the e
 
 from __future__ import annotations
 
+import contextlib
+import io
 from functools import cache
 from types import MethodType
 from typing import Any
@@ -21,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 from minigrid.core.constants import DIR_TO_VEC, OBJECT_TO_IDX
 from minigrid.core.world_object import Wall
+from minigrid.envs.babyai.core.roomgrid_level import RoomGridLevel
 from minigrid.minigrid_env import MiniGridEnv
 
 AGENT_VIEW_SIZE = 3
@@ -96,7 +99,9 @@ class MemoryMapObservation(gym.Wrapper):
     """Turn a MiniGrid env's egocentric view into the allocentric memory map.
 
     Only the cells in the current view (and the cell the agent just left) can change
-    between steps, so the map is updated incrementally rather than re-encoded.
+    between steps, so the map is updated incrementally rather than re-encoded. Any
+    MiniGrid env works: rooms and views of any size (a view may reach past the grid).
+    BabyAI's level generator prints every layout it rejects; its resets are silenced.
     """
 
     def __init__(self, env: gym.Env) -> None:
@@ -111,9 +116,14 @@ class MemoryMapObservation(gym.Wrapper):
         )
         self._map = np.zeros((base.width, base.height, 3), dtype=np.uint8)
         self._last_pos: tuple[int, int] | None = None
+        self._quiet = isinstance(base, RoomGridLevel)
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
-        obs, info = self.env.reset(**kwargs)
+        if self._quiet:
+            with contextlib.redirect_stdout(io.StringIO()):
+                obs, info = self.env.reset(**kwargs)
+        else:
+            obs, info = self.env.reset(**kwargs)
         self._map[:] = 0
         self._last_pos = None
         return self._update(obs["image"]), info
