@@ -1,11 +1,14 @@
 """Plan grammar: strict parsing of plans and of LLM answers that end with ``Action: {plan}``.
 
 A plan is a comma-separated list of steps, each ``explore`` or ``<verb> <obj>``; a
-``Grammar`` fixes the verbs and the object names of one domain. ``MINIGRID``'s verbs
-are ``go to``, ``pick up``, ``drop``, ``open``; its objects are keys and doors,
-optionally with a colour (or a ``color1`` placeholder) or a door number. Anything else
-(``use <key>``, ``open <door> with <key>``, ``go to east``) does not parse. Parsing is
-regular expressions only: model output is never evaluated.
+``Grammar`` fixes the verbs and the object names of one domain. ``MINIGRID`` (the four
+paper tasks) has the verbs ``go to``, ``pick up``, ``drop``, ``open`` over keys and doors,
+optionally with a colour (or a ``color1`` placeholder) or a door number.
+``MINIGRID_GENERIC`` (every other MiniGrid or BabyAI task) adds ``toggle`` and the
+objects ``<colour> ball``, ``<colour> box``, ``goal`` and ``lava``; an object may carry
+the state the generic text shows (``<blue door (locked)>``), which parsing drops.
+Anything else (``use <key>``, ``open <door> with <key>``, ``go to east``) does not
+parse. Parsing is regular expressions only: model output is never evaluated.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ class Grammar:
     """The plans of one domain: ``explore`` and its ``verbs`` over objects matching ``objects``.
 
     ``candidates`` builds the plans the ``logits`` method scores for a state text; a
-    grammar without it refuses that method.
+    grammar without it refuses that method. ``suffix`` (a regular expression) may follow
+    an object inside its brackets and is dropped from the parsed plan.
 
     Example:
         >>> g = Grammar("toy", verbs=("grab",), objects="ball|box")
@@ -38,10 +42,12 @@ class Grammar:
     """
 
     def __init__(self, name: str, verbs: tuple[str, ...], objects: str,
-                 candidates: Callable[[str], list[str]] | None = None) -> None:
+                 candidates: Callable[[str], list[str]] | None = None, suffix: str = "") -> None:
         self.name, self.verbs, self.objects = name, verbs, objects
         self._candidates = candidates
-        self._step = re.compile(r"explore|(" + "|".join(verbs) + r") <(" + objects + r")>")
+        tail = f"(?:{suffix})?" if suffix else ""
+        self._step = re.compile(
+            r"explore|(" + "|".join(verbs) + r") <(" + objects + r")" + tail + ">")
 
     def __repr__(self) -> str:
         return f"Grammar({self.name!r})"
@@ -139,4 +145,38 @@ MINIGRID = Grammar(
     verbs=("go to", "pick up", "drop", "open"),
     objects=r"(?:(?:" + "|".join(COLOR_NAMES) + r"|color\d) )?(?:key|door\d*)",
     candidates=_minigrid_candidates,
+)
+
+
+_COLOURED = r"(?:(?:" + "|".join(COLOR_NAMES) + r"|color\d) )"
+
+
+def _generic_candidates(text: str) -> list[str]:
+    """Plans over the objects a generic state text names: reach each object and act on it.
+
+    Example:
+        >>> _generic_candidates("Agent sees <red ball>, <goal>, holds <blue key>.")
+        ['explore', 'go to <red ball>', 'go to <red ball>, pick up <red ball>', \
+'go to <goal>', 'drop <blue key>']
+    """
+    *seen, held = [o.split(" (")[0] for o in _OBJECT_RE.findall(text)] or ["nothing"]
+    out = ["explore"]
+    for obj in (o for o in seen if o != "nothing"):
+        kind = obj.rsplit(" ", 1)[-1]
+        out.append(f"go to <{obj}>")
+        if kind in ("key", "ball", "box"):
+            out.append(f"go to <{obj}>, pick up <{obj}>")
+        if kind in ("door", "box"):
+            out.append(f"go to <{obj}>, toggle <{obj}>")
+    if held != "nothing":
+        out.append(f"drop <{held}>")
+    return out
+
+
+MINIGRID_GENERIC = Grammar(
+    "MiniGrid (any task)",
+    verbs=("go to", "pick up", "drop", "open", "toggle"),
+    objects=_COLOURED + r"?(?:key|ball|box|door\d*)|goal|lava",
+    candidates=_generic_candidates,
+    suffix=r" \((?:open|closed|locked)\)",
 )
