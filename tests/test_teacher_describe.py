@@ -29,7 +29,6 @@ def memory_map(agent=(2, 2, 0), objects=(), held=None, size=6):
         ("SimpleDoorKey", [(DOOR, "red", 5, 3), (KEY, "red", 1, 1)], None,
          "Agent sees <key>, <door>, holds <nothing>."),
         ("LavaDoorKey", [(DOOR, "red", 5, 3)], "red", "Agent sees <door>, holds <key>."),
-        ("MiniGrid-DoorKey-8x8-v0", [], "yellow", "Agent sees <nothing>, holds <key>."),
         ("ColoredDoorKey", [(KEY, "red", 1, 1), (DOOR, "blue", 5, 3), (KEY, "blue", 3, 4)], None,
          "Agent sees <red key>, <blue key>, <blue door>, holds <nothing>."),
         ("ColoredDoorKey", [(KEY, "red", 1, 1)], "blue", "Agent sees <red key>, holds <blue key>."),

@@ -101,6 +101,7 @@ def evaluate_teacher(teacher: TeacherTransform, envs: Sequence[EpisodeEnv],
     rng = np.random.default_rng(player.config.seed)
 
     def act(batch: Observation, live: np.ndarray) -> np.ndarray:
-        return player.sample_actions(batch[key], rng)[live]  # every env: per-env state
+        missions = batch.get("mission")  # MiniGrid's episode missions, for its texts
+        return player.sample_actions(batch[key], rng, missions)[live]  # every env: its state
 
     return {f"teacher_{k}": v for k, v in play(envs, act, episodes)[0].items()}

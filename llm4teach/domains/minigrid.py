@@ -1,7 +1,8 @@
 """The MiniGrid domain: memory-map observations, primitive actions, the plan-table teacher.
 
-It serves the four LLM4Teach tasks and the standard MiniGrid DoorKey envs (which the
-SimpleDoorKey table teaches), under their short names or gymnasium ids.
+It serves the four LLM4Teach tasks, under their short names or gymnasium ids, and every
+``MiniGrid-*`` / ``BabyAI-*`` id the installed minigrid registers. Observations carry the
+episode's mission (``mission`` key, for the teacher; the student reads ``observation``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from torchrl.envs import EnvBase
 
 from llm4teach.domains.held_out import Observation
 from llm4teach.envs import TASKS, make_env, make_gym_env, resolve_task
+from llm4teach.envs.registry import ANY_STANDARD_ID, UnknownTaskError, standard_ids
+from llm4teach.envs.torchrl_env import encode_mission
 from llm4teach.student import ActorCritic, make_actor_critic
 from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
 
@@ -19,47 +22,54 @@ class MiniGridDomain:
     """One MiniGrid task: its batched env, teacher, memory-map student and held-out envs."""
 
     names = {name: f"MiniGrid, {env_id}" for name, env_id in TASKS.items()}
-    more_names = "their gymnasium ids, or a standard MiniGrid-DoorKey-* id"
+    more_names = (f"their gymnasium ids, or any registered {ANY_STANDARD_ID} "
+                  f"({len(standard_ids())} installed)")
 
     def __init__(self, task: str) -> None:
         self.task = task
-        self._episode_envs: list[_GymEpisodes] = []  # reused by every evaluation (reset by seed)
+        self._episode_envs: list[GymEpisodes] = []  # reused by every evaluation (reset by seed)
 
     @staticmethod
     def canonical(task: str) -> str | None:
         """The gymnasium id ``task`` names in this domain, None when it is not one of its."""
         try:
             return resolve_task(task)
-        except ValueError:
+        except UnknownTaskError:
             return None
 
     def make_env(self, num_envs: int, seed: int | None) -> EnvBase:
         return make_env(self.task, num_envs, seed)
 
     def make_teacher(self, config: TeacherConfig) -> TeacherTransform:
-        return TeacherTransform(Teacher(self.task, config))
+        num_actions = int(make_gym_env(self.task).action_space.n)
+        return TeacherTransform(Teacher(self.task, config, num_actions=num_actions))
 
     def make_student(self, encoder: str, hidden: int, channels: tuple[int, ...],
                      strides: tuple[int, ...] | None) -> ActorCritic:
-        shape = make_gym_env(self.task).observation_space.shape
-        return make_actor_critic(shape, encoder=encoder, hidden=hidden, channels=channels,
+        env = make_gym_env(self.task)
+        return make_actor_critic(env.observation_space.shape, num_actions=int(env.action_space.n),
+                                 encoder=encoder, hidden=hidden, channels=channels,
                                  strides=strides)
 
-    def episode_envs(self, n: int) -> list[_GymEpisodes]:
+    def episode_envs(self, n: int) -> list[GymEpisodes]:
         envs = self._episode_envs
-        envs += [_GymEpisodes(make_gym_env(self.task)) for _ in range(n - len(envs))]
+        envs += [GymEpisodes(make_gym_env(self.task)) for _ in range(n - len(envs))]
         return envs[:n]
 
 
-class _GymEpisodes:
-    """A gymnasium env as the held-out loop steps it (``{"observation": memory map}``)."""
+class GymEpisodes:
+    """A gymnasium env as the held-out loop steps it: ``{"observation": memory map,
+    "mission": its bytes}``, the keys of ``MiniGridBatchEnv``."""
 
     def __init__(self, env: gym.Env) -> None:
         self.env = env
+        self._mission = encode_mission("")
 
     def reset(self, seed: int) -> Observation:
-        return {"observation": self.env.reset(seed=seed)[0]}
+        obs = self.env.reset(seed=seed)[0]
+        self._mission = encode_mission(self.env.unwrapped.mission)
+        return {"observation": obs, "mission": self._mission}
 
     def step(self, action: int) -> tuple[Observation, float, bool, bool]:
         obs, reward, terminated, truncated, _ = self.env.step(action)
-        return {"observation": obs}, float(reward), terminated, truncated
+        return {"observation": obs, "mission": self._mission}, float(reward), terminated, truncated

@@ -87,14 +87,19 @@ class PlanTeacher:
         return [self._plans[t] for t in texts]
 
     def act_probs(
-        self, obs: np.ndarray | torch.Tensor, rng: np.random.Generator | None = None
+        self, obs: np.ndarray | torch.Tensor, rng: np.random.Generator | None = None,
+        missions: np.ndarray | torch.Tensor | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(probs float32 [N, num_actions], mask bool [N])`` for a batch of observations.
 
         Hard mode draws each step's plan from ``rng`` (the teacher's own when None).
+        ``missions``: the episodes' missions (a MiniGrid env's ``mission`` key), for the
+        domains whose state texts name them.
         """
         obs = obs.numpy() if isinstance(obs, torch.Tensor) else np.asarray(obs)
-        entries = self._resolve(obs)
+        if isinstance(missions, torch.Tensor):
+            missions = missions.numpy()
+        entries = self._resolve(obs, missions)
         if self.config.mode == "hard":
             rng = self._rng if rng is None else rng
             probs = np.stack([_sample_row(e, self.num_actions, rng) for e in entries])
@@ -111,18 +116,19 @@ class PlanTeacher:
         return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32), mask
 
     def sample_actions(
-        self, obs: np.ndarray | torch.Tensor, rng: np.random.Generator | None = None
+        self, obs: np.ndarray | torch.Tensor, rng: np.random.Generator | None = None,
+        missions: np.ndarray | torch.Tensor | None = None,
     ) -> np.ndarray:
         """Actions drawn from ``pi_T`` for a batch (evaluation: the teacher as the policy),
         with ``rng`` (the teacher's own generator when None)."""
         rng = self._rng if rng is None else rng
-        probs, _ = self.act_probs(obs, rng)
+        probs, _ = self.act_probs(obs, rng, missions)
         cum = probs.cumsum(axis=1)
         draws = rng.random(len(probs))[:, None] * cum[:, -1:]
         return np.minimum((draws >= cum).sum(axis=1), self.num_actions - 1)
 
     # ------------------------------------------------------------------ for domains
-    def _resolve(self, obs: np.ndarray) -> list[Resolved]:
+    def _resolve(self, obs: np.ndarray, missions: np.ndarray | None) -> list[Resolved]:
         """Each observation's plans and their actions (``_entry``); the domain's part."""
         raise NotImplementedError
 

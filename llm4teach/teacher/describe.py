@@ -2,6 +2,18 @@
 
 The text is what the planner sees; the ``Scene`` also keeps where each named object
 is, so that skills can act on the same names the plan uses.
+
+A task's style decides the text. The four paper tasks keep the spec's texts over keys
+and doors (their recorded tables match them): ``plain`` (``<key>``, ``<door>``),
+``colored`` (``<blue key>``) and ``numbered`` (``<door1>``). Every other MiniGrid or
+BabyAI task is ``generic``: the mission, then every key, ball, box, door (with its
+state), goal and lava seen, sorted by type, colour and state, and the carried object::
+
+    Mission: pick up the red ball. Agent sees <red ball>, <blue door (locked)>, <blue key>,
+    holds <nothing>.
+
+(one line). Plans name an object without its state (``open <blue door>``); lava is one
+object however many cells it covers, and so are equal objects (two ``<red ball>``).
 """
 
 from __future__ import annotations
@@ -10,23 +22,30 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from minigrid.core.constants import COLOR_NAMES, IDX_TO_COLOR, OBJECT_TO_IDX
+from minigrid.core.constants import COLOR_NAMES, IDX_TO_COLOR, IDX_TO_OBJECT, OBJECT_TO_IDX
 
 from llm4teach.envs import resolve_task
+from llm4teach.envs.registry import TASKS
 
 KEY, DOOR = OBJECT_TO_IDX["key"], OBJECT_TO_IDX["door"]
+GOAL, LAVA = OBJECT_TO_IDX["goal"], OBJECT_TO_IDX["lava"]
+PAPER_OBJECTS = (KEY, DOOR)
+GENERIC_OBJECTS = tuple(OBJECT_TO_IDX[n] for n in ("key", "ball", "box", "door", "goal", "lava"))
+CARRIABLE = tuple(OBJECT_TO_IDX[n] for n in ("key", "ball", "box"))
+DOOR_STATES = ("open", "closed", "locked")  # MiniGrid's state codes 0, 1, 2
+GOAL_NAME = "goal"  # the one object "go to" steps onto instead of facing
 NO_DIRECTION = 4
 _COLOUR_RE = re.compile(r"\b(" + "|".join(COLOR_NAMES) + r")\b")
+_PAPER_STYLES = {"SimpleDoorKey": "plain", "LavaDoorKey": "plain",
+                 "ColoredDoorKey": "colored", "TwoDoor": "numbered"}
 
 
 def style_of(task: str) -> str:
-    """How a task names objects: ``colored`` (``blue key``), ``numbered`` (``door1``) or plain."""
+    """How a task's text names objects: a paper task's ``plain`` (``key``), ``colored``
+    (``blue key``) or ``numbered`` (``door1``); ``generic`` for every other task."""
     env_id = resolve_task(task)
-    if "ColoredDoorKey" in env_id:
-        return "colored"
-    if "TwoDoor" in env_id:
-        return "numbered"
-    return "plain"
+    return next((style for name, style in _PAPER_STYLES.items() if TASKS[name] == env_id),
+                "generic")
 
 
 @dataclass(frozen=True)
@@ -57,10 +76,15 @@ class Describer:
         >>> obs, _ = make_gym_env("SimpleDoorKey").reset(seed=0)
         >>> Describer("SimpleDoorKey")(obs).text.startswith("Agent sees ")
         True
+        >>> env = make_gym_env("BabyAI-GoToRedBallNoDists-v0")
+        >>> obs, _ = env.reset(seed=0)
+        >>> Describer("BabyAI-GoToRedBallNoDists-v0")(obs, env.unwrapped.mission).text
+        'Mission: go to the red ball. Agent sees <red ball>, holds <nothing>.'
     """
 
     def __init__(self, task: str) -> None:
         self.style = style_of(task)
+        self.codes = GENERIC_OBJECTS if self.style == "generic" else PAPER_OBJECTS
         self._door_numbers: dict[tuple[int, int], int] = {}
 
     def reset(self) -> None:
@@ -83,14 +107,20 @@ class Describer:
             return f"door{number}"
         return kind
 
-    def __call__(self, obs: np.ndarray) -> Scene:
-        """The scene of one memory map ``[W, H, 4]``."""
-        return self.scene(*object_cells(obs[None], agent_states(obs[None]))[0])
+    def __call__(self, obs: np.ndarray, mission: str = "") -> Scene:
+        """The scene of one memory map ``[W, H, 4]``; ``mission``: the episode's (the
+        generic style's text starts with it)."""
+        cells, held = object_cells(obs[None], agent_states(obs[None]), self.codes)[0]
+        return self.scene(cells, held, mission)
 
-    def scene(self, cells: list[tuple[int, int, int, int]], held: tuple[int, int]) -> Scene:
-        """The scene from ``object_cells``' output: keys first, then doors."""
+    def scene(self, cells: list[tuple[int, int, int, int, int]], held: tuple[int, int],
+              mission: str = "") -> Scene:
+        """The scene from ``object_cells``' output: a paper task's keys first, then doors;
+        the generic style's objects sorted, after the mission."""
+        if self.style == "generic":
+            return _generic_scene(cells, held, mission)
         objects: dict[str, list[tuple[int, int]]] = {}
-        for code, colour, x, y in cells:
+        for code, colour, _, x, y in cells:
             objects.setdefault(self._name(code, colour, (x, y)), []).append((x, y))
         held_name = self._name(KEY, held[1], (-1, -1)) if held[0] == KEY else None
         names = [n for n in objects if n.endswith("key")]
@@ -100,16 +130,42 @@ class Describer:
         return Scene(text, {n: tuple(c) for n, c in objects.items()}, held_name)
 
 
-def object_cells(obs: np.ndarray, agents: np.ndarray) -> list[tuple[list, tuple[int, int]]]:
-    """Per observation of a batch: the key and door cells ``(code, colour, x, y)`` in scan
-    order (the agent's cell excluded) and the carried ``(code, colour)``."""
-    codes = obs[..., 0]
-    n_idx, xs, ys = np.nonzero((codes == KEY) | (codes == DOOR))
-    found = np.stack([codes[n_idx, xs, ys], obs[n_idx, xs, ys, 1], xs, ys], axis=1).tolist()
+def _generic_name(code: int, colour: int) -> str:
+    kind = IDX_TO_OBJECT[code]
+    return kind if code in (GOAL, LAVA) else f"{IDX_TO_COLOR[colour]} {kind}"
+
+
+def _generic_scene(cells: list[tuple[int, int, int, int, int]], held: tuple[int, int],
+                   mission: str) -> Scene:
+    """Every object seen, a door labelled with its state, sorted by (type, colour, state)."""
+    objects: dict[str, list[tuple[int, int]]] = {}
+    labels: dict[tuple[str, str, int], str] = {}
+    for code, colour, state, x, y in cells:
+        name = _generic_name(code, colour)
+        objects.setdefault(name, []).append((x, y))
+        door = code == DOOR
+        sort_key = (IDX_TO_OBJECT[code], IDX_TO_COLOR[colour], state if door else 0)
+        labels[sort_key] = f"{name} ({DOOR_STATES[state]})" if door else name
+    held_name = _generic_name(*held) if held[0] in CARRIABLE else None
+    seen = ", ".join(f"<{labels[k]}>" for k in sorted(labels)) or "<nothing>"
+    prefix = f"Mission: {mission.rstrip('.')}. " if mission else ""
+    text = f"{prefix}Agent sees {seen}, holds <{held_name or 'nothing'}>."
+    return Scene(text, {n: tuple(c) for n, c in objects.items()}, held_name)
+
+
+def object_cells(obs: np.ndarray, agents: np.ndarray, codes: tuple[int, ...] = PAPER_OBJECTS
+                 ) -> list[tuple[list, tuple[int, int]]]:
+    """Per observation of a batch: the cells of the objects of types ``codes`` as
+    ``(code, colour, state, x, y)`` in scan order (the agent's cell excluded), and the
+    carried ``(code, colour)``."""
+    kinds = obs[..., 0]
+    n_idx, xs, ys = np.nonzero(np.isin(kinds, codes))
+    found = np.stack([kinds[n_idx, xs, ys], obs[n_idx, xs, ys, 1], obs[n_idx, xs, ys, 2],
+                      xs, ys], axis=1).tolist()
     carried = obs[np.arange(len(obs)), agents[:, 0], agents[:, 1], :2].tolist()
     out: list[tuple[list, tuple[int, int]]] = [([], (c[0], c[1])) for c in carried]
     for n, cell in zip(n_idx.tolist(), found, strict=True):
-        if cell[2] != agents[n, 0] or cell[3] != agents[n, 1]:
+        if cell[3] != agents[n, 0] or cell[4] != agents[n, 1]:
             out[n][0].append(tuple(cell))
     return out
 

@@ -64,7 +64,8 @@ class SkillTeacher(PlanTeacher):
     grammar = HABITAT
     num_actions = len(SKILLS)
 
-    def _resolve(self, scenes: np.ndarray) -> list[Resolved]:
+    def _resolve(self, scenes: np.ndarray, missions: np.ndarray | None) -> list[Resolved]:
+        """Each scene's plans and skills (the tidy-up task has no mission to read)."""
         dists = self.plans([describe(s) for s in scenes])
         return [self._entry(dist, tuple(plan_skill(plan, scene) for plan, _ in dist))
                 for scene, dist in zip(scenes, dists, strict=True)]

@@ -2,7 +2,9 @@
 
 The shared part (plans, soft/hard, fallback) is ``PlanTeacher`` (``core.py``); here are
 the describer, the batched path search and ``first_action``, the one interpreter of plan
-steps. Its fallback ``noop`` is action 6 ("done").
+steps. Its fallback ``noop`` is action 6 ("done"). The four paper tasks plan in
+``MINIGRID``, every other task in ``MINIGRID_GENERIC``, whose texts start with the
+episode's mission (the env's ``mission`` key).
 """
 
 from __future__ import annotations
@@ -11,10 +13,19 @@ from collections.abc import Callable
 
 import numpy as np
 
+from llm4teach.envs.torchrl_env import decode_missions
 from llm4teach.teacher.config import TeacherConfig
 from llm4teach.teacher.core import PlanTeacher, Resolved
-from llm4teach.teacher.describe import Describer, Scene, agent_states, object_cells
-from llm4teach.teacher.grammar import MINIGRID, Plan
+from llm4teach.teacher.describe import (
+    DOOR,
+    GOAL_NAME,
+    Describer,
+    Scene,
+    agent_states,
+    object_cells,
+    style_of,
+)
+from llm4teach.teacher.grammar import MINIGRID, MINIGRID_GENERIC, Plan
 from llm4teach.teacher.planners import Planner
 from llm4teach.teacher.skills import (
     DIR_VEC,
@@ -40,11 +51,13 @@ Route = Callable[[str | None], int]  # object (None: the frontier) -> first acti
 def first_action(plan: Plan | None, scene: Scene, obs: np.ndarray, route: Route) -> int | None:
     """The action of the first unfinished step of ``plan``; None when no step acts.
 
-    ``route(obj)`` is the first action of a shortest path to face ``obj`` (``None``: the
-    nearest unseen cell, for explore): an action, ``FINISHED``, ``UNREACHABLE``, or
-    ``PENDING`` when it has not been searched. Explore goes on past ``PENDING`` (it is
-    finished when no frontier is reachable) and go-to stops there, so one pass with
-    nothing searched asks for every search the answer can depend on.
+    ``route(obj)`` is the first action of a shortest path to face ``obj`` (to stand on
+    it for the goal; ``None``: the nearest unseen cell, for explore): an action,
+    ``FINISHED``, ``UNREACHABLE``, or ``PENDING`` when it has not been searched. Explore
+    goes on past ``PENDING`` (it is finished when no frontier is reachable) and go-to
+    stops there, so one pass with nothing searched asks for every search the answer can
+    depend on. ``open`` toggles until every cell of the object shows open (a door);
+    ``toggle`` does the same for a door and toggles anything else once (opens a box).
     """
     for verb, obj in plan or ():
         if verb == "explore":
@@ -68,8 +81,11 @@ def first_action(plan: Plan | None, scene: Scene, obs: np.ndarray, route: Route)
                 return action
         elif verb == "pick up":
             return PICKUP
-        elif any(obs[x, y, 2] != OPEN for x, y in scene.objects[obj]):  # open
-            return TOGGLE
+        else:  # open, toggle
+            cells = scene.objects[obj]
+            shut = any(obs[x, y, 2] != OPEN for x, y in cells)  # a door not open yet
+            if shut or (verb == "toggle" and any(obs[x, y, 0] != DOOR for x, y in cells)):
+                return TOGGLE
     return None
 
 
@@ -78,8 +94,10 @@ class Teacher(PlanTeacher):
 
     Keeps one ``Describer`` per env (TwoDoor's door numbers); call ``reset(indices)`` at
     episode starts (a ``fork`` starts with fresh ones). An observation seen before (same
-    bytes, same episode state) is answered from a memo without any search. The memo,
-    shared with forks, holds at most ``memo_limit`` observations; it is emptied when full.
+    bytes, same mission, same episode state) is answered from a memo without any search.
+    The memo, shared with forks, holds at most ``memo_limit`` observations; it is emptied
+    when full. ``num_actions`` is the env's (Dynamic-Obstacles has 3): a plan step whose
+    action the env lacks gives no action, and without action 6 there is no ``noop``.
 
     Example:
         >>> from llm4teach.envs import make_gym_env
@@ -95,8 +113,12 @@ class Teacher(PlanTeacher):
 
     def __init__(
         self, task: str, config: TeacherConfig | None = None, planner: Planner | None = None,
-        memo_limit: int = MEMO_LIMIT,
+        memo_limit: int = MEMO_LIMIT, num_actions: int = NUM_ACTIONS,
     ) -> None:
+        self.generic = style_of(task) == "generic"
+        self.grammar = MINIGRID_GENERIC if self.generic else MINIGRID
+        self.num_actions = num_actions
+        self.noop = DONE if num_actions > DONE else None
         super().__init__(task, config, planner)
         self.memo_limit = memo_limit
         self._describers: list[Describer] = []
@@ -113,23 +135,27 @@ class Teacher(PlanTeacher):
         twin._describers = []
         return twin
 
-    def _resolve(self, obs: np.ndarray) -> list[Resolved]:
+    def _resolve(self, obs: np.ndarray, missions: np.ndarray | None) -> list[Resolved]:
         """Memo entries of a batch ``[N, W, H, 4]``; the missing ones in one path search.
 
-        The memo keys on the describer's state and holds its state after describing,
-        restored here, so a hit numbers doors as describing afresh would.
+        The memo keys on the describer's state (and the mission, for generic texts) and
+        holds its state after describing, restored here, so a hit numbers doors as
+        describing afresh would.
         """
         self._grow(len(obs))
-        keys = [(o.tobytes(), d.state) for o, d in zip(obs, self._describers, strict=False)]
+        use = self.generic and missions is not None
+        missions = np.asarray(missions) if use else np.zeros((len(obs), 0), dtype=np.uint8)
+        keys = [(o.tobytes(), m.tobytes(), d.state)
+                for o, m, d in zip(obs, missions, self._describers, strict=False)]
         missing = [i for i, key in enumerate(keys) if key not in self._memo]
         if missing:
             if len(self._memo) + len(missing) > self.memo_limit:
                 self._memo.clear()  # bounded memory; this batch is resolved afresh
                 missing = list(range(len(keys)))
-            self._resolve_batch(obs, missing, keys)
+            self._resolve_batch(obs, missions, missing, keys)
         entries = [self._memo[key] for key in keys]
         for describer, key, (_, state) in zip(self._describers, keys, entries, strict=False):
-            if state != key[1]:
+            if state != key[2]:
                 describer.restore(state)
         return [entry for entry, _ in entries]
 
@@ -137,7 +163,8 @@ class Teacher(PlanTeacher):
         while len(self._describers) < n:
             self._describers.append(Describer(self.task))
 
-    def _resolve_batch(self, obs: np.ndarray, missing: list[int], keys: list) -> None:
+    def _resolve_batch(self, obs: np.ndarray, missions: np.ndarray, missing: list[int],
+                       keys: list) -> None:
         """Describe, plan and act for the observations not in the memo.
 
         ``first_action`` runs over every plan; the routes it asks for and that are not
@@ -146,8 +173,10 @@ class Teacher(PlanTeacher):
         """
         sub = obs[missing]
         starts = agent_states(sub)
-        found = object_cells(sub, starts)
-        scenes = [self._describers[i].scene(*f) for i, f in zip(missing, found, strict=True)]
+        found = object_cells(sub, starts, self._describers[0].codes)
+        texts = decode_missions(missions[missing]) if missions.shape[1] else [""] * len(missing)
+        scenes = [self._describers[i].scene(*f, mission)
+                  for i, f, mission in zip(missing, found, texts, strict=True)]
         plans = self.plans([s.text for s in scenes])
         searched: dict[tuple[int, str | None], int] = {}
         while True:
@@ -161,12 +190,14 @@ class Teacher(PlanTeacher):
             if not wanted:
                 break
             searched.update(self._search(sub, starts, wanted))
+        n = self.num_actions
         for j, i in enumerate(missing):
-            self._memo[keys[i]] = (self._entry(plans[j], actions[j]), self._describers[i].state)
+            acts = tuple(None if a is None or a >= n else a for a in actions[j])
+            self._memo[keys[i]] = (self._entry(plans[j], acts), self._describers[i].state)
 
     def _search(self, obs: np.ndarray, starts: np.ndarray, queries: dict) -> dict:
         """First actions toward each query's cells (the frontier when ``obj`` is None), in
-        one path search over all queries of the batch."""
+        one path search over all queries of the batch: facing them, standing on the goal."""
         envs = np.array([j for j, _ in queries])
         free = passable(obs[envs], starts[envs], self.config.lava == "passable")
         targets = unseen(obs[envs])
@@ -175,17 +206,22 @@ class Teacher(PlanTeacher):
                 targets[q] = False
                 for x, y in cells:
                     targets[q, x + 1, y + 1] = True
-        actions = first_actions(facing_goals(free, targets), free, starts[envs])
+        goals = facing_goals(free, targets)
+        for q, (_, obj) in enumerate(queries):
+            if obj == GOAL_NAME:
+                goals[q] = targets[q] & free[q]  # every direction on the goal cell
+        actions = first_actions(goals, free, starts[envs])
         return dict(zip(queries, actions.tolist(), strict=True))
 
 
 def _router(j: int, start: np.ndarray, scene: Scene, searched: dict, wanted: dict) -> Route:
     """``route`` of observation ``j`` of a batch: ``searched`` results; others are noted
-    in ``wanted`` and ``PENDING``. Facing the object already needs no search."""
-    front = (int(start[0]) + DIR_VEC[start[2]][0], int(start[1]) + DIR_VEC[start[2]][1])
+    in ``wanted`` and ``PENDING``. Facing the object (standing on the goal) needs no search."""
+    here = (int(start[0]), int(start[1]))
+    front = (here[0] + DIR_VEC[start[2]][0], here[1] + DIR_VEC[start[2]][1])
 
     def route(obj: str | None) -> int:
-        if obj is not None and front in scene.objects[obj]:
+        if obj is not None and (here if obj == GOAL_NAME else front) in scene.objects[obj]:
             return FINISHED
         key = (j, obj)
         if key in searched:

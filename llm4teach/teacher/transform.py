@@ -10,12 +10,14 @@ from torchrl.envs import Transform
 from llm4teach.teacher.core import PlanTeacher
 
 PROBS_KEY, MASK_KEY = "teacher_probs", "teacher_mask"
+MISSION_KEY = "mission"  # a MiniGrid env's episode missions, read when present
 
 
 class TeacherTransform(Transform):
     """Annotates each step of a batched env with the teacher's distribution (on reset and step).
 
-    Reads ``in_key`` (MiniGrid's ``observation``, Habitat's ``scene``) and writes
+    Reads ``in_key`` (MiniGrid's ``observation``, Habitat's ``scene``), and ``mission``
+    where the env has it (MiniGrid's; the teacher's generic texts name it), and writes
     ``teacher_probs`` ``[*batch, teacher.num_actions]`` and ``teacher_mask`` ``[*batch]``.
     The whole batch goes through ``teacher.act_probs`` at once, so the planner is asked
     once per batch, for texts it has not answered. Partial resets (``_reset``) restart
@@ -49,7 +51,10 @@ class TeacherTransform(Transform):
         batch, n = next_tensordict.batch_size, self.teacher.num_actions
         if self.enabled:
             flat = obs.reshape(batch.numel(), *obs.shape[len(batch):]).cpu()
-            probs_np, mask_np = self.teacher.act_probs(flat)
+            missions = next_tensordict.get(MISSION_KEY, None)
+            if missions is not None:
+                missions = missions.reshape(batch.numel(), -1).cpu()
+            probs_np, mask_np = self.teacher.act_probs(flat, missions=missions)
             probs, mask = torch.from_numpy(probs_np), torch.from_numpy(mask_np)
         else:
             probs = torch.full((batch.numel(), n), 1.0 / n)
