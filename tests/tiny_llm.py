@@ -17,7 +17,7 @@ from llm4teach.teacher.planners.base import load_prompt
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-    "{% if add_generation_prompt %}assistant: {% endif %}"
+    "{% if add_generation_prompt %}assistant:\n{% endif %}"
 )
 TEXTS = [
     "Agent sees <nothing>, holds <nothing>.",
@@ -27,8 +27,14 @@ TEXTS = [
 ]
 
 
-def build_tiny_llm(folder: Path, chat: bool = False, seed: int = 0) -> Path:
-    """Write a random-weight tiny Llama and its tokenizer to ``folder``; return it."""
+def build_tiny_llm(folder: Path, chat: bool = False, seed: int = 0,
+                   answer: str | None = None) -> Path:
+    """Write a random-weight tiny Llama and its tokenizer to ``folder``; return it.
+
+    With ``answer`` (a chat model: ``chat`` is implied), the model is wired to answer
+    every chat prompt with it (``wire_answer``), so a test sees a parseable answer.
+    """
+    chat = chat or answer is not None
     prompt = load_prompt(None)
     corpus = [*prompt.values(), *TEXTS, *(c for t in TEXTS for c in MINIGRID.candidate_plans(t))]
     tokenizer = Tokenizer(models.BPE())
@@ -54,6 +60,29 @@ def build_tiny_llm(folder: Path, chat: bool = False, seed: int = 0) -> Path:
     )
     model = LlamaForCausalLM(config)
     model.generation_config.do_sample = True  # as chat models ship it: servers then sample
+    if answer is not None:
+        wire_answer(model, fast, answer)
     model.save_pretrained(folder)
     fast.save_pretrained(folder)
     return folder
+
+
+def wire_answer(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, answer: str) -> None:
+    """Make ``model`` a bigram chain that continues a chat prompt with ``answer`` and the
+    end of sequence: its layers write nothing to the residual stream (output projections
+    zero), so each next token follows from the current one alone; the chain's tokens get
+    orthogonal embeddings and each one's successor a large logit."""
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "x"}],
+                                           add_generation_prompt=True, tokenize=False)
+    chain = [tokenizer(prompt)["input_ids"][-1],
+             *tokenizer(answer, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+    hidden = model.config.hidden_size
+    if len(set(chain)) != len(chain) or len(chain) > hidden:
+        raise ValueError(f"answer {answer!r} needs distinct tokens, at most {hidden - 1}")
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        for i, (token, successor) in enumerate(zip(chain, chain[1:], strict=False)):
+            model.model.embed_tokens.weight[token] = torch.eye(hidden)[i]
+            model.lm_head.weight[successor] = 10 * torch.eye(hidden)[i]

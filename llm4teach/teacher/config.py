@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-BACKENDS = ("table", "hf")
+BACKENDS = ("table", "hf", "openai")
 MODES = ("soft", "hard")
 FALLBACKS = ("noop", "mask")
 METHODS = ("sample", "prompt", "logits")
@@ -33,6 +33,13 @@ class TeacherConfig:
     ``logits_norm`` scores a candidate plan by the ``mean`` log-probability of its tokens
     (the default: otherwise the shortest plan wins by many nats) or their ``sum``.
 
+    ``backend="openai"`` asks a server speaking the OpenAI-compatible protocol (vLLM,
+    TGI, Ollama, ``transformers serve``) at ``base_url`` (e.g. ``http://127.0.0.1:8000/v1``)
+    for ``model``; ``api_key_env`` is the *name* of the environment variable holding the
+    key (the key itself is never logged or cached). Each request waits ``timeout_s``,
+    is retried ``retries`` times with exponential backoff on connection errors, 429 and
+    5xx, and at most ``concurrency`` requests are in flight.
+
     Example:
         >>> TeacherConfig(backend="table", mode="hard").fallback
         'mask'
@@ -55,6 +62,11 @@ class TeacherConfig:
     lava: str = "avoid"
     seed: int = 0
     logits_norm: str = "mean"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float = 60.0
+    retries: int = 3
+    concurrency: int = 8
 
     def __post_init__(self) -> None:
         _choice("backend", self.backend, BACKENDS)
@@ -69,6 +81,8 @@ class TeacherConfig:
                 "teacher backend 'hf' needs a model: pass a Hugging Face model id or a local "
                 "folder (e.g. --model lmsys/vicuna-7b-v1.5)"
             )
+        if self.backend == "openai":
+            self._check_server()
         if not self.temperature > 0:
             raise ValueError(f"teacher temperature must be > 0, got {self.temperature!r}")
         if not isinstance(self.num_samples, int) or self.num_samples < 1:
@@ -77,3 +91,19 @@ class TeacherConfig:
         if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
             raise ValueError(f"teacher max_new_tokens must be a positive integer, got "
                              f"{self.max_new_tokens!r}")
+        if not self.timeout_s > 0:
+            raise ValueError(f"teacher timeout_s must be > 0, got {self.timeout_s!r}")
+        for name, least in (("retries", 0), ("concurrency", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < least:
+                raise ValueError(f"teacher {name} must be an integer >= {least}, got {value!r}")
+
+    def _check_server(self) -> None:
+        if not self.base_url or not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                "teacher backend 'openai' needs base_url, the server's OpenAI-compatible "
+                f"root (e.g. --base_url http://127.0.0.1:8000/v1), got {self.base_url!r}"
+            )
+        if not self.model:
+            raise ValueError("teacher backend 'openai' needs a model: the name the server "
+                             "serves it under (e.g. --model meta-llama/Llama-3.1-8B-Instruct)")

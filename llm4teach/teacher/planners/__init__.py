@@ -10,9 +10,13 @@ from llm4teach.teacher.planners.table import TablePlanner
 
 def make_planner(task: str, config: TeacherConfig, grammar: Grammar = MINIGRID) -> Planner:
     """The planner ``config.backend`` names: ``task``'s table, or an LLM parsing with
-    ``grammar``; ``hf`` loads its model lazily, on first use."""
+    ``grammar`` (``hf`` loads its model lazily, on first use; ``openai`` asks a server)."""
     if config.backend == "table":
         return TablePlanner(task)
+    if config.backend == "openai":
+        from llm4teach.teacher.planners.openai import OpenAIPlanner
+
+        return OpenAIPlanner(config, grammar)
     from llm4teach.teacher.planners.hf import HFPlanner
 
     return HFPlanner(config, grammar)

@@ -1,0 +1,142 @@
+"""The ``openai`` planner against a real OpenAI-compatible server: ``transformers serve``
+on the tiny local model, bound to 127.0.0.1 on a free port, stopped at the module's end."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from extras import installed
+from fit_args import tiny_fit_args
+from mlflow.tracking import MlflowClient
+from tiny_llm import TEXTS, build_tiny_llm
+
+from llm4teach.cli import main
+from llm4teach.teacher import TeacherConfig, make_planner
+
+START_S = 120  # the server imports transformers and loads the model: seconds, not minutes
+SECRET = "sk-test-never-stored"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``(base_url, model)`` of a running ``transformers serve`` whose model always answers
+    ``Action: explore``; skipped with the reason when it cannot start."""
+    transformers_cli = Path(sys.executable).parent / "transformers"
+    missing = [d for d in ("fastapi", "uvicorn", "openai") if not installed(d)]
+    if missing or not transformers_cli.exists():
+        pytest.skip(f"transformers serve cannot start here: {transformers_cli} or "
+                    f"{', '.join(missing)} missing (pip install -e '.[test]' -c constraints.txt)")
+    folder = build_tiny_llm(tmp_path_factory.mktemp("served_llm"), answer="Action: explore")
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve_log") / "serve.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(transformers_cli), "serve", str(folder), "--host", "127.0.0.1", "--port",
+             str(port), "--device", "cpu", "--log-level", "warning"],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        deadline = time.monotonic() + START_S
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    tail = log.read_text()[-600:]
+                    pytest.skip(f"transformers serve did not start (exit {process.poll()}): "
+                                f"{tail}")
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/v1", str(folder)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def openai_config(server, tmp_path, **kw) -> TeacherConfig:
+    base_url, model = server
+    kw.setdefault("cache_path", str(tmp_path / "plans.sqlite"))
+    return TeacherConfig(backend="openai", base_url=base_url, model=model, num_samples=3,
+                         max_new_tokens=8, **kw)
+
+
+def test_sample_asks_again_when_the_server_ignores_n_and_caches(server, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setenv("TEACHER_KEY", SECRET)
+    config = openai_config(server, tmp_path, method="sample", api_key_env="TEACHER_KEY")
+    planner = make_planner("SimpleDoorKey", config)
+    assert planner.plan(TEXTS + TEXTS[:1]) == [{"explore": 1.0}] * (len(TEXTS) + 1)
+    assert planner.stats.model_calls == len(TEXTS) and planner.stats.parse_failures == 0
+    again = make_planner("SimpleDoorKey", config)  # a later run: all from the cache
+    assert again.plan(TEXTS) == [{"explore": 1.0}] * len(TEXTS)
+    assert again.stats.model_calls == 0 and again.stats.hits == len(TEXTS)
+    assert SECRET.encode() not in (tmp_path / "plans.sqlite").read_bytes()
+    assert SECRET not in repr(config) and SECRET not in repr(vars(planner))
+
+
+def test_prompt_without_weights_counts_a_failure_and_is_not_cached(server, tmp_path):
+    planner = make_planner("SimpleDoorKey", openai_config(server, tmp_path, method="prompt"))
+    assert planner.plan(TEXTS[:2]) == [{}, {}]  # "Action: explore" has no "| weight"
+    assert planner.stats.parse_failures == 4  # the line and the answer, per text
+    planner.plan(TEXTS[:2])
+    assert planner.stats.model_calls == 4  # asked again: nothing was cached
+
+
+def test_logits_on_a_server_without_prompt_logprobs_names_the_fix(server, tmp_path):
+    planner = make_planner("SimpleDoorKey", openai_config(server, tmp_path, method="logits"))
+    with pytest.raises(ValueError, match="use teacher method sample or prompt"):
+        planner.plan(TEXTS[:1])
+
+
+def test_server_errors_are_one_line(server, tmp_path, monkeypatch):
+    base_url, model = server
+    with pytest.raises(ValueError, match="refused the request .*HTTP 400.*pinned"):
+        make_planner("SimpleDoorKey", openai_config((base_url, "other-model"), tmp_path,
+                                                    method="sample")).plan(TEXTS[:1])
+    closed = (f"http://127.0.0.1:{free_port()}/v1", model)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="did not answer after 2 tries .*start it"):
+        make_planner("SimpleDoorKey", openai_config(closed, tmp_path, retries=1)).plan(TEXTS)
+    assert time.perf_counter() - start < 5
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    with pytest.raises(ValueError, match="api_key_env names NO_SUCH_KEY_VAR, which is not set"):
+        make_planner("SimpleDoorKey", openai_config(server, tmp_path,
+                                                    api_key_env="NO_SUCH_KEY_VAR"))
+    with pytest.raises(ValueError, match="needs base_url"):
+        TeacherConfig(backend="openai", model="m")
+    with pytest.raises(ValueError, match="concurrency must be an integer >= 1"):
+        TeacherConfig(backend="openai", model="m", base_url=base_url, concurrency=0)
+
+
+@pytest.mark.slow
+def test_fit_with_the_server_teacher(server, in_tmp):
+    base_url, model = server
+    teacher = {"--data.teacher.backend": "openai", "--data.teacher.base_url": base_url,
+               "--data.teacher.model": model, "--data.teacher.method": "sample",
+               "--data.teacher.num_samples": "2", "--data.teacher.max_new_tokens": "8",
+               "--data.teacher.cache_path": str(in_tmp / "plans.sqlite")}
+    main(["fit", *tiny_fit_args(in_tmp, total_frames=128, **teacher)])
+    client = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.data.params["data.teacher.backend"] == "openai"
+    assert run.data.metrics["teacher/model_calls"] > 0
+    assert run.data.metrics["teacher/parse_failures"] == 0
+    assert client.get_metric_history(run.info.run_id, "eval/student_greedy_success")
