@@ -64,3 +64,24 @@ def test_colour_placeholders_round_trip():
     assert restore_colours("drop <color2 key>, pick up <color1 key>", mapping) == (
         "drop <blue key>, pick up <red key>"
     )
+
+
+@pytest.mark.parametrize(("task", "expected"), [  # measured before the generic texts came
+    ("SimpleDoorKey", (1.0, 0.901, 16.5)),
+    ("LavaDoorKey", (1.0, 0.868, 22.0)),
+    ("ColoredDoorKey", (0.25, 0.0775, 141.25)),
+    ("TwoDoor", (1.0, 0.2155, 130.75)),
+])
+def test_paper_tasks_texts_are_the_recorded_tables_and_the_teacher_scores_as_before(task, expected):
+    """Every text 4 held-out episodes meet is a state of the task's recorded table, and
+    the teacher's success, return and length are what they were."""
+    from llm4teach.domains import resolve
+    from llm4teach.domains.held_out import evaluate_teacher
+    from llm4teach.teacher import TeacherConfig
+
+    domain = resolve(task)
+    teacher = domain.make_teacher(TeacherConfig())
+    metrics = evaluate_teacher(teacher, domain.episode_envs(4), 4)
+    assert teacher.stats.unknown_texts == 0 and teacher.stats.hits > 0
+    measured = tuple(metrics[f"teacher_{k}"] for k in ("success", "return", "length"))
+    assert measured == pytest.approx(expected, abs=1e-9)
