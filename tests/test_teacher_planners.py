@@ -199,3 +199,17 @@ def test_answers_without_a_plan_are_not_cached(tiny_llm, tmp_path, monkeypatch):
     again.load()
     monkeypatch.setattr(again, "_generate", lambda contexts, sample: next(answers))
     assert again.plan(TEXTS[:1]) == [{"explore": 1.0}] and again.stats.model_calls == 1
+
+
+@pytest.mark.xfail(strict=True, reason="needs the linear-time Grammar.parse_weighted_answer "
+                   "(teacher/grammar.py change in the issue 17 report); remove this mark")
+def test_prompt_parsing_is_linear_and_rejects_non_finite_weights(tiny_llm, tmp_path):
+    planner = hf(tiny_llm, tmp_path, method="prompt")
+    slow = [" " * 1000, "Action:" + " " * 1000 + "x", "Action: explore |" + " " * 1000 + "x",
+            "Action: explore | " + "1" * 1000 + "x"]
+    for answer in slow:
+        start = time.perf_counter()
+        assert planner.weighted_dist(answer) == {}
+        assert time.perf_counter() - start < 0.01, repr(answer[:20])
+    huge = "Action: explore | " + "9" * 400 + "\nAction: pick up <key> | 2"  # 9...9 is inf
+    assert planner.weighted_dist(huge) == {"pick up <key>": 1.0}
