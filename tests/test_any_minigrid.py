@@ -177,6 +177,7 @@ def test_unknown_ids_are_one_line_and_name_llm4teach_tasks():
     assert make_gym_env("BabyAI-GoToObj-v0", agent_view_size=5).unwrapped.agent_view_size == 5
 
 
+@pytest.mark.slow  # about 20 s in all
 @pytest.mark.parametrize("task", standard_ids())
 def test_the_teacher_runs_on_every_registered_id(task):
     """Held-out episodes (2, capped at 12 steps) of the table teacher: no table for most
@@ -210,3 +211,17 @@ def test_the_commands_take_a_standard_id(capsys):
     assert "BabyAI-GoToObj-v0" in out and "unknown_texts" in out and "Sampling" not in out
     main(["tasks"])
     assert f"MiniGrid-*/BabyAI-* id ({len(standard_ids())} installed)" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["BabyAI-GoToObj-v0", "MiniGrid-Dynamic-Obstacles-5x5-v0"])
+def test_fit_trains_on_a_standard_id(task, in_tmp):
+    """A tiny fit: the student over the env's own observation and action count."""
+    from fit_args import tiny_fit_args
+
+    from llm4teach.cli import main
+    from llm4teach.training.checkpointing import load_checkpoint
+
+    main(["fit", *tiny_fit_args(in_tmp, total_frames=128, **{"--data.task": task})])
+    checkpoint = load_checkpoint(in_tmp / "run" / "checkpoints" / "last.ckpt")
+    assert int(checkpoint["state_dict"]["frames"]) == 128
