@@ -77,6 +77,13 @@ def test_failed_save_is_one_line_and_leaves_no_temp_file(tmp_path, monkeypatch, 
     assert torch.equal(load_checkpoint(target)["state_dict"]["w"], torch.ones(2))
 
 
+def test_save_into_a_folder_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("")
+    folder = tmp_path / "afile" / "checkpoints"
+    with pytest.raises(ValueError, match=f"cannot save checkpoint last.ckpt in {folder} \\("):
+        AtomicCheckpointIO().save_checkpoint({"state_dict": {}}, folder / "last.ckpt")
+
+
 @pytest.mark.slow
 def test_disk_full_mid_run_keeps_the_last_good_checkpoint(in_tmp, monkeypatch):
     saves = []

@@ -39,19 +39,23 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path,
                         storage_options: Any | None = None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=TEMP_SUFFIX)
+        path, tmp = Path(path), None
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".",
+                                       suffix=TEMP_SUFFIX)
             with open(fd, "wb") as f:
                 os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # not mkstemp's 0600: as a plain file
                 torch.save(checkpoint, f)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+            tmp = None
+            _fsync_folder(path.parent)
         except BaseException as err:
-            with suppress(FileNotFoundError):
-                os.unlink(tmp)
+            if tmp is not None:
+                with suppress(FileNotFoundError):
+                    os.unlink(tmp)
             reason = _write_failure(err)
             if reason is None:
                 raise
@@ -59,7 +63,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f"cannot save checkpoint {path.name} in {path.parent} ({reason}); the "
                 f"checkpoints already there are intact: make room or fix the folder, then "
                 f"continue the run with --ckpt_path last") from None
-        _fsync_folder(path.parent)
 
 
 def _write_failure(err: BaseException) -> str | None:
