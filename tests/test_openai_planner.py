@@ -1,21 +1,29 @@
 """The ``openai`` planner against a real OpenAI-compatible server: ``transformers serve``
-on the tiny local model, bound to 127.0.0.1 on a free port, stopped at the module's end."""
+on the tiny local model, bound to 127.0.0.1 on a free port, stopped at the module's end.
+``logits`` needs the prompt's log-probabilities, which ``transformers serve`` does not
+return: a small stdlib server answers ``completions`` with ``echo`` as vLLM does, from
+the tiny model."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+import torch
 from extras import installed
 from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
 from tiny_llm import TEXTS, build_tiny_llm
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from llm4teach.cli import main
 from llm4teach.teacher import TeacherConfig, make_planner
@@ -71,6 +79,51 @@ def server(tmp_path_factory):
             process.wait()
 
 
+@pytest.fixture(scope="module")
+def echo_server(tmp_path_factory):
+    """``(base_url, model)`` of a stdlib server answering ``completions`` with ``echo``
+    and ``logprobs`` in vLLM's format (tokens, token_logprobs, text_offset) from the
+    tiny model, plus one greedy token."""
+    folder = build_tiny_llm(tmp_path_factory.mktemp("echo_llm"))
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    lock = threading.Lock()
+
+    class Completions(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            assert self.path == "/v1/completions" and body["echo"] and body["logprobs"]
+            prompt = body["prompt"]
+            enc = tokenizer(prompt, return_offsets_mapping=True, add_special_tokens=False)
+            ids = torch.tensor([enc["input_ids"]])
+            with lock, torch.no_grad():
+                logp = torch.log_softmax(model(input_ids=ids).logits[0].float(), dim=-1)
+            token_logprobs = [None, *logp[:-1].gather(1, ids[0, 1:, None])[:, 0].tolist()]
+            greedy = int(logp[-1].argmax())
+            logprobs = {"tokens": tokenizer.convert_ids_to_tokens([*enc["input_ids"], greedy]),
+                        "token_logprobs": [*token_logprobs, float(logp[-1, greedy])],
+                        "text_offset": [a for a, _ in enc["offset_mapping"]] + [len(prompt)]}
+            reply = json.dumps({"choices": [{"index": 0, "logprobs": logprobs,
+                                             "text": prompt + tokenizer.decode([greedy])}]})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(reply.encode())
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Completions)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", str(folder), tokenizer
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
 def openai_config(server, tmp_path, **kw) -> TeacherConfig:
     base_url, model = server
     kw.setdefault("cache_path", str(tmp_path / "plans.sqlite"))
@@ -104,6 +157,24 @@ def test_logits_on_a_server_without_prompt_logprobs_names_the_fix(server, tmp_pa
     planner = make_planner("SimpleDoorKey", openai_config(server, tmp_path, method="logits"))
     with pytest.raises(ValueError, match="use teacher method sample or prompt"):
         planner.plan(TEXTS[:1])
+
+
+def test_logits_from_echoed_prompt_logprobs_mean_per_token(echo_server, tmp_path):
+    base_url, model, tokenizer = echo_server
+    mean = make_planner("SimpleDoorKey", openai_config((base_url, model), tmp_path))
+    dists = mean.plan(TEXTS)
+    for text, dist in zip(TEXTS, dists, strict=True):
+        assert list(dist) == mean.grammar.candidate_plans(text)
+        assert abs(sum(dist.values()) - 1) < 1e-6 and all(p > 0 for p in dist.values())
+    total = make_planner("SimpleDoorKey", openai_config((base_url, model), tmp_path,
+                                                        logits_norm="sum"))
+    plan = "go to <key>, pick up <key>, go to <door>, open <door>"
+    tokens = len(tokenizer(f" {plan}\n", add_special_tokens=False)["input_ids"])
+    assert tokens > 5
+    ratio = total.score(TEXTS[1], plan) / mean.score(TEXTS[1], plan)
+    assert ratio == pytest.approx(tokens)  # the plan's tokens and the line's end, no more
+    total.plan(TEXTS[:1])
+    assert total.stats.model_calls == 1  # the norm is part of the cache key
 
 
 def test_server_errors_are_one_line(server, tmp_path, monkeypatch):
