@@ -41,11 +41,12 @@ def _compare(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from llm4teach.compare import compare
+    from llm4teach.tracking import resolve_tracking_uri
 
     result = compare(
-        tracking_uri=args.tracking_uri, experiments=args.experiment, run_ids=args.run_id,
-        filter_string=args.filter, metric=args.metric, group_by=args.group_by,
-        out_dir=Path(args.out),
+        tracking_uri=resolve_tracking_uri(args.tracking_uri), experiments=args.experiment,
+        run_ids=args.run_id, filter_string=args.filter, metric=args.metric,
+        group_by=args.group_by, out_dir=Path(args.out),
     )
     print(result.markdown)
     print(f"\nwrote {Path(args.out) / 'compare.md'} and {result.plot_path}")
@@ -168,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--experiment", action="append", help="experiment name (repeatable)")
     cmp.add_argument("--run-id", action="append", help="run id (repeatable)")
     cmp.add_argument("--filter", default="", help="MLflow filter, e.g. \"tags.method = 'soft'\"")
-    cmp.add_argument("--tracking-uri", default="sqlite:///mlruns/mlflow.db")
+    cmp.add_argument("--tracking-uri", help="the MLflow store (default: $MLFLOW_TRACKING_URI, "
+                     "else sqlite:///mlruns/mlflow.db)")
     cmp.add_argument("--metric", default=DEFAULT_METRIC)
     cmp.add_argument("--group-by", default=DEFAULT_GROUP_BY, help="tags.NAME or params.NAME")
     cmp.add_argument("--out", default="compare", help="folder for compare.md and curves.png")

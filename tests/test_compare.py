@@ -46,6 +46,12 @@ def test_command_writes_markdown_and_plot(store, tmp_path, capsys):
     assert "curves.png" in (out / "compare.md").read_text()
 
 
+def test_command_reads_the_store_of_mlflow_tracking_uri(store, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    main(["compare", "--experiment", "SimpleDoorKey", "--out", str(tmp_path / "report")])
+    assert "| soft | 2 |" in capsys.readouterr().out
+
+
 def test_plot_marks_reference_levels(store, tmp_path):
     plain = compare(tracking_uri=store, experiments=["SimpleDoorKey"], out_dir=tmp_path / "a")
     marked = compare(tracking_uri=store, experiments=["SimpleDoorKey"], out_dir=tmp_path / "b",

@@ -182,7 +182,9 @@ class _DropTips(logging.Filter):
 
 # Notices that are about Lightning's own API, not about the run: the module's training_step
 # takes the dataloader iterator on purpose (one rollout per update, fetched after the last).
-QUIET = (".*args parameter is intended to run", ".*`dataloader_iter`", ".*LeafSpec")
+# A resumed run's checkpoint folder holds its checkpoints by design.
+QUIET = (".*args parameter is intended to run", ".*`dataloader_iter`", ".*LeafSpec",
+         ".*Checkpoint directory .* exists and is not empty")
 
 
 def fit(argv: Sequence[str]) -> None:

@@ -59,8 +59,9 @@ class Evaluation(Callback):
             self._eval_cpu += time.process_time() - start
         metrics = trainer.strategy.broadcast(metrics, src=0)
         self._log(trainer, pl_module, metrics)
-        pl_module.log("eval/student_greedy_success", metrics["student_greedy_success"],
-                      prog_bar=True, logger=False, batch_size=1)
+        for mode in ("greedy", "sampled"):  # for the progress bar (the loggers have them)
+            pl_module.log(f"eval/student_{mode}_success", metrics[f"student_{mode}_success"],
+                          prog_bar=True, logger=False, batch_size=1)
 
     def _log(self, trainer: Trainer, pl_module: LightningModule,
              metrics: dict[str, float]) -> None:
