@@ -213,3 +213,18 @@ def test_prompt_parsing_is_linear_and_rejects_non_finite_weights(tiny_llm, tmp_p
         assert time.perf_counter() - start < 0.01, repr(answer[:20])
     huge = "Action: explore | " + "9" * 400 + "\nAction: pick up <key> | 2"  # 9...9 is inf
     assert planner.weighted_dist(huge) == {"pick up <key>": 1.0}
+
+
+def test_large_model_settings(tiny_llm, tmp_path):
+    planner = hf(tiny_llm, tmp_path, device_map="auto", max_memory={"cpu": "1GiB"},
+                 attn_implementation="sdpa")
+    assert all(planner.plan(TEXTS[:2]))  # placed by accelerate; logits always score
+    if not torch.cuda.is_available():
+        for bits in ("4bit", "8bit"):
+            with pytest.raises(ValueError, match=f"quantization {bits} .*CUDA GPU.*use "
+                               "quantization null"):
+                hf(tiny_llm, tmp_path, quantization=bits).load()
+    with pytest.raises(ValueError, match="quantization must be 4bit, 8bit or null"):
+        TeacherConfig(quantization="3bit")
+    with pytest.raises(ValueError, match="max_memory bounds a device_map"):
+        TeacherConfig(max_memory={"cpu": "1GiB"})

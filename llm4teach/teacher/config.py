@@ -12,6 +12,7 @@ METHODS = ("sample", "prompt", "logits")
 LAVA = ("passable", "avoid")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 LOGITS_NORMS = ("mean", "sum")
+QUANTIZATIONS = (None, "4bit", "8bit")
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -40,6 +41,13 @@ class TeacherConfig:
     is retried ``retries`` times with exponential backoff on connection errors, 429 and
     5xx, and at most ``concurrency`` requests are in flight.
 
+    Large ``hf`` models: ``device_map`` (``auto`` or ``{module: device}``) places the
+    layers over the GPUs (and CPU) through accelerate, within ``max_memory`` (``{"0":
+    "20GiB", "cpu": "60GiB"}``) when given, instead of moving the model to ``device``;
+    ``quantization`` loads the weights in ``4bit`` or ``8bit`` through bitsandbytes (a
+    CUDA GPU only); ``attn_implementation`` is passed to ``from_pretrained`` (``sdpa``,
+    ``flash_attention_2``...).
+
     Example:
         >>> TeacherConfig(backend="table", mode="hard").fallback
         'mask'
@@ -62,6 +70,10 @@ class TeacherConfig:
     lava: str = "avoid"
     seed: int = 0
     logits_norm: str = "mean"
+    device_map: str | dict[str, Any] | None = None
+    max_memory: dict[str, str] | None = None
+    quantization: str | None = None
+    attn_implementation: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
     timeout_s: float = 60.0
@@ -76,6 +88,12 @@ class TeacherConfig:
         _choice("lava", self.lava, LAVA)
         _choice("dtype", self.dtype, DTYPES)
         _choice("logits_norm", self.logits_norm, LOGITS_NORMS)
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(f"teacher quantization must be 4bit, 8bit or null (full "
+                             f"precision), got {self.quantization!r}")
+        if self.max_memory is not None and self.device_map is None:
+            raise ValueError("teacher max_memory bounds a device_map: also pass "
+                             "--data.teacher.device_map auto")
         if self.backend == "hf" and not self.model:
             raise ValueError(
                 "teacher backend 'hf' needs a model: pass a Hugging Face model id or a local "

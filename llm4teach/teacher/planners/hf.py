@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,6 +57,40 @@ def check_device(device: str) -> None:
                          "--data.teacher.device cpu (or a torch with CUDA on a GPU machine)")
 
 
+def model_kwargs(config: TeacherConfig) -> dict[str, Any]:
+    """``from_pretrained`` options of the model's placement, precision and attention; a
+    setting this machine cannot honour is one ``ValueError`` naming the fix."""
+    kwargs: dict[str, Any] = {"dtype": DTYPES[config.dtype]}
+    device_map = config.device_map
+    if config.quantization is not None:
+        if not torch.cuda.is_available():
+            raise ValueError(f"teacher quantization {config.quantization} loads through "
+                             "bitsandbytes on a CUDA GPU and this machine has none: use "
+                             "quantization null (full precision) or a GPU machine")
+        if find_spec("bitsandbytes") is None:
+            raise ValueError(f"teacher quantization {config.quantization} needs bitsandbytes: "
+                             "pip install bitsandbytes -c constraints.txt")
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16,
+        ) if config.quantization == "4bit" else BitsAndBytesConfig(load_in_8bit=True)
+        device_map = device_map or "auto"
+    if device_map is not None:
+        if find_spec("accelerate") is None:
+            raise ValueError("teacher device_map needs accelerate: pip install accelerate "
+                             "-c constraints.txt")
+        kwargs["device_map"] = device_map
+        if config.max_memory is not None:  # accelerate wants GPU indices as ints
+            kwargs["max_memory"] = {int(k) if k.isdigit() else k: v
+                                    for k, v in config.max_memory.items()}
+    else:
+        check_device(config.device)
+    if config.attn_implementation is not None:
+        kwargs["attn_implementation"] = config.attn_implementation
+    return kwargs
+
+
 class HFPlanner(LLMPlanner):
     """Plans with a causal LM loaded by ``from_pretrained`` (id or local folder), lazily.
 
@@ -70,7 +105,7 @@ class HFPlanner(LLMPlanner):
     """
 
     KEYED = ("backend", "model", "revision", "method", "dtype", "temperature",
-             "num_samples", "max_new_tokens", "seed", "logits_norm")
+             "num_samples", "max_new_tokens", "seed", "logits_norm", "quantization")
 
     def __init__(self, config: TeacherConfig, grammar: Grammar = MINIGRID) -> None:
         super().__init__(config, grammar)
@@ -88,7 +123,7 @@ class HFPlanner(LLMPlanner):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         name, cfg = self.config.model, self.config
-        check_device(cfg.device)
+        placement = model_kwargs(cfg)
         local = Path(name).expanduser().exists()
         if name.startswith((".", "/", "~")) and not local:
             raise ValueError(f"model folder {name} does not exist; pass a folder holding a "
@@ -98,7 +133,7 @@ class HFPlanner(LLMPlanner):
                   "local_files_only": offline}
         try:
             tokenizer = AutoTokenizer.from_pretrained(name, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(name, dtype=DTYPES[cfg.dtype], **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(name, **placement, **kwargs)
         except OSError as err:
             reason = ("the Hugging Face hub is not reachable (or HF_HUB_OFFLINE is set) and "
                       "it is not in the local cache") if offline else (
@@ -109,7 +144,9 @@ class HFPlanner(LLMPlanner):
             ) from None
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        self.tokenizer, self.model = tokenizer, model.to(cfg.device).eval()
+        if "device_map" not in placement:  # accelerate placed it otherwise
+            model = model.to(cfg.device)
+        self.tokenizer, self.model = tokenizer, model.eval()
 
     def _context(self, text: str, method: str) -> str:
         """The text the model continues: chat template when the tokenizer has one."""
