@@ -1,8 +1,10 @@
 """Persistent plan cache (sqlite, stdlib): an LLM is only asked about texts it never saw.
 
 Entries are keyed by a hash of everything that shapes an answer (backend, model,
-revision, method, prompt, settings) plus the state text. Several processes may share
-one file: WAL journal, a busy timeout, and ``INSERT OR IGNORE`` (first answer wins).
+revision or server URL, method, prompt, settings; never an API key) plus the state text.
+The planners store only answers that gave a plan, so an empty or unparseable one is
+asked again in a later run. Several processes may share one file: WAL journal, a busy
+timeout, and ``INSERT OR IGNORE`` (first answer wins).
 """
 
 from __future__ import annotations
