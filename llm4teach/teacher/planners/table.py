@@ -1,48 +1,109 @@
-"""The ``table`` planner: recorded answer distributions (or a stand-in's), no model needed."""
+"""The ``table`` planner: recorded (or hand-written) answer distributions, no model needed.
+
+A table is ``{"task", "also_used_for"?, "about", "placeholders"?, "states": {state text:
+{plan: probability}}}``. The packaged ones live in ``llm4teach/teacher/plan_tables/``; a
+user brings one as a JSON or YAML file (``TeacherConfig.plans``), used for any task.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from llm4teach.envs import resolve_task
+from llm4teach.envs.registry import UnknownTaskError
 from llm4teach.teacher.describe import abstract_colours, restore_colours
 from llm4teach.teacher.planners.base import PlanDist, TeacherStats
 
+FORMAT = '{"task", "about", "states": {state text: {plan: probability}}}'
+_SUFFIXES = {".json": json.loads, ".yaml": yaml.safe_load, ".yml": yaml.safe_load}
+
+
+def check_table(table: Any, source: str) -> dict:
+    """``table`` itself when it has the table format; else one ValueError naming ``source``
+    and the bad entry. Top-level keys other than ``states`` are free (``about``...)."""
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"plan table {source}: {what} (the format is {FORMAT})")
+
+    if not isinstance(table, dict):
+        raise bad(f"the file holds a {type(table).__name__}, not a mapping")
+    states = table.get("states")
+    if not isinstance(states, dict):
+        raise bad('"states" must be a mapping of state text to {plan: probability}')
+    for text, dist in states.items():
+        if not isinstance(text, str):
+            raise bad(f"state {text!r} is not a text")
+        if not isinstance(dist, dict):
+            raise bad(f"state {text!r} maps to a {type(dist).__name__}, not {{plan: probability}}")
+        for plan, p in dist.items():
+            number = isinstance(p, int | float) and not isinstance(p, bool)
+            if not isinstance(plan, str) or not number or not math.isfinite(p) or p < 0:
+                raise bad(f"state {text!r}, plan {plan!r}: the probability must be a finite "
+                          f"number >= 0, got {p!r}")
+        if not sum(dist.values()) > 0:
+            raise bad(f"state {text!r} has no plan with a probability > 0")
+    return table
+
+
+def load_table(path: str | Path) -> dict:
+    """A user's table file (``.json``, ``.yaml`` or ``.yml``), checked by ``check_table``."""
+    path = Path(path)
+    loads = _SUFFIXES.get(path.suffix.lower())
+    if loads is None:
+        raise ValueError(f"plan table {path}: the file name must end with .json, .yaml or .yml")
+    try:
+        table = loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ValueError(f"plan table {path} cannot be read: {err.strerror or err}") from None
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise ValueError(f"plan table {path} is not valid {path.suffix[1:].upper()}: "
+                         f"{' '.join(str(err).split())}") from None
+    return check_table(table, str(path))
+
 
 def load_tables() -> dict[str, dict]:
-    """Every packaged table by the task names it serves (its ``task`` and ``also_used_for``).
-
-    A table file is ``{"task", "also_used_for"?, "about", "placeholders"?, "states":
-    {state text: {plan: probability}}}`` in ``llm4teach/teacher/plan_tables/``.
-    """
+    """Every packaged table by the task names it serves (its ``task`` and ``also_used_for``)."""
     tables: dict[str, dict] = {}
     for entry in (resources.files("llm4teach.teacher") / "plan_tables").iterdir():
         if entry.name.endswith(".json"):
-            table = json.loads(entry.read_text(encoding="utf-8"))
+            table = check_table(json.loads(entry.read_text(encoding="utf-8")), entry.name)
             for task in (table["task"], *table.get("also_used_for", [])):
                 tables[task] = table
     return tables
 
 
 def table_for(task: str) -> dict:
-    """The table serving ``task`` (a name a table lists, or a MiniGrid task name or id);
-    standard MiniGrid DoorKey uses SimpleDoorKey's."""
+    """The packaged table serving ``task`` (a name or id a table lists, or another name of
+    the same env); an empty table (every text unknown) when none does."""
     tables = load_tables()
     if task in tables:
         return tables[task]
-    env_id = resolve_task(task)
+    try:
+        env_id = resolve_task(task)
+    except UnknownTaskError:
+        env_id = None
     for name, table in tables.items():
-        if f"/{name}-" in env_id:
-            return table
-    return tables["SimpleDoorKey"]
+        try:
+            if env_id is not None and resolve_task(name) == env_id:
+                return table
+        except UnknownTaskError:
+            continue  # a table of another domain (TidyHabitat)
+    return {"task": task, "about": "no packaged table: every state text is unknown",
+            "states": {}}
 
 
 class TablePlanner:
-    """Looks state texts up in the task's table; plans come back verbatim (junk included).
+    """Looks state texts up in a table; plans come back verbatim (junk included).
 
-    A table with ``placeholders`` (ColoredDoorKey's) was recorded over abstract colours:
+    The table is the file ``plans`` names when given, else ``task``'s packaged one. A
+    table with ``placeholders`` (ColoredDoorKey's) was recorded over abstract colours:
     colour words are replaced by ``color1``/``color2`` before lookup and restored on the
     plans (``abstract_colours``). A known text counts as a hit; an unknown one is
     counted in ``unknown_texts`` and gets an empty distribution.
@@ -53,10 +114,10 @@ class TablePlanner:
         0.02
     """
 
-    def __init__(self, task: str) -> None:
-        table = table_for(task)
+    def __init__(self, task: str, plans: str | Path | None = None) -> None:
+        table = table_for(task) if plans is None else load_table(plans)
         self.states: dict[str, PlanDist] = table["states"]
-        self.abstract_colours = "placeholders" in table
+        self.abstract_colours = bool(table.get("placeholders"))
         self.stats = TeacherStats()
 
     def plan(self, texts: Sequence[str]) -> list[PlanDist]:

@@ -1,0 +1,76 @@
+"""Plan tables: a file a user brings (checked at load), packaged tables, tasks with none."""
+
+import json
+
+import pytest
+import yaml
+
+from llm4teach.teacher.planners import TablePlanner
+
+STATE = "Mission: go to the red ball. Agent sees <red ball>, holds <nothing>."
+
+
+def write(path, table):
+    path.write_text(json.dumps(table) if path.suffix == ".json" else yaml.safe_dump(table))
+    return path
+
+
+@pytest.mark.parametrize("name", ["mine.json", "mine.yaml", "mine.yml"])
+def test_a_users_table_replaces_the_packaged_one(name, tmp_path):
+    path = write(tmp_path / name, {"task": "anything", "extra": [1],
+                                   "states": {STATE: {"go to <red ball>": 0.9, "explore": 0.1}}})
+    planner = TablePlanner("SimpleDoorKey", plans=str(path))
+    known, unknown = planner.plan([STATE, "Agent sees <key>, holds <nothing>."])
+    assert known == {"go to <red ball>": 0.9, "explore": 0.1} and unknown == {}
+    assert (planner.stats.hits, planner.stats.unknown_texts) == (1, 1)
+
+
+def test_placeholders_abstract_colours_in_a_users_table(tmp_path):
+    abstract = "Mission: go to the color1 ball. Agent sees <color1 ball>, holds <nothing>."
+    path = write(tmp_path / "t.json", {"placeholders": True,
+                                       "states": {abstract: {"go to <color1 ball>": 1}}})
+    blue = STATE.replace("red", "blue")
+    assert TablePlanner("x", plans=path).plan([blue]) == [{"go to <blue ball>": 1}]
+
+
+@pytest.mark.parametrize("table, message", [
+    ([1, 2], "holds a list, not a mapping"),
+    ({"task": "x"}, '"states" must be a mapping'),
+    ({"states": {STATE: ["explore"]}}, "maps to a list, not {plan: probability}"),
+    ({"states": {STATE: {"explore": -0.5}}}, "plan 'explore': the probability must be a finite"),
+    ({"states": {STATE: {"explore": "0.5"}}}, "got '0.5'"),
+    ({"states": {STATE: {"explore": float("nan")}}}, "got nan"),
+    ({"states": {STATE: {"explore": True}}}, "got True"),
+    ({"states": {STATE: {"explore": 0, "go to <goal>": 0.0}}}, "no plan with a probability > 0"),
+])
+def test_a_bad_table_is_one_error_naming_the_file_and_the_entry(table, message, tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(table))
+    with pytest.raises(ValueError, match="plan table .*bad.json") as err:
+        TablePlanner("SimpleDoorKey", plans=path)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    if "probability" in message or "plan" in message:
+        assert STATE in str(err.value)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("t.txt", "{}", "must end with .json, .yaml or .yml"),
+    ("t.json", "{oops", "is not valid JSON"),
+    ("t.yaml", "a: [1", "is not valid YAML"),
+    ("missing.json", None, "cannot be read"),
+])
+def test_an_unreadable_file_is_one_error_naming_it(name, content, message, tmp_path):
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    with pytest.raises(ValueError, match=message) as err:
+        TablePlanner("SimpleDoorKey", plans=tmp_path / name)
+    assert name in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_task_without_a_table_gets_an_empty_one_and_aliases_keep_theirs():
+    planner = TablePlanner("MiniGrid-DoorKey-5x5-v0")
+    assert planner.states == {} and planner.plan([STATE]) == [{}]
+    assert planner.stats.unknown_texts == 1
+    assert TablePlanner("LavaDoorKey").states == TablePlanner("SimpleDoorKey").states
+    assert TablePlanner("LLM4Teach/TwoDoor-v0").states == TablePlanner("twodoor").states
+    assert TablePlanner("TidyHabitatLab").states == TablePlanner("TidyHabitat").states
