@@ -45,7 +45,7 @@ def test_table_planner_restores_colours_and_counts_unknown_texts():
     )
     assert known["go to <blue key>, pick up <blue key>"] == 0.72
     assert unknown == {} and planner.stats.unknown_texts == 1
-    assert TablePlanner("LavaDoorKey").states == TablePlanner("MiniGrid-DoorKey-5x5-v0").states
+    assert TablePlanner("LavaDoorKey").states == TablePlanner("SimpleDoorKey").states
 
 
 def test_table_junk_plans_go_to_the_fallback():
