@@ -201,8 +201,6 @@ def test_answers_without_a_plan_are_not_cached(tiny_llm, tmp_path, monkeypatch):
     assert again.plan(TEXTS[:1]) == [{"explore": 1.0}] and again.stats.model_calls == 1
 
 
-@pytest.mark.xfail(strict=True, reason="needs the linear-time Grammar.parse_weighted_answer "
-                   "(teacher/grammar.py change in the issue 17 report); remove this mark")
 def test_prompt_parsing_is_linear_and_rejects_non_finite_weights(tiny_llm, tmp_path):
     planner = hf(tiny_llm, tmp_path, method="prompt")
     slow = [" " * 1000, "Action:" + " " * 1000 + "x", "Action: explore |" + " " * 1000 + "x",

@@ -13,6 +13,7 @@ parse. Parsing is regular expressions only: model output is never evaluated.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -22,7 +23,8 @@ Step = tuple[str, str | None]  # ("explore", None) or ("go to", "key")
 Plan = tuple[Step, ...]
 
 _ACTION_RE = re.compile(r"action\s*:\s*(.*)", re.IGNORECASE)
-_WEIGHTED_RE = re.compile(r"(?i:action)\s*:\s*(.+?)\s*\|\s*([0-9]*\.?[0-9]+)\s*")
+_ACTION_PREFIX_RE = re.compile(r"action\s*:", re.IGNORECASE)
+_WEIGHT_RE = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")  # no nested quantifiers: linear
 _OBJECT_RE = re.compile(r"<([^<>]+)>")
 
 
@@ -84,19 +86,23 @@ class Grammar:
     def parse_weighted_answer(self, answer: str) -> tuple[dict[str, float], int]:
         """Lines ``Action: <plan> | <probability>`` -> ``({plan: probability}, lines that
         failed)``. Plans are canonical (``format_plan``); repeated plans add up; not
-        normalised."""
+        normalised. Linear in the answer's length; a weight that is not a finite
+        non-negative decimal fails its line."""
         plans: dict[str, float] = {}
         failures = 0
         for line in answer.splitlines():
             if "action" not in line.lower():
                 continue
-            match = _WEIGHTED_RE.fullmatch(line.strip())
-            plan = None if match is None else self.parse_plan(match[1].strip("{}[]\"'` "))
+            head, bar, weight = line.strip().rpartition("|")
+            prefix = _ACTION_PREFIX_RE.match(head)
+            value = float(weight) if bar and _WEIGHT_RE.fullmatch(weight.strip()) else math.nan
+            plan = None if prefix is None or not math.isfinite(value) else self.parse_plan(
+                head[prefix.end():].strip().strip("{}[]\"'` "))
             if plan is None:
                 failures += 1
                 continue
             key = self.format_plan(plan)
-            plans[key] = plans.get(key, 0.0) + float(match[2])
+            plans[key] = plans.get(key, 0.0) + value
         return plans, failures
 
     def candidate_plans(self, text: str) -> list[str]:
