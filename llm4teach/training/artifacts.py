@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,50 @@ from llm4teach.tracking import (
 
 RUN_ID_KEY = "mlflow_run_id"
 MLFLOW_BATCH = 1000  # metrics per log_batch call
+
+
+class RunLogger(MLFlowLogger):
+    """Lightning's MLflow logger, for a run that may be continued by a later process.
+
+    A continued run (``continue_run``) logs only the steps past each metric's last step in
+    the store. The points a killed process logged after its last checkpoint are then kept
+    and the resumed process's repeat of them is dropped: resuming is exact (the same seeds,
+    weights and counters), so these are the points the uninterrupted run logs, and each
+    step holds one point. MLflow has no public way to delete a metric's points (only the
+    sqlite store's private session could), so keeping the first is the clean choice.
+    A fit ended by Ctrl-C (``interrupted``) is marked KILLED, where Lightning says FAILED.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._logged: dict[str, int] = {}  # each metric's last step in the store
+        self.interrupted = False
+
+    def continue_run(self) -> None:
+        """Read each metric's last step in the store (once) and mark the run RUNNING again."""
+        client, run_id = self.experiment, self.run_id
+        self._logged = {key: max(m.step for m in client.get_metric_history(run_id, key))
+                        for key in client.get_run(run_id).data.metrics}
+        client.update_run(run_id, status="RUNNING")
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        step = step or 0
+        new = {k: v for k, v in metrics.items() if step > self._logged.get(k, -1)}
+        if new:
+            super().log_metrics(new, step)
+
+    def log_rows(self, rows: list[tuple[int, dict[str, float]]]) -> None:
+        """Metrics of many steps in one batch per ``MLFLOW_BATCH`` (one sqlite transaction)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(key, value, now, step) for step, row in rows
+                   for key, value in row.items() if step > self._logged.get(key, -1)]
+        for start in range(0, len(metrics), MLFLOW_BATCH):  # MLflow's limit per call
+            self.experiment.log_batch(self.run_id, metrics=metrics[start:start + MLFLOW_BATCH])
+
+    def finalize(self, status: str = "success") -> None:
+        super().finalize("KILLED" if status == "failed" and self.interrupted else status)
 
 
 class MLflowTracking(Callback):
@@ -51,10 +96,10 @@ class MLflowTracking(Callback):
         self.experiment, self.run_name, self.tags = experiment, run_name, dict(tags or {})
 
     def make_logger(self, task: str, seed: int | None = None,
-                    run_id: str | None = None) -> MLFlowLogger:
+                    run_id: str | None = None) -> RunLogger:
         """The run's logger: a new MLflow run, or the run ``run_id`` continued."""
         with store_lock(self.tracking_uri):
-            logger = MLFlowLogger(
+            logger = RunLogger(
                 experiment_name=self.experiment or task,
                 run_name=self.run_name or default_run_name(task, self.tags.get("method"), seed),
                 tracking_uri=self.tracking_uri, tags={"task": task, **self.tags},
@@ -64,6 +109,8 @@ class MLflowTracking(Callback):
             if run_id is not None:
                 _check_run_exists(run_id, self.tracking_uri)
             _ = logger.experiment  # tables, experiment and run: one run at a time
+            if run_id is not None:
+                logger.continue_run()
         return logger
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule,
@@ -78,6 +125,12 @@ class MLflowTracking(Callback):
         if logger is not None and teacher is not None:
             stats = {f"teacher/{k}": float(v) for k, v in teacher.stats.as_dict().items()}
             logger.log_metrics(stats, step=int(pl_module.frames))
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule,
+                     exception: BaseException) -> None:
+        logger = mlflow_logger(trainer)
+        if isinstance(logger, RunLogger):
+            logger.interrupted = isinstance(exception, KeyboardInterrupt)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         logger = mlflow_logger(trainer)
@@ -103,15 +156,8 @@ def log_rows(loggers: list, rows: list[tuple[int, dict[str, float]]]) -> None:
     if not rows:
         return
     for logger in loggers:
-        if isinstance(logger, MLFlowLogger):
-            from mlflow.entities import Metric
-
-            now = int(time.time() * 1000)
-            metrics = [Metric(key, value, now, step) for step, row in rows
-                       for key, value in row.items()]
-            for start in range(0, len(metrics), MLFLOW_BATCH):  # MLflow's limit per call
-                logger.experiment.log_batch(logger.run_id,
-                                            metrics=metrics[start:start + MLFLOW_BATCH])
+        if isinstance(logger, RunLogger):
+            logger.log_rows(rows)
         else:
             for step, row in rows:
                 logger.log_metrics(row, step=step)
