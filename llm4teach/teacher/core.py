@@ -2,10 +2,11 @@
 
 ``pi_T(a|s) = sum over plans of p(plan | text(s)) * 1[action of plan in s = a]`` (soft), or
 the one-hot action of one sampled plan (hard: one draw per step from the teacher's
-generator, seeded by ``config.seed``). A plan that does not parse, names an object not
-seen, or has no step left to do yields no action; its mass goes to the fallback: the
-domain's no-op action (``noop``, the reference's choice: MiniGrid's action 6 "done") or
-no opinion (``mask``: ``teacher_mask`` False and a uniform row).
+generator, seeded by ``config.seed``; training restarts it at every epoch: ``seed``).
+A plan that does not parse, names an object not seen, or has no step left to do yields
+no action; its mass goes to the fallback: the domain's no-op action (``noop``, the
+reference's choice: MiniGrid's action 6 "done") or no opinion (``mask``: ``teacher_mask``
+False and a uniform row).
 
 A domain subclasses ``PlanTeacher`` with its ``grammar``, ``num_actions``, ``noop``
 (None when its actions have none) and ``_resolve``: each observation's plan
@@ -63,6 +64,14 @@ class PlanTeacher:
         self.stats = self.planner.stats
         self._plans: dict[str, Parsed] = {}
         self._rng = np.random.default_rng(self.config.seed)
+
+    def seed(self, n: int) -> None:
+        """Restart the teacher's own generator (hard mode's draws) from ``(config.seed, n)``.
+
+        Training re-seeds it at every epoch start, as it does the envs and torch, so a run
+        resumed from an epoch-end checkpoint draws the same plans as if never stopped.
+        """
+        self._rng = np.random.default_rng([self.config.seed, n])
 
     def reset(self, indices: list[int] | None = None) -> None:
         """Forget the per-episode state of envs ``indices`` (all when None); none by default."""

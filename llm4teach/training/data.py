@@ -3,9 +3,10 @@
 One batch is one rollout ``[num_envs, frames_per_batch / num_envs]`` collected with the
 current student (the collector holds the very student the module trains, so every
 rollout uses the latest weights). A Lightning epoch is ``epoch_frames`` frames; at each
-epoch start the envs and torch's RNG are re-seeded from ``(seed, epoch)``, so an epoch
-is a pure function of the seed, the epoch index and the checkpointed weights: a run
-resumed from an epoch-end checkpoint continues exactly as if never stopped.
+epoch start the envs, torch's RNG and the teacher's generator (hard mode) are re-seeded
+from ``(seed, epoch, rank)``, so an epoch is a pure function of the seed, the epoch index
+and the checkpointed weights: a run resumed from an epoch-end checkpoint continues exactly
+as if never stopped. The teacher's counters travel in the checkpoint (``state_dict``).
 
 The data module reads no counter of the module: the lambda schedule switches its
 ``teacher`` on and off, and the ``FrameBudget`` callback ends the run.
@@ -97,6 +98,17 @@ class RolloutDataModule(LightningDataModule):
                                         self.frames_per_batch)
         return DataLoader(_Rollouts(self, self.collector), batch_size=None, collate_fn=_identity)
 
+    def state_dict(self) -> dict[str, dict[str, float]]:
+        """The teacher's counters (``TeacherStats``, plain numbers), so that a resumed run's
+        ``teacher/*`` continue from the checkpoint instead of restarting at 0."""
+        return {"teacher_stats": self.teacher.stats.as_dict()} if self.teacher else {}
+
+    def load_state_dict(self, state_dict: dict[str, dict[str, float]]) -> None:
+        self.setup("fit")
+        stats = self.teacher.stats
+        for key, value in state_dict.get("teacher_stats", {}).items():
+            setattr(stats, key, type(getattr(stats, key))(value))
+
     def teardown(self, stage: str) -> None:
         if self.collector is not None:
             self.collector.shutdown()
@@ -117,6 +129,7 @@ class _Rollouts(IterableDataset):
         seed = epoch_seed(data.seed, trainer.current_epoch, trainer.global_rank)
         torch.manual_seed(seed)
         data.env.set_seed(seed)
+        data.teacher.teacher.seed(seed)  # hard mode's plan draws
         self.collector.reset()
         # frames are counted over all ranks: each rank collects its share of an epoch
         per_update = data.frames_per_batch * trainer.world_size
