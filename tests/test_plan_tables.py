@@ -104,3 +104,16 @@ def test_a_hand_written_table_knows_every_text_and_the_teacher_succeeds(task, le
     stats = teacher.stats
     assert stats.hits > 0 and stats.parse_failures == 0
     assert stats.unknown_texts <= (6 if task == "MiniGrid-UnlockPickup-v0" else 0)
+
+
+def test_the_teacher_command_and_a_fit_take_a_users_table(tmp_path, capsys):
+    from llm4teach.cli import main
+
+    path = write(tmp_path / "goto.yaml", load_tables()["BabyAI-GoToObj-v0"])
+    main(["teacher", "--task", "BabyAI-GoToObj-v0", "--teacher.plans", str(path),
+          "--episodes", "3"])
+    assert "success 100.0%" in capsys.readouterr().out
+    bad = write(tmp_path / "bad.json", {"states": {STATE: {"explore": -1}}})
+    with pytest.raises(SystemExit, match="plan table .*bad.json"):
+        main(["teacher", "--task", "BabyAI-GoToObj-v0", "--teacher.plans", str(bad),
+              "--episodes", "1"])

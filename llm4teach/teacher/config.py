@@ -30,6 +30,8 @@ class TeacherConfig:
     refuses it). ``lava="passable"`` is the reference's go-to, which walks
     through lava. ``cache_path=None`` keeps ``hf`` answers in
     ``~/.cache/llm4teach/plans.sqlite``; ``":memory:"`` keeps them for the process only.
+    ``plans`` (a JSON or YAML plan table file) replaces the ``table`` backend's packaged
+    table, for any task.
 
     ``logits_norm`` scores a candidate plan by the ``mean`` log-probability of its tokens
     (the default: otherwise the shortest plan wins by many nats) or their ``sum``.
@@ -65,6 +67,7 @@ class TeacherConfig:
     num_samples: int = 10
     max_new_tokens: int = 48
     cache_path: str | None = None
+    plans: str | None = None
     prompt: str | None = None
     trust_remote_code: bool = False
     lava: str = "avoid"

@@ -12,7 +12,7 @@ def make_planner(task: str, config: TeacherConfig, grammar: Grammar = MINIGRID) 
     """The planner ``config.backend`` names: ``task``'s table, or an LLM parsing with
     ``grammar`` (``hf`` loads its model lazily, on first use; ``openai`` asks a server)."""
     if config.backend == "table":
-        return TablePlanner(task)
+        return TablePlanner(task, config.plans)
     if config.backend == "openai":
         from llm4teach.teacher.planners.openai import OpenAIPlanner
 
