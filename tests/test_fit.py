@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlparse
+
 import pytest
 from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
@@ -15,6 +18,12 @@ def _fail(argv, capsys) -> str:
         main(argv)
     message = exc.value.code if isinstance(exc.value.code, str) else capsys.readouterr().err
     return str(message)
+
+
+def _mtimes(artifact_uri: str) -> dict[Path, int]:
+    """Every file of a local artifact store's run folder and when it was written."""
+    folder = Path(urlparse(artifact_uri).path)
+    return {path: path.stat().st_mtime_ns for path in folder.rglob("*") if path.is_file()}
 
 
 @pytest.mark.slow
@@ -61,10 +70,17 @@ def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
     assert f"MLflow run {run.info.run_id} is not in the store" in message
     assert "--tracking.tracking_uri" in message
 
-    # continuing a run whose frame budget is spent collects, evaluates and saves nothing
+    # continuing a run whose frame budget is spent: one line, and the run is left as it was
+    uploaded = _mtimes(run.info.artifact_uri)
+    capsys.readouterr()
     main(["fit", *tiny_fit_args(in_tmp, total_frames=256), "--ckpt_path", "last"])
+    assert capsys.readouterr().out == (f"{in_tmp}/run already finished at 256 frames (budget "
+                                       f"256): raise --budget.total_frames to train on\n")
     assert (ckpts / "last.ckpt").read_bytes() == before
     assert len(client.get_metric_history(run.info.run_id, "eval/student_greedy_success")) == 2
+    again = client.get_run(run.info.run_id)
+    assert (again.info.status, again.info.end_time) == ("FINISHED", run.info.end_time)
+    assert _mtimes(run.info.artifact_uri) == uploaded  # nothing uploaded again
 
 
 def test_bad_config_field_is_one_clear_line(in_tmp, capsys):
@@ -79,8 +95,9 @@ def test_bad_config_field_is_one_clear_line(in_tmp, capsys):
 
 def test_missing_or_corrupt_checkpoint_is_one_clear_line(in_tmp, capsys):
     message = _fail(["fit", *tiny_fit_args(in_tmp), "--ckpt_path", "last"], capsys)
-    assert message == f"llm4teach fit: error: checkpoint {in_tmp}/run/checkpoints/last.ckpt " \
-                      "does not exist"
+    assert message == f"llm4teach fit: error: no run to continue in {in_tmp}/run " \
+                      f"({in_tmp}/run/checkpoints/last.ckpt does not exist): start it without " \
+                      "--ckpt_path"
     ckpts = in_tmp / "run" / "checkpoints"
     ckpts.mkdir(parents=True)
     (ckpts / "last.ckpt").write_bytes(b"PK\x03\x04 not really a checkpoint")

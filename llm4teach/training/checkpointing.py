@@ -140,5 +140,8 @@ def resolve_checkpoint(ckpt_path: str | None, dirpath: Path) -> Path | None:
             )
         return None
     path = dirpath / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    if ckpt_path == "last" and not path.exists():
+        raise ValueError(f"no run to continue in {dirpath.parent} ({path} does not exist): "
+                         f"start it without --ckpt_path")
     load_checkpoint(path)
     return path

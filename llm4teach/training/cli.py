@@ -8,6 +8,7 @@ teacher), ``budget`` (frames to train for), ``schedule`` (lambda), ``evaluation`
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import warnings
 from argparse import ArgumentError
@@ -26,6 +27,7 @@ from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM
 from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking, mlflow_logger
 from llm4teach.training.budget import FrameBudget
 from llm4teach.training.checkpointing import (
+    TEMP_SUFFIX,
     AtomicCheckpointIO,
     checkpoint_callbacks,
     load_checkpoint,
@@ -44,6 +46,7 @@ from llm4teach.training.summary import RunSummary
 TRAINER_DEFAULTS = {"max_epochs": -1, "log_every_n_steps": 1, "num_sanity_val_steps": 0,
                     "limit_val_batches": 0, "enable_model_summary": False,
                     "default_root_dir": "runs/default", "enable_autolog_hparams": False}
+RUN_ID_FILE = "mlflow_run_id"  # in the run folder: the run's MLflow id, from its start
 
 
 class MLflowConfig(SaveConfigCallback):
@@ -140,16 +143,30 @@ class FitCLI(LightningCLI):
         if is_rank_zero:
             check_writable(root)
             self._held.enter_context(hold_run(root))
-        self._ckpt = resolve_checkpoint(self._ckpt_arg, dirpath)
+        init = self.config_init[self.subcommand]
+        run_id = started_run_id(root) if self._ckpt_arg == "last" else None
+        if run_id is not None and not (dirpath / "last.ckpt").is_file():
+            # Killed before its first checkpoint: nothing to continue from but its MLflow run,
+            # whose points the fresh start repeats exactly (RunLogger keeps one per step).
+            rank_zero_warn(f"{root} was stopped before its first checkpoint: starting it "
+                           f"afresh in its MLflow run {run_id}")
+            self._ckpt = None
+        else:
+            self._ckpt = resolve_checkpoint(self._ckpt_arg, dirpath)
+        checkpoint = load_checkpoint(self._ckpt) if self._ckpt else {}
+        run_id = checkpoint.get(RUN_ID_KEY, run_id)
+        same_run = self._ckpt is not None and self._ckpt.resolve().parent == dirpath.resolve()
+        frames = int(checkpoint.get("state_dict", {}).get("frames", 0))
+        total = init.budget.total_frames
+        if same_run and frames >= total:
+            raise RunFinished(f"{root} already finished at {frames:,} frames (budget {total:,}): "
+                              f"raise --budget.total_frames to train on")
         if is_rank_zero:  # before the first epoch, not at its end
             check_writable(dirpath)
             check_space(dirpath, self.model)
             remove_stale_temps(dirpath)
-        checkpoint = load_checkpoint(self._ckpt) if self._ckpt else {}
-        run_id = checkpoint.get(RUN_ID_KEY)
-        init = self.config_init[self.subcommand]
         tracking: MLflowTracking = init.tracking
-        if self._ckpt is not None and self._ckpt.resolve().parent != dirpath.resolve():
+        if self._ckpt is not None and not same_run:
             # Another run's checkpoint: a branch (new settings from its weights and
             # counters), so a new MLflow run that names its parent; the parent keeps its own.
             frames = int(checkpoint["state_dict"]["frames"])
@@ -158,8 +175,11 @@ class FitCLI(LightningCLI):
             run_id = None
         # Only rank 0 logs. Opening the store on every rank at once (torchrun starts them
         # together) would race to create a new sqlite store's tables.
-        kwargs["logger"] = tracking.make_logger(
-            config.data.task, seed=config.seed_everything, run_id=run_id) if is_rank_zero else False
+        kwargs["logger"] = False
+        if is_rank_zero:
+            kwargs["logger"] = tracking.make_logger(config.data.task, seed=config.seed_everything,
+                                                    run_id=run_id)
+            record_run_id(root, kwargs["logger"].run_id)
         kwargs["plugins"] = [AtomicCheckpointIO()]
         callbacks = [*(init.trainer.callbacks or []), *checkpoint_callbacks(dirpath), RunSummary()]
         if config.trainer.enable_progress_bar is not False:
@@ -171,6 +191,25 @@ class FitCLI(LightningCLI):
         fit = self.config_init[self.subcommand]
         fit["ckpt_path"] = str(self._ckpt) if self._ckpt else None
         fit["weights_only"] = True
+
+
+class RunFinished(Exception):
+    """A continued run whose frame budget is already spent: nothing to do (its one line)."""
+
+
+def record_run_id(root: Path, run_id: str) -> None:
+    """Write the run's MLflow id to ``<root>/mlflow_run_id`` at the start, before any
+    checkpoint holds it: a run killed before its first checkpoint continues in its MLflow run."""
+    path = root / RUN_ID_FILE
+    tmp = path.with_name(path.name + TEMP_SUFFIX)
+    tmp.write_text(run_id + "\n")
+    os.replace(tmp, path)  # never a half-written id
+
+
+def started_run_id(root: Path) -> str | None:
+    """The MLflow id ``record_run_id`` wrote in ``root``, or None."""
+    path = root / RUN_ID_FILE
+    return (path.read_text().strip() or None) if path.is_file() else None
 
 
 class _DropTips(logging.Filter):
@@ -198,3 +237,5 @@ def fit(argv: Sequence[str]) -> None:
             FitCLI(["fit", *argv])
         except ArgumentError as err:
             raise ValueError(" ".join(str(err).split())) from None
+        except RunFinished as done:
+            print(done, flush=True)
