@@ -272,6 +272,9 @@ def main() -> None:
         "",
         *rows,
         "",
+        f"The `sample` teacher is {'within' if worst['sample'] <= 0.1 else 'NOT within'} "
+        f"0.1 total variation of the table on every state text (worst {worst['sample']:.3f}).",
+        "",
         f"Teacher acting alone, held-out success over {args.episodes} episodes: table "
         f"{success['table']:.2f}, " + ", ".join(f"{m} {success[m]:.2f}" for m in METHODS) + ".",
     ]
