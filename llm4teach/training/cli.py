@@ -2,7 +2,8 @@
 
 Top-level config sections: ``model`` (PPO and the student), ``data`` (task, envs,
 teacher), ``budget`` (frames to train for), ``schedule`` (lambda), ``evaluation``,
-``tracking`` (MLflow) and ``trainer``. Checkpoints go to ``<trainer.default_root_dir>/checkpoints``.
+``tracking`` (MLflow) and ``trainer``. Checkpoints go to ``<trainer.default_root_dir>/checkpoints``,
+the run's MLflow id to ``<trainer.default_root_dir>/mlflow_run_id`` (from the start).
 """
 
 from __future__ import annotations
@@ -144,23 +145,7 @@ class FitCLI(LightningCLI):
             check_writable(root)
             self._held.enter_context(hold_run(root))
         init = self.config_init[self.subcommand]
-        run_id = started_run_id(root) if self._ckpt_arg == "last" else None
-        if run_id is not None and not (dirpath / "last.ckpt").is_file():
-            # Killed before its first checkpoint: nothing to continue from but its MLflow run,
-            # whose points the fresh start repeats exactly (RunLogger keeps one per step).
-            rank_zero_warn(f"{root} was stopped before its first checkpoint: starting it "
-                           f"afresh in its MLflow run {run_id}")
-            self._ckpt = None
-        else:
-            self._ckpt = resolve_checkpoint(self._ckpt_arg, dirpath)
-        checkpoint = load_checkpoint(self._ckpt) if self._ckpt else {}
-        run_id = checkpoint.get(RUN_ID_KEY, run_id)
-        same_run = self._ckpt is not None and self._ckpt.resolve().parent == dirpath.resolve()
-        frames = int(checkpoint.get("state_dict", {}).get("frames", 0))
-        total = init.budget.total_frames
-        if same_run and frames >= total:
-            raise RunFinished(f"{root} already finished at {frames:,} frames (budget {total:,}): "
-                              f"raise --budget.total_frames to train on")
+        checkpoint, run_id, same_run = self._start(root, dirpath, init.budget.total_frames)
         if is_rank_zero:  # before the first epoch, not at its end
             check_writable(dirpath)
             check_space(dirpath, self.model)
@@ -186,6 +171,30 @@ class FitCLI(LightningCLI):
             callbacks.append(FramesProgressBar())
         kwargs["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
+
+    def _start(self, root: Path, dirpath: Path,
+               total_frames: int) -> tuple[dict[str, Any], str | None, bool]:
+        """Where the run starts: sets ``self._ckpt``; returns the checkpoint read (empty for
+        a fresh start), the MLflow run to continue, and whether the checkpoint is this run's.
+
+        A finished run of this folder raises ``RunFinished`` before Lightning starts.
+        """
+        run_id = started_run_id(root) if self._ckpt_arg == "last" else None
+        if run_id is not None and not (dirpath / "last.ckpt").is_file():
+            # Killed before its first checkpoint: nothing to continue from but its MLflow run,
+            # whose points the fresh start repeats exactly (RunLogger keeps one per step).
+            rank_zero_warn(f"{root} was stopped before its first checkpoint: starting it "
+                           f"afresh in its MLflow run {run_id}")
+            self._ckpt = None
+        else:
+            self._ckpt = resolve_checkpoint(self._ckpt_arg, dirpath)
+        checkpoint = load_checkpoint(self._ckpt) if self._ckpt else {}
+        same_run = self._ckpt is not None and self._ckpt.resolve().parent == dirpath.resolve()
+        frames = int(checkpoint["state_dict"]["frames"]) if checkpoint else 0
+        if same_run and frames >= total_frames:
+            raise RunFinished(f"{root} already finished at {frames:,} frames (budget "
+                              f"{total_frames:,}): raise --budget.total_frames to train on")
+        return checkpoint, checkpoint.get(RUN_ID_KEY, run_id), same_run
 
     def before_fit(self) -> None:
         fit = self.config_init[self.subcommand]
@@ -238,4 +247,5 @@ def fit(argv: Sequence[str]) -> None:
         except ArgumentError as err:
             raise ValueError(" ".join(str(err).split())) from None
         except RunFinished as done:
-            print(done, flush=True)
+            if rank_zero_only.rank == 0:
+                print(done, flush=True)
