@@ -117,3 +117,8 @@ def test_the_teacher_command_and_a_fit_take_a_users_table(tmp_path, capsys):
     with pytest.raises(SystemExit, match="plan table .*bad.json"):
         main(["teacher", "--task", "BabyAI-GoToObj-v0", "--teacher.plans", str(bad),
               "--episodes", "1"])
+
+
+def test_a_table_file_with_another_backend_is_refused():
+    with pytest.raises(ValueError, match="teacher plans .* set teacher backend table"):
+        TeacherConfig(backend="hf", model="m", plans="my_table.yaml")

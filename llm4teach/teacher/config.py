@@ -88,6 +88,9 @@ class TeacherConfig:
         _choice("mode", self.mode, MODES)
         _choice("fallback", self.fallback, FALLBACKS)
         _choice("method", self.method, METHODS)
+        if self.plans and self.backend != "table":
+            raise ValueError(f"teacher plans ({self.plans}) is a table to replay: set teacher "
+                             f"backend table (got {self.backend!r}), or drop plans")
         _choice("lava", self.lava, LAVA)
         _choice("dtype", self.dtype, DTYPES)
         _choice("logits_norm", self.logits_norm, LOGITS_NORMS)
