@@ -28,9 +28,14 @@ from llm4teach.teacher import TeacherConfig, TeacherTransform
 
 
 class Domain(Protocol):
-    """One task as the trainer sees it."""
+    """One task as the trainer sees it; ``task`` is its canonical name (``canonical``)."""
 
     task: str
+    names: dict[str, str]  # the family's short task names, each with a line about it
+    more_names: str  # the other names it accepts, in words ("" when none)
+
+    @staticmethod
+    def canonical(task: str) -> str | None: ...
 
     def make_env(self, num_envs: int, seed: int | None) -> EnvBase: ...
 
@@ -57,8 +62,8 @@ def resolve(task: str) -> Domain:
     for family in FAMILIES:
         canonical = family.canonical(task)
         if canonical is not None:
-            if canonical not in _MADE:  # two spellings of one task share one domain object
-                _MADE[canonical] = family(task)
+            if canonical not in _MADE:  # every spelling of a task: one object, one name
+                _MADE[canonical] = family(canonical)
             return _MADE[canonical]
     more = "".join(f", {family.more_names}" for family in FAMILIES if family.more_names)
     raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(task_names())}{more} "

@@ -14,12 +14,12 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from llm4teach.envs.batch import Observation
 from llm4teach.student import ActorCritic
 from llm4teach.teacher import TeacherTransform
 
 HELD_OUT_SEED = 2**32
 
-Observation = dict[str, np.ndarray]  # key -> one step's array ("observation", "scene"...)
 Policy = Callable[[Observation, np.ndarray], Sequence[int] | np.ndarray | torch.Tensor]
 
 
@@ -94,14 +94,16 @@ def evaluate_teacher(teacher: TeacherTransform, envs: Sequence[EpisodeEnv],
     """``teacher_*``: the teacher acting alone (drawing from ``pi_T``) on the held-out episodes.
 
     It plays a fork of the teacher (its own per-episode state and random stream, the
-    same plans), so a run's training teacher is left as it was, and the number equals
-    ``llm4teach teacher`` with the same settings.
+    same plans and counters), so a run's training teacher is left as it was, and the
+    number equals ``llm4teach teacher`` with the same settings. Only the running
+    episodes are asked about, each with its own env's per-episode state.
     """
     player, key = teacher.teacher.fork(), teacher.in_keys[0]
-    rng = np.random.default_rng(player.config.seed)
 
     def act(batch: Observation, live: np.ndarray) -> np.ndarray:
+        rows = np.flatnonzero(live)
         missions = batch.get("mission")  # MiniGrid's episode missions, for its texts
-        return player.sample_actions(batch[key], rng, missions)[live]  # every env: its state
+        return player.sample_actions(batch[key][rows], None,
+                                     None if missions is None else missions[rows], rows)
 
     return {f"teacher_{k}": v for k, v in play(envs, act, episodes)[0].items()}

@@ -19,7 +19,7 @@ from tensordict import TensorDict, TensorDictBase
 from torchrl.data import Categorical, Composite, TensorSpec
 from torchrl.envs import EnvBase
 
-Observation = dict[str, np.ndarray]
+Observation = dict[str, np.ndarray]  # key -> one env step's array ("observation", "scene"...)
 # one sub-env's observation specs by key, its number of actions, its reward spec
 Specs = tuple[dict[str, TensorSpec], int, TensorSpec]
 

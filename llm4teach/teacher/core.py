@@ -17,6 +17,7 @@ Habitat's ``SkillTeacher`` (``habitat.py``).
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -97,18 +98,20 @@ class PlanTeacher:
 
     def act_probs(
         self, obs: np.ndarray | torch.Tensor, rng: np.random.Generator | None = None,
-        missions: np.ndarray | torch.Tensor | None = None,
+        missions: np.ndarray | torch.Tensor | None = None, envs: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(probs float32 [N, num_actions], mask bool [N])`` for a batch of observations.
 
         Hard mode draws each step's plan from ``rng`` (the teacher's own when None).
         ``missions``: the episodes' missions (a MiniGrid env's ``mission`` key), for the
-        domains whose state texts name them.
+        domains whose state texts name them. ``envs``: the env each row comes from, whose
+        per-episode state it uses (row ``i`` is env ``i`` when None), so a caller can ask
+        about the running episodes only.
         """
         obs = obs.numpy() if isinstance(obs, torch.Tensor) else np.asarray(obs)
         if isinstance(missions, torch.Tensor):
             missions = missions.numpy()
-        entries = self._resolve(obs, missions)
+        entries = self._resolve(obs, missions, range(len(obs)) if envs is None else envs)
         if self.config.mode == "hard":
             rng = self._rng if rng is None else rng
             probs = np.stack([_sample_row(e, self.num_actions, rng) for e in entries])
@@ -126,18 +129,19 @@ class PlanTeacher:
 
     def sample_actions(
         self, obs: np.ndarray | torch.Tensor, rng: np.random.Generator | None = None,
-        missions: np.ndarray | torch.Tensor | None = None,
+        missions: np.ndarray | torch.Tensor | None = None, envs: Sequence[int] | None = None,
     ) -> np.ndarray:
         """Actions drawn from ``pi_T`` for a batch (evaluation: the teacher as the policy),
-        with ``rng`` (the teacher's own generator when None)."""
+        with ``rng`` (the teacher's own generator when None); arguments as ``act_probs``."""
         rng = self._rng if rng is None else rng
-        probs, _ = self.act_probs(obs, rng, missions)
+        probs, _ = self.act_probs(obs, rng, missions, envs)
         cum = probs.cumsum(axis=1)
         draws = rng.random(len(probs))[:, None] * cum[:, -1:]
         return np.minimum((draws >= cum).sum(axis=1), self.num_actions - 1)
 
     # ------------------------------------------------------------------ for domains
-    def _resolve(self, obs: np.ndarray, missions: np.ndarray | None) -> list[Resolved]:
+    def _resolve(self, obs: np.ndarray, missions: np.ndarray | None,
+                 envs: Sequence[int]) -> list[Resolved]:
         """Each observation's plans and their actions (``_entry``); the domain's part."""
         raise NotImplementedError
 

@@ -10,6 +10,8 @@ no-op, so states where no plan gives a skill are masked out (fallback ``mask``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from llm4teach.envs.habitat import ENTITIES, SKILL_INDEX, SKILLS
@@ -64,7 +66,8 @@ class SkillTeacher(PlanTeacher):
     grammar = HABITAT
     num_actions = len(SKILLS)
 
-    def _resolve(self, scenes: np.ndarray, missions: np.ndarray | None) -> list[Resolved]:
+    def _resolve(self, scenes: np.ndarray, missions: np.ndarray | None,
+                 envs: Sequence[int]) -> list[Resolved]:
         """Each scene's plans and skills (the tidy-up task has no mission to read)."""
         dists = self.plans([describe(s) for s in scenes])
         return [self._entry(dist, tuple(plan_skill(plan, scene) for plan, _ in dist))

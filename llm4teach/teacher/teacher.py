@@ -9,7 +9,7 @@ episode's mission (the env's ``mission`` key).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -135,26 +135,28 @@ class Teacher(PlanTeacher):
         twin._describers = []
         return twin
 
-    def _resolve(self, obs: np.ndarray, missions: np.ndarray | None) -> list[Resolved]:
+    def _resolve(self, obs: np.ndarray, missions: np.ndarray | None,
+                 envs: Sequence[int]) -> list[Resolved]:
         """Memo entries of a batch ``[N, W, H, 4]``; the missing ones in one path search.
 
         The memo keys on the describer's state (and the mission, for generic texts) and
         holds its state after describing, restored here, so a hit numbers doors as
         describing afresh would.
         """
-        self._grow(len(obs))
+        self._grow(max(envs, default=-1) + 1)
+        describers = [self._describers[e] for e in envs]
         use = self.generic and missions is not None
         missions = np.asarray(missions) if use else np.zeros((len(obs), 0), dtype=np.uint8)
         keys = [(o.tobytes(), m.tobytes(), d.state)
-                for o, m, d in zip(obs, missions, self._describers, strict=False)]
+                for o, m, d in zip(obs, missions, describers, strict=True)]
         missing = [i for i, key in enumerate(keys) if key not in self._memo]
         if missing:
             if len(self._memo) + len(missing) > self.memo_limit:
                 self._memo.clear()  # bounded memory; this batch is resolved afresh
                 missing = list(range(len(keys)))
-            self._resolve_batch(obs, missions, missing, keys)
+            self._resolve_batch(obs, missions, describers, missing, keys)
         entries = [self._memo[key] for key in keys]
-        for describer, key, (_, state) in zip(self._describers, keys, entries, strict=False):
+        for describer, key, (_, state) in zip(describers, keys, entries, strict=True):
             if state != key[2]:
                 describer.restore(state)
         return [entry for entry, _ in entries]
@@ -163,8 +165,8 @@ class Teacher(PlanTeacher):
         while len(self._describers) < n:
             self._describers.append(Describer(self.task))
 
-    def _resolve_batch(self, obs: np.ndarray, missions: np.ndarray, missing: list[int],
-                       keys: list) -> None:
+    def _resolve_batch(self, obs: np.ndarray, missions: np.ndarray,
+                       describers: list[Describer], missing: list[int], keys: list) -> None:
         """Describe, plan and act for the observations not in the memo.
 
         ``first_action`` runs over every plan; the routes it asks for and that are not
@@ -173,9 +175,9 @@ class Teacher(PlanTeacher):
         """
         sub = obs[missing]
         starts = agent_states(sub)
-        found = object_cells(sub, starts, self._describers[0].codes)
+        found = object_cells(sub, starts, describers[0].codes)
         texts = decode_missions(missions[missing]) if missions.shape[1] else [""] * len(missing)
-        scenes = [self._describers[i].scene(*f, mission)
+        scenes = [describers[i].scene(*f, mission)
                   for i, f, mission in zip(missing, found, texts, strict=True)]
         plans = self.plans([s.text for s in scenes])
         searched: dict[tuple[int, str | None], int] = {}
@@ -193,7 +195,7 @@ class Teacher(PlanTeacher):
         n = self.num_actions
         for j, i in enumerate(missing):
             acts = tuple(None if a is None or a >= n else a for a in actions[j])
-            self._memo[keys[i]] = (self._entry(plans[j], acts), self._describers[i].state)
+            self._memo[keys[i]] = (self._entry(plans[j], acts), describers[i].state)
 
     def _search(self, obs: np.ndarray, starts: np.ndarray, queries: dict) -> dict:
         """First actions toward each query's cells (the frontier when ``obj`` is None), in
