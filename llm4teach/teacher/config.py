@@ -97,7 +97,7 @@ class TeacherConfig:
         if self.quantization not in QUANTIZATIONS:
             raise ValueError(f"teacher quantization must be 4bit, 8bit or null (full "
                              f"precision), got {self.quantization!r}")
-        if self.max_memory is not None and self.device_map is None:
+        if self.max_memory is not None and self.device_map is None and not self.quantization:
             raise ValueError("teacher max_memory bounds a device_map: also pass "
                              "--data.teacher.device_map auto")
         if self.backend == "hf" and not self.model:

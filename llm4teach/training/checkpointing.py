@@ -12,7 +12,7 @@ states are dicts of numbers), so PyTorch's safe loader reads it.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,6 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 BEST_METRIC = "eval/student_greedy_success"
 TEMP_SUFFIX = ".tmp"
 TORCH_WRITE_FAILURES = ("unexpected pos", "inline_container")
-_UMASK = os.umask(0o022)  # read it (there is no other way) and put it back
-os.umask(_UMASK)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -42,10 +40,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path, tmp = Path(path), None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".",
-                                       suffix=TEMP_SUFFIX)
-            with open(fd, "wb") as f:
-                os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # not mkstemp's 0600: as a plain file
+            tmp = _unique_temp(path)
+            with open(tmp, "wb") as f:
                 torch.save(checkpoint, f)
                 f.flush()
                 os.fsync(f.fileno())
@@ -63,6 +59,18 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f"cannot save checkpoint {path.name} in {path.parent} ({reason}); the "
                 f"checkpoints already there are intact: make room or fix the folder, then "
                 f"continue the run with --ckpt_path last") from None
+
+
+def _unique_temp(path: Path) -> Path:
+    """A new, empty temp file beside ``path``, made exclusively (no other writer can have it)
+    with a plain file's mode (the umask applies, unlike ``mkstemp``'s 0600)."""
+    while True:
+        tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
 
 
 def _write_failure(err: BaseException) -> str | None:

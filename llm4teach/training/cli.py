@@ -148,8 +148,8 @@ class FitCLI(LightningCLI):
         checkpoint, run_id, same_run = self._start(root, dirpath, init.budget.total_frames)
         if is_rank_zero:  # before the first epoch, not at its end
             check_writable(dirpath)
+            remove_stale_temps(dirpath)  # a killed save's leftovers do not count as used
             check_space(dirpath, self.model)
-            remove_stale_temps(dirpath)
         tracking: MLflowTracking = init.tracking
         if self._ckpt is not None and not same_run:
             # Another run's checkpoint: a branch (new settings from its weights and

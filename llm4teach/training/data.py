@@ -27,6 +27,7 @@ from torchrl.envs import EnvBase, TransformedEnv
 from llm4teach.domains import resolve
 from llm4teach.student import ActorCritic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.teacher.transform import MISSION_KEY
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -138,7 +139,8 @@ class _Rollouts(IterableDataset):
                 f"data epoch_frames ({data.epoch_frames}) must be a multiple of frames_per_batch "
                 f"x processes ({data.frames_per_batch} x {trainer.world_size} = {per_update})")
         for _ in range(data.epoch_frames // per_update):
-            yield self.collector.next()
+            # the teacher has read the missions: the update need not gather them per minibatch
+            yield self.collector.next().exclude(MISSION_KEY, ("next", MISSION_KEY))
 
 
 def _identity(batch: TensorDictBase) -> TensorDictBase:
