@@ -90,8 +90,9 @@ def make_gym_env(task: str, **kwargs: Any) -> MemoryMapObservation:
 
     The fast path for batched envs: ``gym.make`` would add its order and passive checks,
     which re-check every step and add nothing but cost over the memory map. Standard
-    ``MiniGrid-DoorKey-*`` envs get the same 3x3 view as our tasks (the SimpleDoorKey
-    table's texts assume it); other standard envs keep their own view.
+    ``MiniGrid-DoorKey-*`` envs get the same 3x3 view as our tasks (the paper's setting
+    for DoorKey, which the shipped DoorKey table was written under); other standard envs
+    keep their own view.
     ``agent_view_size=...`` overrides either.
     """
     env_id = resolve_task(task)

@@ -122,7 +122,8 @@ class Teacher(PlanTeacher):
         super().__init__(task, config, planner)
         self.memo_limit = memo_limit
         self._describers: list[Describer] = []
-        self._memo: dict[tuple[bytes, tuple], tuple[Resolved, tuple]] = {}
+        # (observation bytes, mission bytes, describer state) -> (entry, state after it)
+        self._memo: dict[tuple[bytes, bytes, tuple], tuple[Resolved, tuple]] = {}
 
     def reset(self, indices: list[int] | None = None) -> None:
         """Forget per-episode state (door numbers) of ``indices`` (all envs when None)."""
@@ -218,12 +219,12 @@ class Teacher(PlanTeacher):
 
 def _router(j: int, start: np.ndarray, scene: Scene, searched: dict, wanted: dict) -> Route:
     """``route`` of observation ``j`` of a batch: ``searched`` results; others are noted
-    in ``wanted`` and ``PENDING``. Facing the object (standing on the goal) needs no search."""
-    here = (int(start[0]), int(start[1]))
-    front = (here[0] + DIR_VEC[start[2]][0], here[1] + DIR_VEC[start[2]][1])
+    in ``wanted`` and ``PENDING``. Facing the object needs no search (the goal is to be
+    stepped on, which ends the episode, so going to it is never finished here)."""
+    front = (int(start[0]) + DIR_VEC[start[2]][0], int(start[1]) + DIR_VEC[start[2]][1])
 
     def route(obj: str | None) -> int:
-        if obj is not None and (here if obj == GOAL_NAME else front) in scene.objects[obj]:
+        if obj is not None and obj != GOAL_NAME and front in scene.objects[obj]:
             return FINISHED
         key = (j, obj)
         if key in searched:
