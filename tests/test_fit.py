@@ -90,6 +90,8 @@ def test_bad_config_field_is_one_clear_line(in_tmp, capsys):
     assert message.startswith("llm4teach fit: error: data frames_per_batch (66) must be a multiple")
     message = _fail(["fit", *tiny_fit_args(in_tmp), "--data.teacher.mode", "medium"], capsys)
     assert "teacher mode must be one of soft, hard" in message
+    message = _fail(["fit", *tiny_fit_args(in_tmp), "--data.num_env", "4"], capsys)  # a typo
+    assert message == "llm4teach fit: error: unrecognized arguments: --data.num_env 4"
     assert not (in_tmp / "run" / "checkpoints").exists()
 
 

@@ -97,7 +97,10 @@ class FitCLI(LightningCLI):
                 save_config_callback=MLflowConfig, save_config_kwargs={"save_to_log_dir": False},
                 trainer_defaults=TRAINER_DEFAULTS, seed_everything_default=0,
                 auto_configure_optimizers=False,
-                parser_kwargs={"exit_on_error": False},  # errors reach fit() as exceptions
+                # errors reach fit() as exceptions; no prefix matching (on the subcommand's
+                # parser too): a typo such as --data.num_env is an error, not num_envs
+                parser_kwargs={"exit_on_error": False, "allow_abbrev": False,
+                               "fit": {"allow_abbrev": False}},
             )
 
     def parse_arguments(self, parser, args) -> None:
