@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -149,6 +149,17 @@ class LLMPlanner:
         usable = total > 0 and math.isfinite(total)
         self.stats.parse_failures += failures + (not usable)
         return {p: q / total for p, q in plans.items()} if usable else {}
+
+    def candidate_dists(
+        self, texts: Sequence[str],
+        score_jobs: Callable[[list[tuple[str, str]]], Sequence[float]],
+    ) -> dict[str, PlanDist]:
+        """``logits``: each text's candidate plans from the grammar, all ``(text, plan)`` jobs
+        scored by the backend's ``score_jobs`` in one call, a softmax per text."""
+        candidates = {t: self.grammar.candidate_plans(t) for t in texts}
+        scores = iter(score_jobs([(t, c) for t, plans in candidates.items() for c in plans]))
+        return {t: self.score_dist(plans, [next(scores) for _ in plans])
+                for t, plans in candidates.items()}
 
     def score_dist(self, candidates: Sequence[str], scores: Sequence[float]) -> PlanDist:
         """Softmax of the candidates' scores at the temperature (``logits``)."""

@@ -190,12 +190,8 @@ class HFPlanner(LLMPlanner):
         return {text: self.weighted_dist(a) for text, a in zip(texts, answers, strict=True)}
 
     def _logits(self, texts: list[str]) -> dict[str, PlanDist]:
-        candidates = {t: self.grammar.candidate_plans(t) for t in texts}
-        pairs = [(self._context(t, "logits") + "Action:", " " + c)
-                 for t in texts for c in candidates[t]]
-        scores = iter(self.score(pairs).tolist())
-        return {t: self.score_dist(cs, [next(scores) for _ in cs])
-                for t, cs in candidates.items()}
+        return self.candidate_dists(texts, lambda jobs: self.score(
+            [(self._context(t, "logits") + "Action:", " " + c) for t, c in jobs]).tolist())
 
     def score(self, pairs: Sequence[tuple[str, str]]) -> torch.Tensor:
         """Log-likelihood of each continuation (plus end of sequence) after its context,

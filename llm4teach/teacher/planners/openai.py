@@ -58,14 +58,11 @@ class OpenAIPlanner(LLMPlanner):
 
     def _answer(self, texts: list[str]) -> dict[str, PlanDist]:
         if self.config.method == "logits":
-            jobs = [(t, c) for t in texts for c in self.grammar.candidate_plans(t)]
-            with ThreadPoolExecutor(self.config.concurrency) as pool:
-                scores = list(pool.map(lambda job: self.score(*job), jobs))
-            out: dict[str, PlanDist] = {}
-            for text in texts:
-                picked = [(c, s) for (t, c), s in zip(jobs, scores, strict=True) if t == text]
-                out[text] = self.score_dist([c for c, _ in picked], [s for _, s in picked])
-            return out
+            def score_jobs(jobs: list[tuple[str, str]]) -> list[float]:
+                with ThreadPoolExecutor(self.config.concurrency) as pool:
+                    return list(pool.map(lambda job: self.score(*job), jobs))
+
+            return self.candidate_dists(texts, score_jobs)
         ask = self.samples if self.config.method == "sample" else self.weighted
         with ThreadPoolExecutor(self.config.concurrency) as pool:
             answers = list(pool.map(ask, texts))
