@@ -142,6 +142,12 @@ class HFPlanner(LLMPlanner):
                 f"cannot load model {name!r} ({reason}); download it where the hub is "
                 f"reachable (`hf download {name} --local-dir DIR`) and pass DIR as the model"
             ) from None
+        except Exception as err:  # damaged weights or config (safetensors, json, torch)
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise ValueError(
+                f"cannot load model {name!r}: its files are damaged or not a causal LM "
+                f"({type(err).__name__}: {reason}); download it again or pass another model"
+            ) from None
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         if "device_map" not in placement:  # accelerate placed it otherwise
