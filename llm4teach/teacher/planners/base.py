@@ -14,7 +14,7 @@ from typing import Protocol
 
 import yaml
 
-from llm4teach.teacher.cache import DEFAULT_PATH, PlanCache, settings_key
+from llm4teach.teacher.cache import PlanCache, settings_key
 from llm4teach.teacher.config import TeacherConfig
 from llm4teach.teacher.grammar import Grammar
 
@@ -105,7 +105,7 @@ class LLMPlanner:
         self.stats = TeacherStats()
         key = settings_key({**{k: getattr(config, k) for k in self.KEYED},
                             "prompt": self.prompt})
-        self.cache = PlanCache(config.cache_path or DEFAULT_PATH, key)
+        self.cache = PlanCache(config.cache_path, key)
 
     def _answer(self, texts: list[str]) -> dict[str, PlanDist]:
         raise NotImplementedError
