@@ -107,7 +107,7 @@ def distill(folder: Path, steps: int, hidden: int, layers: int, lr: float,
     ``folder``; return (parameters, final loss, seconds)."""
     build_tiny_llm(folder)  # the tokenizer (its random tiny model is replaced below)
     tok = AutoTokenizer.from_pretrained(folder)
-    planner = HFPlanner(method_config(folder, "sample"))
+    planner = HFPlanner(TASK, method_config(folder, "sample"))
     if tok.chat_template:
         raise ValueError("the distilled model's tokenizer must have no chat template")
     table = TablePlanner(TASK).states
@@ -182,7 +182,7 @@ def compare(folder: Path) -> tuple[dict[str, dict[str, float]], dict[str, float]
     tv: dict[str, dict[str, float]] = {}
     junk: dict[str, float] = {}
     for method in METHODS:
-        planner = HFPlanner(method_config(folder, method))
+        planner = HFPlanner(TASK, method_config(folder, method))
         tv[method] = {}
         for text, dist in table.items():
             before = planner.stats.parse_failures

@@ -4,6 +4,7 @@ import socket
 import subprocess
 import sys
 import time
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,9 @@ import pytest
 import torch
 
 from llm4teach.teacher import Teacher, TeacherConfig
+from llm4teach.teacher.grammar import MINIGRID, MINIGRID_GENERIC
 from llm4teach.teacher.planners import TablePlanner
+from llm4teach.teacher.planners.base import load_prompt, prompt_file
 from llm4teach.teacher.planners.hf import HFPlanner
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -28,10 +31,10 @@ def tiny_chat_llm(tmp_path_factory):
     return build_tiny_llm(tmp_path_factory.mktemp("tiny_chat_llm"), chat=True)
 
 
-def hf(model, tmp_path, **kw):
+def hf(model, tmp_path, task="SimpleDoorKey", **kw):
     kw.setdefault("cache_path", str(tmp_path / "plans.sqlite"))
-    return HFPlanner(TeacherConfig(backend="hf", model=str(model), num_samples=3,
-                                   max_new_tokens=8, **kw))
+    return HFPlanner(task, TeacherConfig(backend="hf", model=str(model), num_samples=3,
+                                         max_new_tokens=8, **kw))
 
 
 def valid(dist):
@@ -123,8 +126,8 @@ def test_cache_hits_across_planners_and_processes(tiny_llm, tmp_path):
     code = (
         "from llm4teach.teacher import TeacherConfig\n"
         "from llm4teach.teacher.planners.hf import HFPlanner\n"
-        f"p = HFPlanner(TeacherConfig(backend='hf', model={str(tiny_llm)!r}, num_samples=3,"
-        f" max_new_tokens=8, cache_path={str(tmp_path / 'plans.sqlite')!r}))\n"
+        f"p = HFPlanner('SimpleDoorKey', TeacherConfig(backend='hf', model={str(tiny_llm)!r},"
+        f" num_samples=3, max_new_tokens=8, cache_path={str(tmp_path / 'plans.sqlite')!r}))\n"
         f"p.plan({TEXTS!r})\n"
         "print(p.stats.model_calls)\n"
     )
@@ -141,11 +144,67 @@ def test_clear_errors(tmp_path, monkeypatch):
         TeacherConfig(logits_norm="max")
     with pytest.raises(ValueError, match="does not exist"):
         hf(tmp_path / "missing", tmp_path).load()
-    with pytest.raises(ValueError, match=r"prompt file \S+ cannot be read .*default.yaml"):
+    with pytest.raises(ValueError, match=r"prompt file \S+ cannot be read .*paper or ours.*"
+                                         r"llm4teach/teacher/prompts/"):
         hf("x", tmp_path, prompt=str(tmp_path / "nope.yaml"))
     (tmp_path / "half.yaml").write_text("system: hi\n")
     with pytest.raises(ValueError, match="lacks logits, prompt, sample"):
         hf("x", tmp_path, prompt=str(tmp_path / "half.yaml"))
+
+
+PAPER_SIMPLEDOORKEY = ("In a locked 2D grid room, there is an agent whose task is to open the "
+                       "door. The door can only be opened while agent holds the key.")
+
+
+@pytest.mark.parametrize("task, opening, grammar", [
+    ("SimpleDoorKey", PAPER_SIMPLEDOORKEY, MINIGRID),
+    ("LLM4Teach/LavaDoorKey-v0", PAPER_SIMPLEDOORKEY, MINIGRID),
+    ("twodoor", PAPER_SIMPLEDOORKEY, MINIGRID),
+    ("ColoredDoorKey", "In a locked 2D grid room, agent can only open door while holding a key "
+     "that matches color of door.", MINIGRID),
+    ("MiniGrid-DoorKey-5x5-v0", "In a 2D grid world, there is an agent whose task is the "
+     "mission the state begins with.", MINIGRID_GENERIC),
+    ("BabyAI-GoToObj-v0", "In a 2D grid world", MINIGRID_GENERIC),
+])
+def test_the_paper_prompt_is_the_default_per_task(task, opening, grammar):
+    prompt = load_prompt(None, task)
+    assert prompt == load_prompt("paper", task) and prompt["system"].startswith(opening)
+    example = prompt["system"].split("Example:")[1]  # one worked example, in the grammar
+    assert "1. What agent sees and holds:" in example
+    assert grammar.parse_answer(example) is not None and "{" in example.split("Action:")[1]
+    assert load_prompt("ours", task)["system"].startswith("You are a planner")
+
+
+def test_a_prompt_file_is_copied_and_edited(tmp_path):
+    packaged = resources.files("llm4teach.teacher") / prompt_file("paper", "SimpleDoorKey")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(packaged.read_text(encoding="utf-8").replace("open the door",
+                                                                 "open the red door"))
+    assert "open the red door" in load_prompt(str(mine), "SimpleDoorKey")["system"]
+    with pytest.raises(ValueError, match="paper's prompt is written for MiniGrid and BabyAI "
+                                         "tasks, not 'TidyHabitat': set teacher prompt to ours"):
+        load_prompt("paper", "TidyHabitat")
+
+
+def test_the_prompt_is_sent_and_keys_the_cache(tiny_llm, tmp_path):
+    paper = hf(tiny_llm, tmp_path, method="sample")
+    message = paper.instruction(TEXTS[1], "sample")
+    assert message == f"{paper.prompt['sample']}\nState: {TEXTS[1]}"
+    assert paper.plain_context(TEXTS[1], "sample").startswith(PAPER_SIMPLEDOORKEY)
+    answers = ["1. What agent sees and holds: Agent sees key and door, holds nothing.\n"
+               "2. What should the agent do: get the key, then open the door.\n"
+               "3. Action: {go to <key>, pick up <key>, go to <door>, open <door>} \n.",
+               "Actions: {explore}. Nothing else to do.", "Action: explore"]
+    plan = "go to <key>, pick up <key>, go to <door>, open <door>"
+    assert paper.sample_dist(answers) == {plan: 1 / 3, "explore": 2 / 3}
+    weighted = "3. Action: {explore} | 0.25\nAction: {" + plan + "} | 0.75"
+    assert paper.weighted_dist(weighted) == {"explore": 0.25, plan: 0.75}
+    first = hf(tiny_llm, tmp_path)
+    first.plan(TEXTS[:1])
+    ours = hf(tiny_llm, tmp_path, prompt="ours")  # the same cache, another prompt
+    ours.plan(TEXTS[:1])
+    assert first.stats.model_calls == ours.stats.model_calls == 1
+    assert hf(tiny_llm, tmp_path, prompt="paper").plan(TEXTS[:1]) == first.plan(TEXTS[:1])
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with CUDA can use it")

@@ -35,7 +35,7 @@ def build_tiny_llm(folder: Path, chat: bool = False, seed: int = 0,
     every chat prompt with it (``wire_answer``), so a test sees a parseable answer.
     """
     chat = chat or answer is not None
-    prompt = load_prompt(None)
+    prompt = load_prompt("ours", "SimpleDoorKey")  # its corpus; the tokenizer as before
     corpus = [*prompt.values(), *TEXTS, *(c for t in TEXTS for c in MINIGRID.candidate_plans(t))]
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

@@ -22,8 +22,8 @@ from minigrid.core.constants import COLOR_NAMES
 Step = tuple[str, str | None]  # ("explore", None) or ("go to", "key")
 Plan = tuple[Step, ...]
 
-_ACTION_RE = re.compile(r"action\s*:\s*(.*)", re.IGNORECASE)
-_ACTION_PREFIX_RE = re.compile(r"action\s*:", re.IGNORECASE)
+_ACTION_RE = re.compile(r"actions?\s*:\s*(.*)", re.IGNORECASE)  # the paper's parser: Action[s]
+_ACTION_PREFIX_RE = re.compile(r"actions?\s*:", re.IGNORECASE)
 _WEIGHT_RE = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")  # no nested quantifiers: linear
 _OBJECT_RE = re.compile(r"<([^<>]+)>")
 
@@ -94,7 +94,7 @@ class Grammar:
             if "action" not in line.lower():
                 continue
             head, bar, weight = line.strip().rpartition("|")
-            prefix = _ACTION_PREFIX_RE.match(head)
+            prefix = _ACTION_PREFIX_RE.search(head)  # "3. Action: ..." (the paper's step 3)
             value = float(weight) if bar and _WEIGHT_RE.fullmatch(weight.strip()) else math.nan
             plan = None if prefix is None or not math.isfinite(value) else self.parse_plan(
                 head[prefix.end():].strip().strip("{}[]\"'` "))
@@ -115,11 +115,14 @@ class Grammar:
 
 
 def answer_plan_text(answer: str) -> str | None:
-    """The plan text after the last ``Action:`` of an LLM answer (first line only)."""
+    """The plan text after the last ``Action:`` of an LLM answer (first line only; inside
+    the braces of the paper's ``Action: {plan}``, whatever follows them)."""
     matches = _ACTION_RE.findall(answer)
     if not matches:
         return None
     text = matches[-1].split("\n")[0].strip()
+    if text.startswith("{") and "}" in text:
+        text = text[: text.index("}")]
     return text.strip("{}[]\"'` ").rstrip(".").strip("{}[]\"'` ")
 
 

@@ -16,10 +16,10 @@ def make_planner(task: str, config: TeacherConfig, grammar: Grammar = MINIGRID) 
     if config.backend == "openai":
         from llm4teach.teacher.planners.openai import OpenAIPlanner
 
-        return OpenAIPlanner(config, grammar)
+        return OpenAIPlanner(task, config, grammar)
     from llm4teach.teacher.planners.hf import HFPlanner
 
-    return HFPlanner(config, grammar)
+    return HFPlanner(task, config, grammar)
 
 
 __all__ = ["PlanDist", "Planner", "TablePlanner", "TeacherStats", "make_planner"]

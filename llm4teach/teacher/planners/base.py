@@ -1,5 +1,6 @@
 """What every planner shares: the batched interface, the counters it reports, and the
-LLM planners' prompt, answer parsing and cached ``plan``."""
+LLM planners' prompt (the paper's per task by default, ``ours``, or a user's file), answer
+parsing and cached ``plan``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Protocol
 
 import yaml
 
+from llm4teach.envs import TASKS, resolve_task
+from llm4teach.envs.registry import UnknownTaskError
 from llm4teach.teacher.cache import PlanCache, settings_key
 from llm4teach.teacher.config import TeacherConfig
 from llm4teach.teacher.grammar import Grammar
@@ -63,32 +66,51 @@ class Planner(Protocol):
     def plan(self, texts: Sequence[str]) -> list[PlanDist]: ...
 
 
-def load_prompt(path: str | None) -> dict[str, str]:
-    """The prompt texts (``system`` and one instruction per method) from YAML, the
-    packaged ``prompts/default.yaml`` when ``path`` is None."""
-    fix = ("pass a YAML file with system, sample, prompt and logits texts (like "
-           "llm4teach/teacher/prompts/default.yaml) or leave the teacher prompt unset")
-    if path is None:
-        text = (resources.files("llm4teach.teacher") / "prompts" / "default.yaml").read_text()
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            reason = getattr(err, "strerror", None) or type(err).__name__
-            raise ValueError(f"teacher prompt file {path} cannot be read ({reason}); {fix}") \
-                from None
+def prompt_file(prompt: str | None, task: str) -> str:
+    """Where the prompt ``prompt`` names for ``task`` is: a packaged name (``paper``, the
+    default when None: the paper's prompt of the task, ``prompts/paper/minigrid.yaml`` for
+    a MiniGrid or BabyAI task that is not one of the paper's; ``ours``) resolves to
+    ``prompts/...`` inside the package; anything else is the user's file path."""
+    if prompt == "ours":
+        return "prompts/ours.yaml"
+    if prompt not in (None, "paper"):
+        return prompt
     try:
-        prompt = yaml.safe_load(text)
+        env_id = resolve_task(task)
+    except UnknownTaskError:
+        raise ValueError(f"the paper's prompt is written for MiniGrid and BabyAI tasks, not "
+                         f"{task!r}: set teacher prompt to ours or to a YAML file") from None
+    name = next((n.lower() for n, i in TASKS.items() if i == env_id), "minigrid")
+    return f"prompts/paper/{name}.yaml"
+
+
+def load_prompt(prompt: str | None, task: str) -> dict[str, str]:
+    """The prompt texts (``system`` and one instruction per method) ``prompt`` names for
+    ``task`` (``prompt_file``); a missing or malformed file is one ValueError naming it."""
+    path = prompt_file(prompt, task)
+    fix = ("set teacher prompt to paper or ours, or to a YAML file with system, sample, "
+           "prompt and logits texts (copy one of llm4teach/teacher/prompts/ and edit it)")
+    packaged = prompt in (None, "paper", "ours")
+    try:
+        source = resources.files("llm4teach.teacher") / path if packaged else Path(path)
+        text = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise ValueError(f"teacher prompt file {path} cannot be read ({reason}); {fix}") \
+            from None
+    try:
+        texts = yaml.safe_load(text)
     except yaml.YAMLError:
         raise ValueError(f"teacher prompt file {path} is not valid YAML; {fix}") from None
-    missing = set(PROMPT_KEYS) - set(prompt if isinstance(prompt, dict) else {})
+    missing = set(PROMPT_KEYS) - set(texts if isinstance(texts, dict) else {})
     if missing:
         raise ValueError(f"teacher prompt file {path} lacks {', '.join(sorted(missing))}; {fix}")
-    return prompt
+    return texts
 
 
 class LLMPlanner:
-    """What the LLM planners share: the prompt, the answers' parsing, and ``plan`` through
+    """What the LLM planners share: the prompt (the one ``config.prompt`` names for ``task``,
+    ``load_prompt``), the answers' parsing, and ``plan`` through
     the persistent ``PlanCache`` (only texts never answered reach the model; a text
     whose answer gave no plan is not cached, so it is asked again in a later run).
 
@@ -98,10 +120,10 @@ class LLMPlanner:
 
     KEYED: tuple[str, ...] = ()
 
-    def __init__(self, config: TeacherConfig, grammar: Grammar) -> None:
+    def __init__(self, task: str, config: TeacherConfig, grammar: Grammar) -> None:
         self.config = config
         self.grammar = grammar
-        self.prompt = load_prompt(config.prompt)
+        self.prompt = load_prompt(config.prompt, task)
         self.stats = TeacherStats()
         key = settings_key({**{k: getattr(config, k) for k in self.KEYED},
                             "prompt": self.prompt})

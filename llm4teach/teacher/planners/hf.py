@@ -99,7 +99,7 @@ class HFPlanner(LLMPlanner):
 
     Example (any local folder holding a causal LM and its tokenizer):
         >>> cfg = TeacherConfig(backend="hf", model="path/to/model", method="logits")
-        >>> planner = HFPlanner(cfg)  # doctest: +SKIP
+        >>> planner = HFPlanner("SimpleDoorKey", cfg)  # doctest: +SKIP
         >>> planner.plan(["Agent sees <key>, holds <nothing>."])  # doctest: +SKIP
         [{'explore': 0.1, 'go to <key>, pick up <key>': 0.8, 'pick up <key>': 0.1}]
     """
@@ -107,8 +107,8 @@ class HFPlanner(LLMPlanner):
     KEYED = ("backend", "model", "revision", "method", "dtype", "temperature",
              "num_samples", "max_new_tokens", "seed", "logits_norm", "quantization")
 
-    def __init__(self, config: TeacherConfig, grammar: Grammar = MINIGRID) -> None:
-        super().__init__(config, grammar)
+    def __init__(self, task: str, config: TeacherConfig, grammar: Grammar = MINIGRID) -> None:
+        super().__init__(task, config, grammar)
         self.model: Any = None
         self.tokenizer: Any = None
 

@@ -39,15 +39,16 @@ class OpenAIPlanner(LLMPlanner):
     Example (a server on this machine serving the model under the name ``my-model``):
         >>> cfg = TeacherConfig(backend="openai", base_url="http://127.0.0.1:8000/v1",
         ...                     model="my-model", method="sample")
-        >>> OpenAIPlanner(cfg).plan(["Agent sees <key>, holds <nothing>."])  # doctest: +SKIP
+        >>> planner = OpenAIPlanner("SimpleDoorKey", cfg)  # doctest: +SKIP
+        >>> planner.plan(["Agent sees <key>, holds <nothing>."])  # doctest: +SKIP
         [{'go to <key>, pick up <key>': 0.9, 'explore': 0.1}]
     """
 
     KEYED = ("backend", "base_url", "model", "method", "temperature", "num_samples",
              "max_new_tokens", "seed", "logits_norm")
 
-    def __init__(self, config: TeacherConfig, grammar: Grammar = MINIGRID) -> None:
-        super().__init__(config, grammar)
+    def __init__(self, task: str, config: TeacherConfig, grammar: Grammar = MINIGRID) -> None:
+        super().__init__(task, config, grammar)
         if config.api_key_env is not None and not os.environ.get(config.api_key_env):
             raise ValueError(
                 f"teacher api_key_env names {config.api_key_env}, which is not set: export "
