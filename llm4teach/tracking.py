@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from filelock import FileLock
 
@@ -19,12 +20,24 @@ DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
 # Tags of a run started from another run's checkpoint: the parent's run id, and the frame
 # count it started at (its own frames/s counts only the frames it trained).
 BRANCHED_FROM, BRANCHED_AT = "branched_from", "branched_at_frames"
+# The stores MLflow opens: a local file store or sqlite, a tracking server, a database
+# (``postgresql+psycopg2://`` names its driver after the ``+``), Databricks.
+SCHEMES = ("", "file", "sqlite", "http", "https", "postgresql", "mysql", "mssql",
+           "databricks", "databricks-uc", "uc")
 
 
 def resolve_tracking_uri(tracking_uri: str | None) -> str:
     """The store a run logs to: the one given, else ``$MLFLOW_TRACKING_URI`` (MLflow's own
-    variable, so a user's usual setting applies), else ``DEFAULT_TRACKING_URI``."""
-    return tracking_uri or os.environ.get(TRACKING_URI_ENV) or DEFAULT_TRACKING_URI
+    variable, so a user's usual setting applies), else ``DEFAULT_TRACKING_URI``; a URI
+    MLflow cannot open is one ``ValueError`` naming where it came from."""
+    uri = tracking_uri or os.environ.get(TRACKING_URI_ENV) or DEFAULT_TRACKING_URI
+    scheme = urlsplit(uri).scheme.split("+")[0]
+    if scheme not in SCHEMES:
+        origin = "the tracking URI" if tracking_uri else f"${TRACKING_URI_ENV}"
+        raise ValueError(f"{origin} {uri!r} has a scheme MLflow cannot open ({scheme!r}): use "
+                         f"sqlite:///PATH (the default is {DEFAULT_TRACKING_URI}), the "
+                         "http(s):// address of an MLflow server, or a database URI")
+    return uri
 
 
 def default_run_name(task: str, method: str | None, seed: int | bool | None) -> str:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
 
+from llm4teach.cli import main
+from llm4teach.domains import short_name
 from llm4teach.training.artifacts import MLflowTracking
 
 
@@ -28,3 +32,20 @@ def test_tracking_uri_option_wins_over_the_environment(tmp_path, monkeypatch):
     assert MLflowTracking(tracking_uri=given).tracking_uri == given
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     assert MLflowTracking().tracking_uri == "sqlite:///mlruns/mlflow.db"
+
+
+def test_every_spelling_of_a_task_logs_under_its_one_name():
+    assert short_name("simpledoorkey") == short_name("LLM4Teach/SimpleDoorKey-v0") == \
+        "SimpleDoorKey"
+    assert short_name("MiniGrid-DoorKey-5x5-v0") == "MiniGrid-DoorKey-5x5-v0"
+
+
+@pytest.mark.slow
+def test_a_lower_case_task_trains_in_the_tasks_experiment(in_tmp):
+    main(["fit", *tiny_fit_args(in_tmp, total_frames=128, **{"--data.task": "simpledoorkey"})])
+    store = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
+    names = {e.name for e in store.search_experiments()} - {"Default"}
+    assert names == {"SimpleDoorKey"}
+    (run,) = store.search_runs([store.get_experiment_by_name("SimpleDoorKey").experiment_id])
+    assert run.info.run_name == "SimpleDoorKey-seed0"
+    assert run.data.params["data.task"] == "SimpleDoorKey"

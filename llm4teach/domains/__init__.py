@@ -56,6 +56,14 @@ def task_names() -> dict[str, str]:
     return {name: about for family in FAMILIES for name, about in family.names.items()}
 
 
+def short_name(task: str) -> str:
+    """The one name a task is logged under, whatever its spelling: its short name
+    (``simpledoorkey`` and ``LLM4Teach/SimpleDoorKey-v0`` are ``SimpleDoorKey``), else its
+    canonical id (``MiniGrid-DoorKey-5x5-v0``)."""
+    canonical = resolve(task).task
+    return next((name for name in task_names() if resolve(name).task == canonical), canonical)
+
+
 def resolve(task: str) -> Domain:
     """The domain object of ``task``, made once per task; an unknown name is one error line
     that lists the valid ones."""

@@ -125,12 +125,29 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, not a checkpoint, unsafe pickle...
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"checkpoint {path} is unreadable (corrupt or not an llm4teach "
-                         f"checkpoint): {reason}") from None
+        reason = str(err).strip().split(". ")[0].splitlines()[0] if str(err).strip() else ""
+        raise ValueError(f"checkpoint {path} is unreadable, corrupt or not an llm4teach "
+                         f"checkpoint ({reason or type(err).__name__}): pass a checkpoint a fit "
+                         "wrote (<run folder>/checkpoints/last.ckpt)") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ValueError(f"checkpoint {path} holds no state_dict: not an llm4teach checkpoint")
     return checkpoint
+
+
+def check_student_fits(checkpoint: dict[str, Any], module: torch.nn.Module, path: Path) -> None:
+    """A checkpoint whose student has other layers or shapes than the configured one (another
+    encoder, channels, a Habitat task) is one ``ValueError`` naming the settings that differ,
+    before Lightning's ``load_state_dict`` traceback."""
+    own, saved = module.state_dict(), checkpoint["state_dict"]
+    if own.keys() == saved.keys() and all(own[k].shape == saved[k].shape for k in own):
+        return
+    was = checkpoint.get("hyper_parameters", {})
+    now = dict(getattr(module, "hparams", {}))
+    differ = [f"{k} {was[k]!r} -> {now[k]!r}" for k in sorted(was.keys() & now.keys())
+              if not k.startswith("_") and was[k] != now[k]]
+    raise ValueError(f"checkpoint {path} holds a student of another shape than these settings "
+                     f"make ({', '.join(differ) or 'its layers differ'}): continue it with the "
+                     "settings it was trained with, or start a fresh run without --ckpt_path")
 
 
 def resolve_checkpoint(ckpt_path: str | None, dirpath: Path) -> Path | None:

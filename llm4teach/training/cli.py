@@ -24,12 +24,14 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_warn
 
+from llm4teach.domains import short_name
 from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM
 from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking, mlflow_logger
 from llm4teach.training.budget import FrameBudget
 from llm4teach.training.checkpointing import (
     TEMP_SUFFIX,
     AtomicCheckpointIO,
+    check_student_fits,
     checkpoint_callbacks,
     load_checkpoint,
     remove_stale_temps,
@@ -134,10 +136,22 @@ class FitCLI(LightningCLI):
         parser.link_arguments("data.task", "model.task")
 
     def before_instantiate_classes(self) -> None:
-        threads = self.config[self.subcommand].threads
-        if threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {threads}")
-        torch.set_num_threads(threads)
+        """Settings that would fail late (after the MLflow run is made) or not at all."""
+        config = self.config[self.subcommand]
+        if config.threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {config.threads}")
+        torch.set_num_threads(config.threads)
+        # one spelling per task: `simpledoorkey` logs to the SimpleDoorKey experiment
+        config.data.task = config.model.task = short_name(config.data.task)
+        if 0 < config.budget.total_frames < config.data.frames_per_batch:
+            raise ValueError(f"budget total_frames ({config.budget.total_frames}) is less than "
+                             f"one rollout (data.frames_per_batch {config.data.frames_per_batch}):"
+                             " raise --budget.total_frames or lower --data.frames_per_batch")
+        accelerator = str(config.trainer.accelerator)
+        if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+            build = "has no CUDA" if torch.version.cuda is None else "sees no GPU"
+            raise ValueError(f"trainer accelerator {accelerator}: this torch build {build}; use "
+                             "--trainer.accelerator cpu (or auto), or a GPU machine")
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self.config[self.subcommand]
@@ -158,6 +172,10 @@ class FitCLI(LightningCLI):
             # Another run's checkpoint: a branch (new settings from its weights and
             # counters), so a new MLflow run that names its parent; the parent keeps its own.
             frames = int(checkpoint["state_dict"]["frames"])
+            trained_on = checkpoint.get("hyper_parameters", {}).get("task", config.data.task)
+            if trained_on != config.data.task:
+                rank_zero_warn(f"{self._ckpt} is a {trained_on} student: its weights go on "
+                               f"training on {config.data.task}")
             tracking.tags.update({BRANCHED_FROM: run_id or str(self._ckpt),
                                   BRANCHED_AT: str(frames)})
             run_id = None
@@ -192,6 +210,8 @@ class FitCLI(LightningCLI):
         else:
             self._ckpt = resolve_checkpoint(self._ckpt_arg, dirpath)
         checkpoint = load_checkpoint(self._ckpt) if self._ckpt else {}
+        if checkpoint:
+            check_student_fits(checkpoint, self.model, self._ckpt)
         same_run = self._ckpt is not None and self._ckpt.resolve().parent == dirpath.resolve()
         frames = int(checkpoint["state_dict"]["frames"]) if checkpoint else 0
         if same_run and frames >= total_frames:
@@ -235,7 +255,8 @@ class _DropTips(logging.Filter):
 # takes the dataloader iterator on purpose (one rollout per update, fetched after the last).
 # A resumed run's checkpoint folder holds its checkpoints by design.
 QUIET = (".*args parameter is intended to run", ".*`dataloader_iter`", ".*LeafSpec",
-         ".*Checkpoint directory .* exists and is not empty")
+         ".*Checkpoint directory .* exists and is not empty",
+         ".*therefore `best_model_score`")  # a branch starts a new folder: no best to carry
 
 
 def fit(argv: Sequence[str]) -> None:
