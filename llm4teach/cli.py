@@ -9,6 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used, so that ``llm4teach --help`` stays fast
+    from jsonargparse import ArgumentParser, Namespace
+
+    from llm4teach.teacher import TeacherConfig
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -70,33 +76,97 @@ def _tasks(_: argparse.Namespace) -> None:
 
 
 def teacher(argv: Sequence[str]) -> None:
-    """``llm4teach teacher``: the teacher acting alone on the held-out episodes.
+    """``llm4teach teacher``: the teacher acting alone on the held-out episodes
+    (``llm4teach teacher export ...``: ``teacher_export``).
 
     Its settings are ``TeacherConfig``'s (``--teacher.mode hard``...), with the same
     defaults as a fit's ``data.teacher``; ``--config`` takes the task, the teacher and the
     episode count of a fit config. The episodes and the loop are the training
     evaluation's, so the success printed equals a run's ``eval/teacher_success``.
     """
+    if argv and argv[0] == "export":
+        teacher_export(argv[1:])
+        return
     import dataclasses
-    from argparse import ArgumentError
-
-    import yaml
-    from jsonargparse import ArgumentParser
 
     from llm4teach.domains import resolve
     from llm4teach.domains.held_out import evaluate_teacher
+
+    parser = _teacher_parser("llm4teach teacher",
+                             "Evaluate the teacher acting alone (sampling pi_T) on the held-out "
+                             "episodes (llm4teach teacher export --help: record an LLM's plan "
+                             "table).",
+                             episodes=(100, "held-out episodes: episode i is reset with seed "
+                                            "2**32 + i"))
+    args, config = _parse_teacher_args(parser, argv)
+    domain = resolve(args.task)
+    transform = domain.make_teacher(config)
+    metrics = evaluate_teacher(transform, domain.episode_envs(args.episodes), args.episodes)
+    print(f"{args.task:16s} {config.mode:4s} episodes {args.episodes:4d}  "
+          f"success {metrics['teacher_success']:6.1%}  return {metrics['teacher_return']:.3f}"
+          f"  length {metrics['teacher_length']:6.1f}")
+    stats = ", ".join(f"{k} {v:g}" for k, v in dataclasses.asdict(transform.stats).items())
+    print(f"teacher counters: {stats}")
+
+
+def teacher_export(argv: Sequence[str]) -> None:
+    """``llm4teach teacher export``: an LLM's plans (``--teacher.backend hf`` or ``openai``)
+    for the state texts of a task's episodes, written as a plan table file that
+    ``--data.teacher.plans`` replays with no model (``llm4teach.teacher.export``)."""
+    from llm4teach.teacher.export import POLICIES, check_out, export_table, write_table
+
+    parser = _teacher_parser("llm4teach teacher export",
+                             "Ask an LLM teacher (--teacher.backend hf or openai) about the "
+                             "distinct state texts of a task's episodes and write its answers "
+                             "as a plan table, which --data.teacher.plans (fit) and "
+                             "--teacher.plans (llm4teach teacher) replay without the model.",
+                             episodes=(20, "episodes to play; episode i is reset with seed "
+                                           "--seed + i"))
+    parser.add_argument("--out", type=str, required=True,
+                        help="the table file to write (.json, .yaml or .yml)")
+    parser.add_argument("--policy", type=str, default="teacher", choices=POLICIES,
+                        help="who acts in the episodes: the LLM teacher itself or a uniform "
+                             "random policy")
+    parser.add_argument("--seed", type=int, default=0, help="the first episode's seed")
+    parser.add_argument("--batch", type=int, default=16,
+                        help="state texts sent to the model at a time")
+    args, config = _parse_teacher_args(parser, argv)
+    out = check_out(args.out)
+    table = export_table(args.task, config, args.episodes, args.policy, args.seed, args.batch,
+                         progress=lambda line: print(f"teacher export: {line}", file=sys.stderr))
+    write_table(table, out)
+    print(f"wrote {out}: {len(table['states'])} state texts with plans, "
+          f"{len(table['no_plan'])} without (the fallback decides there); replay it with "
+          f"--data.teacher.plans {out}")
+
+
+def _teacher_parser(prog: str, description: str, episodes: tuple[int, str]) -> ArgumentParser:
+    """The parser both teacher commands share: ``--config``, ``--task``, ``--episodes``
+    (default and help) and ``TeacherConfig``'s settings as ``--teacher.*``."""
+    from jsonargparse import ArgumentParser
+
     from llm4teach.teacher import TeacherConfig
 
-    parser = ArgumentParser(prog="llm4teach teacher", exit_on_error=False,
-                            description="Evaluate the teacher acting alone (sampling pi_T) "
-                                        "on the held-out episodes.")
+    parser = ArgumentParser(prog=prog, exit_on_error=False, description=description)
     parser.add_argument("--config", help="a fit config (configs/*.yaml): its data.task, "
                         "data.teacher and evaluation.episodes become the defaults")
     parser.add_argument("--task", type=str, default="SimpleDoorKey",
                         help="a task name or id (llm4teach tasks lists them)")
-    parser.add_argument("--episodes", type=int, default=100,
-                        help="held-out episodes: episode i is reset with seed 2**32 + i")
+    parser.add_argument("--episodes", type=int, default=episodes[0], help=episodes[1])
     parser.add_class_arguments(TeacherConfig, "teacher")
+    return parser
+
+
+def _parse_teacher_args(parser: ArgumentParser,
+                        argv: Sequence[str]) -> tuple[Namespace, TeacherConfig]:
+    """``(arguments, TeacherConfig)``, a ``--config``'s values as the defaults; a bad
+    argument is one ValueError line."""
+    from argparse import ArgumentError
+
+    import yaml
+
+    from llm4teach.teacher import TeacherConfig
+
     try:
         fit_config = parser.parse_args(argv).config
         if fit_config:
@@ -107,15 +177,7 @@ def teacher(argv: Sequence[str]) -> None:
         raise ValueError(" ".join(str(err).split())) from None
     if args.episodes < 1:
         raise ValueError(f"--episodes must be a positive integer, got {args.episodes}")
-    config = TeacherConfig(**vars(args.teacher))
-    domain = resolve(args.task)
-    transform = domain.make_teacher(config)
-    metrics = evaluate_teacher(transform, domain.episode_envs(args.episodes), args.episodes)
-    print(f"{args.task:16s} {config.mode:4s} episodes {args.episodes:4d}  "
-          f"success {metrics['teacher_success']:6.1%}  return {metrics['teacher_return']:.3f}"
-          f"  length {metrics['teacher_length']:6.1f}")
-    stats = ", ".join(f"{k} {v:g}" for k, v in dataclasses.asdict(transform.stats).items())
-    print(f"teacher counters: {stats}")
+    return args, TeacherConfig(**vars(args.teacher))
 
 
 def _fit_defaults(fit: dict) -> dict[str, object]:
@@ -161,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("teacher", add_help=False,
                    help="evaluate the teacher acting alone on the held-out episodes "
-                        "(llm4teach teacher --help lists every setting)")
+                        "(llm4teach teacher --help lists every setting); teacher export: "
+                        "write an LLM's answers as a plan table")
 
     from llm4teach.compare import DEFAULT_GROUP_BY, DEFAULT_METRIC
 
@@ -188,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             run(argv[1:])
         except ValueError as err:
-            sys.exit(f"llm4teach {argv[0]}: error: {err}")
+            command = " ".join(argv[:2]) if argv[:2] == ["teacher", "export"] else argv[0]
+            sys.exit(f"llm4teach {command}: error: {err}")
         return
     args = build_parser().parse_args(argv)
     try:

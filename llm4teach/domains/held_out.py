@@ -31,8 +31,8 @@ class EpisodeEnv(Protocol):
     def step(self, action: int) -> tuple[Observation, float, bool, bool]: ...
 
 
-def play(envs: Sequence[EpisodeEnv], policy: Policy, episodes: int,
-         copies: int = 1) -> list[dict[str, float]]:
+def play(envs: Sequence[EpisodeEnv], policy: Policy, episodes: int, copies: int = 1,
+         first_seed: int = HELD_OUT_SEED) -> list[dict[str, float]]:
     """Play ``copies`` x ``episodes`` held-out episodes side by side; per copy: success rate,
     mean return and mean length.
 
@@ -40,12 +40,14 @@ def play(envs: Sequence[EpisodeEnv], policy: Policy, episodes: int,
     least ``copies * episodes``). ``policy(batch, live)`` gets every env's current
     observation stacked per key and the mask of the episodes still running, and returns
     the actions of those, so a network runs once per step on the running episodes only.
+    Episode ``i`` is reset with seed ``first_seed + i`` (``llm4teach teacher export`` plays
+    other episodes than the held-out ones).
     """
     n = copies * episodes
     if len(envs) < n:
         raise ValueError(f"play needs {n} envs for {copies} x {episodes} episodes, got "
                          f"{len(envs)}")
-    first = [envs[i].reset(HELD_OUT_SEED + i % episodes) for i in range(n)]
+    first = [envs[i].reset(first_seed + i % episodes) for i in range(n)]
     batch = {key: np.stack([o[key] for o in first]) for key in first[0]}
     returns, lengths = np.zeros(n), np.zeros(n)
     live = np.ones(n, dtype=bool)
