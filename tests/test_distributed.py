@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import torch
 from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
+from tiny_llm import build_tiny_llm
 
 from llm4teach.training.checkpointing import load_checkpoint
 from llm4teach.training.cli import fit
@@ -70,3 +72,29 @@ def test_bf16_mixed_fit_on_cpu(in_tmp):
     weights = [v for k, v in state.items() if k.startswith("student.")]
     assert all(w.dtype == torch.float32 and torch.isfinite(w).all() for w in weights)
     assert int(state["frames"]) == 256
+
+
+@pytest.mark.slow
+def test_ddp_hf_teacher_loads_one_model_that_answers_both_ranks(in_tmp):
+    model = build_tiny_llm(in_tmp / "tiny_llm")
+    cache = in_tmp / "plans.sqlite"
+    teacher = {"--data.teacher.backend": "hf", "--data.teacher.model": str(model),
+               "--data.teacher.method": "logits", "--data.teacher.cache_path": str(cache)}
+    path = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    subprocess.run(
+        [SCRIPT, "fit", *tiny_fit_args(in_tmp, total_frames=256, **teacher), *DDP,
+         "--trainer.callbacks+=planner_recorder.PlannerRecorder",
+         "--trainer.callbacks.out", str(in_tmp)],
+        env={**os.environ, "PYTHONPATH": path}, check=True, capture_output=True, text=True,
+        timeout=300,
+    )
+    rank0, rank1 = (json.loads((in_tmp / f"planner{r}.json").read_text()) for r in (0, 1))
+    assert rank0["kind"] == rank1["kind"] == "RankSharedPlanner"
+    assert rank0["model_loaded"] and not rank1["model_loaded"], "one model in the job"
+    assert rank1["received"] > 0, "rank 1 planned with rank 0's answers"
+    assert rank1["stats"]["model_calls"] == rank1["stats"]["misses"] == 0
+    with sqlite3.connect(cache) as db:  # logits always plans: every text answered is cached
+        distinct = db.execute("SELECT COUNT(*) FROM plans").fetchone()[0]
+    stats = rank0["stats"]
+    assert stats["model_calls"] == stats["misses"] == distinct, "one model call per text"
+    assert stats["hits"] > 0, "a text both ranks met was answered once, not twice"

@@ -7,6 +7,8 @@ epoch start the envs, torch's RNG and the teacher's generator (hard mode) are re
 from ``(seed, epoch, rank)``, so an epoch is a pure function of the seed, the epoch index
 and the checkpointed weights: a run resumed from an epoch-end checkpoint continues exactly
 as if never stopped. The teacher's counters travel in the checkpoint (``state_dict``).
+Under DDP an ``hf`` teacher's model runs on rank 0 only (``RankSharedPlanner``): every
+rank settles with it after building the collector and after each rollout.
 
 The data module reads no counter of the module: the lambda schedule switches its
 ``teacher`` on and off, and the ``FrameBudget`` callback ends the run.
@@ -27,6 +29,7 @@ from torchrl.envs import EnvBase, TransformedEnv
 from llm4teach.domains import resolve
 from llm4teach.student import ActorCritic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.teacher.planners import RankSharedPlanner
 from llm4teach.teacher.transform import MISSION_KEY
 
 
@@ -96,8 +99,16 @@ class RolloutDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")
         self.collector = make_collector(self.env, self.trainer.lightning_module.student,
-                                        self.frames_per_batch)
+                                        self.frames_per_batch)  # resets the envs: may plan
+        self.settle()
         return DataLoader(_Rollouts(self, self.collector), batch_size=None, collate_fn=_identity)
+
+    def settle(self) -> None:
+        """Under DDP with a rank-shared planner, the point every rank reaches after planning
+        (no collective may come between): rank 0 answers the others until all have."""
+        planner = self.teacher.teacher.planner
+        if isinstance(planner, RankSharedPlanner):
+            planner.settle()
 
     def state_dict(self) -> dict[str, dict[str, float]]:
         """The teacher's counters (``TeacherStats``, plain numbers), so that a resumed run's
@@ -139,8 +150,10 @@ class _Rollouts(IterableDataset):
                 f"data epoch_frames ({data.epoch_frames}) must be a multiple of frames_per_batch "
                 f"x processes ({data.frames_per_batch} x {trainer.world_size} = {per_update})")
         for _ in range(data.epoch_frames // per_update):
+            rollout = self.collector.next()  # the epoch's first also follows its reset
+            data.settle()
             # the teacher has read the missions: the update need not gather them per minibatch
-            yield self.collector.next().exclude(MISSION_KEY, ("next", MISSION_KEY))
+            yield rollout.exclude(MISSION_KEY, ("next", MISSION_KEY))
 
 
 def _identity(batch: TensorDictBase) -> TensorDictBase:
