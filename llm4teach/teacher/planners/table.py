@@ -2,7 +2,10 @@
 
 A table is ``{"task", "also_used_for"?, "about", "placeholders"?, "states": {state text:
 {plan: probability}}}``. The packaged ones live in ``llm4teach/teacher/plan_tables/``; a
-user brings one as a JSON or YAML file (``TeacherConfig.plans``), used for any task.
+user brings one as a JSON or YAML file (``TeacherConfig.plans``), used for any task, e.g.
+one ``llm4teach teacher export`` wrote, which also records ``model``, ``revision``,
+``method``, ``prompt``, ``settings``... Only ``states`` (and ``placeholders``) is read;
+every other key is left to the people reading the file.
 """
 
 from __future__ import annotations
