@@ -31,10 +31,10 @@ from llm4teach.teacher.config import TeacherConfig
 from llm4teach.teacher.planners.base import PlanDist, Planner, TeacherStats, load_prompt
 from llm4teach.teacher.planners.hf import HFPlanner
 from llm4teach.teacher.planners.openai import OpenAIPlanner
+from llm4teach.teacher.planners.table import SUFFIXES
 from llm4teach.teacher.transform import TeacherTransform
 
 POLICIES = ("teacher", "random")
-SUFFIXES = (".json", ".yaml", ".yml")
 RECORDED = ("backend", "model", "revision", "method")  # top-level keys; the rest: settings
 
 

@@ -25,7 +25,7 @@ from llm4teach.teacher.describe import abstract_colours, restore_colours
 from llm4teach.teacher.planners.base import PlanDist, TeacherStats
 
 FORMAT = '{"task", "about", "states": {state text: {plan: probability}}}'
-_SUFFIXES = {".json": json.loads, ".yaml": yaml.safe_load, ".yml": yaml.safe_load}
+SUFFIXES = {".json": json.loads, ".yaml": yaml.safe_load, ".yml": yaml.safe_load}
 
 
 def check_table(table: Any, source: str) -> dict:
@@ -58,7 +58,7 @@ def check_table(table: Any, source: str) -> dict:
 def load_table(path: str | Path) -> dict:
     """A user's table file (``.json``, ``.yaml`` or ``.yml``), checked by ``check_table``."""
     path = Path(path)
-    loads = _SUFFIXES.get(path.suffix.lower())
+    loads = SUFFIXES.get(path.suffix.lower())
     if loads is None:
         raise ValueError(f"plan table {path}: the file name must end with .json, .yaml or .yml")
     try:
