@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,8 +14,10 @@ import pytest
 import torch
 from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
+from shared_planner_worker import ASKS
 from tiny_llm import build_tiny_llm
 
+from llm4teach.teacher.planners import TablePlanner, TeacherStats
 from llm4teach.training.checkpointing import load_checkpoint
 from llm4teach.training.cli import fit
 
@@ -98,3 +101,28 @@ def test_ddp_hf_teacher_loads_one_model_that_answers_both_ranks(in_tmp):
     stats = rank0["stats"]
     assert stats["model_calls"] == stats["misses"] == distinct, "one model call per text"
     assert stats["hits"] > 0, "a text both ranks met was answered once, not twice"
+
+
+@pytest.mark.slow
+def test_rank_shared_planner_answers_questions_out_of_lockstep(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    worker = str(TESTS / "shared_planner_worker.py")
+    ranks = [subprocess.Popen([sys.executable, worker, str(r), str(port), str(tmp_path)])
+             for r in (0, 1)]
+    try:
+        assert [p.wait(timeout=120) for p in ranks] == [0, 0], "no deadlock, no error"
+    finally:
+        for p in ranks:
+            p.kill()
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    table = TablePlanner("SimpleDoorKey")
+    for rank, record in ((0, rank0), (1, rank1)):
+        asked = [texts for questions in ASKS[rank] for texts in questions]
+        assert record["kind"] == "RankSharedPlanner"
+        assert record["answers"] == [table.plan(texts) for texts in asked]
+    assert rank1["received"] == 2 + 1 + 2, "distinct texts per question"
+    assert rank1["stats"] == TeacherStats().as_dict(), "rank 1's table was never asked"
+    assert rank0["stats"]["hits"] == 3 + 4, "rank 0's table answered its 3 texts and rank 1's"
+    assert rank0["stats"]["unknown_texts"] == 1
