@@ -243,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in (["fit", "--help"], ["fit", "-h"]):  # our settings, without importing Lightning
+        from llm4teach.fit_help import print_help
+
+        print_help()
+        return
+    if argv == ["fit", "--help-all"]:
+        argv = ["fit", "--help"]  # LightningCLI's own help, the Trainer's settings too
     if argv[:1] in (["fit"], ["teacher"]):  # jsonargparse: they parse their own arguments
         if argv[0] == "fit":
             from llm4teach.training.cli import fit as run

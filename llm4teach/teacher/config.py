@@ -50,6 +50,35 @@ class TeacherConfig:
     CUDA GPU only); ``attn_implementation`` is passed to ``from_pretrained`` (``sdpa``,
     ``flash_attention_2``...).
 
+    Attributes:
+        backend: who plans: table (recorded answers), hf (a causal LM in-process), openai (a server)
+        mode: soft (the plans' action distribution) or hard (one plan drawn per episode step)
+        fallback: what a state no plan acts in gets: mask (no opinion) or noop (action done)
+        method: how an LLM's uncertainty becomes plan weights: sample, prompt or logits
+        model: the LLM: a Hugging Face id or local folder (hf), the served model's name (openai)
+        revision: the model's hub revision (branch, tag or commit)
+        dtype: the model's weights: auto, float32, float16 or bfloat16
+        device: where the model runs (cpu, cuda, cuda:N) without a device_map
+        temperature: sampling temperature (sample) and softmax temperature (logits)
+        num_samples: answers sampled per state text (sample)
+        max_new_tokens: longest answer generated (sample, prompt)
+        cache_path: sqlite file of the LLM's answers (default under ~/.cache/llm4teach)
+        plans: a JSON or YAML plan table to replay instead of the packaged one (backend table)
+        prompt: the prompt: paper (the default, per task), ours, or a YAML file
+        trust_remote_code: let from_pretrained run the model repository's code
+        lava: the go-to skill's lava: avoid, or passable (the reference's)
+        seed: seed of the teacher's own draws (hard mode, sampling)
+        logits_norm: a candidate plan's score: mean or sum of its tokens' log-probabilities
+        device_map: accelerate's placement of a large model: auto or {module: device}
+        max_memory: memory per device for device_map, e.g. {"0": "20GiB", "cpu": "60GiB"}
+        quantization: load the weights in 4bit or 8bit (bitsandbytes, a CUDA GPU)
+        attn_implementation: attention kernel passed to from_pretrained (sdpa, flash_attention_2)
+        base_url: the OpenAI-compatible server's root, e.g. http://127.0.0.1:8000/v1 (openai)
+        api_key_env: name of the environment variable holding the server's API key (openai)
+        timeout_s: seconds one request may take (openai)
+        retries: retries of a failed request, with exponential backoff (openai)
+        concurrency: requests in flight at once (openai)
+
     Example:
         >>> TeacherConfig(backend="table", mode="hard").fallback
         'mask'

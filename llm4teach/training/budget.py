@@ -22,6 +22,11 @@ class FrameBudget(Callback):
     """
 
     def __init__(self, total_frames: int = 300_000) -> None:
+        """How long the run trains.
+
+        Args:
+            total_frames: environment frames to train for (all ranks together)
+        """
         if not isinstance(total_frames, int) or total_frames < 1:
             raise ValueError(f"budget total_frames must be a positive integer, got "
                              f"{total_frames!r}")

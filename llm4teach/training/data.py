@@ -72,6 +72,17 @@ class RolloutDataModule(LightningDataModule):
         seed: int = 0,
         teacher: TeacherConfig = TeacherConfig(),  # noqa: B008 (read only; jsonargparse shows it)
     ) -> None:
+        """The task's envs and their teacher.
+
+        Args:
+            task: a task name (llm4teach tasks lists them) or a MiniGrid/BabyAI id
+            num_envs: envs stepped together in one batch
+            frames_per_batch: frames of one rollout, one PPO update (a multiple of num_envs)
+            epoch_frames: frames between evaluations and checkpoints (a multiple of
+                frames_per_batch)
+            seed: seed of the training envs (each epoch's is derived from it)
+            teacher: the teacher's settings (--data.teacher.*)
+        """
         super().__init__()
         self.domain = resolve(task)  # an unknown task fails here, with the list of tasks
         for name, value in (("num_envs", num_envs), ("frames_per_batch", frames_per_batch),

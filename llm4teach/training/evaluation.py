@@ -27,6 +27,12 @@ class Evaluation(Callback):
     """
 
     def __init__(self, episodes: int = 100, teacher: bool = True) -> None:
+        """How much is evaluated.
+
+        Args:
+            episodes: held-out episodes per evaluation
+            teacher: also evaluate the teacher acting alone, once, at the start
+        """
         if not isinstance(episodes, int) or episodes < 1:
             raise ValueError(f"evaluation episodes must be a positive integer, got {episodes!r}")
         self.episodes, self.teacher = episodes, teacher

@@ -60,6 +60,26 @@ class PPOTeacherModule(LightningModule):
         gamma: float = 0.99,
         gae_lambda: float = 0.95,
     ) -> None:
+        """The student and its PPO update.
+
+        Args:
+            task: the task, set from data.task (the student's shape depends on it)
+            encoder: how the memory map's cells are encoded: embedding, onehot or the reference conv
+            hidden: width of the actor and critic heads
+            channels: output channels of each conv layer of the student
+            strides: stride of each conv layer (default: 1 each)
+            lr: Adam learning rate
+            adam_eps: Adam epsilon
+            clip_epsilon: PPO's clip range of the probability ratio
+            clip_value: clip range of the value update (0 turns value clipping off)
+            value_coef: weight of the value loss
+            entropy_coef: weight of the entropy bonus
+            max_grad_norm: gradient norm clipped to before each step
+            epochs: PPO passes over each rollout
+            minibatch_size: frames per gradient step
+            gamma: discount factor
+            gae_lambda: GAE's lambda (bias against variance of the advantage)
+        """
         super().__init__()
         for name, value, low, high in (
             ("lr", lr, 1e-12, 1.0), ("clip_epsilon", clip_epsilon, 0.0, 1.0),
