@@ -38,6 +38,9 @@ def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
     run = client.get_run(checkpoint["mlflow_run_id"])
     assert run.data.params["data.task"] == "SimpleDoorKey"
     assert run.data.params["model.minibatch_size"] == "32"
+    # Lightning's settings only where they differ from their defaults (all in config.yaml)
+    trainer = {k for k in run.data.params if k.startswith("trainer.")}
+    assert trainer == {"trainer.default_root_dir", "trainer.enable_progress_bar"}
     history = client.get_metric_history(run.info.run_id, "eval/student_greedy_success")
     assert [m.step for m in history] == [128, 256]  # against frames
     lambdas = client.get_metric_history(run.info.run_id, "train/lambda")

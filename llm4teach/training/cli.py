@@ -53,7 +53,12 @@ RUN_ID_FILE = "mlflow_run_id"  # in the run folder: the run's MLflow id, from it
 
 
 class MLflowConfig(SaveConfigCallback):
-    """The whole resolved config as MLflow params, and the YAML file as an artifact."""
+    """Our settings as MLflow params, and the whole resolved config as ``config.yaml``.
+
+    Lightning's Trainer has some forty settings a run rarely changes: only those that
+    differ from their default (devices, precision, the run folder...) become params, the
+    others are in the artifact, so a run's params are the ones worth comparing.
+    """
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         logger = mlflow_logger(trainer)
@@ -61,7 +66,10 @@ class MLflowConfig(SaveConfigCallback):
             return
         config = self.config.clone()
         config.pop("ckpt_path", None)  # differs between a run and its resumption
-        params = _flatten(config.as_dict())
+        config.pop("weights_only", None)  # always True: before_fit sets it
+        defaults = _flatten(self.parser.get_defaults().as_dict())
+        params = {k: v for k, v in _flatten(config.as_dict()).items()
+                  if not k.startswith("trainer.") or k not in defaults or v != defaults[k]}
         # MLflow params are immutable: a resumed run keeps its first values and warns.
         logged = logger.experiment.get_run(logger.run_id).data.params
         changed = sorted(k for k, v in params.items() if k in logged and logged[k] != str(v))

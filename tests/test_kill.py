@@ -1,0 +1,93 @@
+"""Kill -9 a fit at random points, five times per mode, and resume it each time: the end is
+the uninterrupted run's, bit for bit, in one MLflow run with one point per step.
+
+The fits run as the ``llm4teach`` command in their own processes (SIGKILL leaves no chance
+to clean up). Each kill waits for an event of the run folder (the MLflow run id written at
+the start, or a new checkpoint) and then a random delay drawn from a fixed seed: two kills land
+before the first checkpoint (start-up, the teacher's evaluation, the first epoch), the
+others just after a checkpoint and mid-run (measured: at 0, 0, 128, 128 and 256 frames).
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from fit_args import tiny_fit_args
+from mlflow.tracking import MlflowClient
+
+from llm4teach.training.checkpointing import load_checkpoint
+from llm4teach.training.cli import fit
+
+TOTAL_FRAMES = 1280  # 10 epochs of 2 updates: the kills end before the run does
+# (event, longest delay in s): the run id file is written before the teacher's evaluation
+# and the first epoch, so "started" kills land before the first checkpoint
+KILLS = [("started", 0.0), ("started", 2.0), ("checkpoint", 1.0), ("started", 4.0),
+         ("checkpoint", 0.3)]
+
+
+def _last(folder: Path) -> Path:
+    return folder / "run/checkpoints/last.ckpt"
+
+
+def _event_seen(folder: Path, event: str, since: float) -> bool:
+    path = folder / "run/mlflow_run_id" if event == "started" else _last(folder)
+    return path.is_file() and path.stat().st_mtime > since
+
+
+def _kill_at(args: list[str], folder: Path, event: str, delay: float) -> int:
+    """Start ``llm4teach fit ARGS``, SIGKILL it ``delay`` s after ``event``; its exit code."""
+    started = time.time()
+    process = subprocess.Popen([sys.executable, "-m", "llm4teach", "fit", *args],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while process.poll() is None and not _event_seen(folder, event, started):
+            time.sleep(0.02)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        return process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _steps(folder: Path, run_id: str) -> dict[str, list[int]]:
+    client = MlflowClient(f"sqlite:///{folder}/mlruns/mlflow.db")
+    return {key: [m.step for m in client.get_metric_history(run_id, key)]
+            for key in client.get_run(run_id).data.metrics}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["soft", "hard"])
+def test_killed_five_times_resumes_to_the_uninterrupted_run(mode, tmp_path, monkeypatch):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    for folder in (whole, killed):
+        folder.mkdir()
+    monkeypatch.chdir(whole)
+    fit(tiny_fit_args(whole, TOTAL_FRAMES, **{"--data.teacher.mode": mode}))
+    monkeypatch.chdir(killed)
+    args = tiny_fit_args(killed, TOTAL_FRAMES, **{"--data.teacher.mode": mode})
+    rng = random.Random(f"kill-{mode}")
+    for i, (event, longest) in enumerate(KILLS):
+        resume = ["--ckpt_path", "last"] if (killed / "run/mlflow_run_id").is_file() else []
+        code = _kill_at([*args, *resume], killed, event, rng.uniform(0, longest))
+        assert code == -signal.SIGKILL, f"kill {i} ({event}): the fit exited {code} first"
+    fit([*args, "--ckpt_path", "last"])
+
+    done, reference = load_checkpoint(_last(killed)), load_checkpoint(_last(whole))
+    assert int(done["state_dict"]["frames"]) == TOTAL_FRAMES
+    for key, value in reference["state_dict"].items():
+        assert torch.equal(done["state_dict"][key], value), key
+    run_id = done["mlflow_run_id"]
+    assert run_id == (killed / "run/mlflow_run_id").read_text().strip()
+    client = MlflowClient(f"sqlite:///{killed}/mlruns/mlflow.db")
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert len(client.search_runs([e.experiment_id for e in client.search_experiments()])) == 1
+    assert _steps(killed, run_id) == _steps(whole, reference["mlflow_run_id"])
+    assert not list((killed / "run/checkpoints").glob("*.tmp*"))
