@@ -252,11 +252,17 @@ def started_run_id(root: Path) -> str | None:
     return (path.read_text().strip() or None) if path.is_file() else None
 
 
-class _DropTips(logging.Filter):
-    """Lightning's advertisement for its cloud logger is not about this run."""
+class _DropNotices(logging.Filter):
+    """Lines that say nothing about this run: Lightning's advertisement for its cloud logger,
+    the accelerators this project never uses, a new experiment being made (every first run)."""
+
+    NOTICES = ("litlogger", "TPU available", "HPU available", "not found. Creating it")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "litlogger" not in record.getMessage()
+        return not any(notice in record.getMessage() for notice in self.NOTICES)
+
+
+DROP_NOTICES = _DropNotices()  # one object: adding it again, fit after fit, is a no-op
 
 
 # Notices that are about Lightning's own API, not about the run: the module's training_step
@@ -269,7 +275,8 @@ QUIET = (".*args parameter is intended to run", ".*`dataloader_iter`", ".*LeafSp
 
 def fit(argv: Sequence[str]) -> None:
     """Entry point of ``llm4teach fit ARGS``; a bad setting is a ``ValueError`` of one line."""
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
+    for source in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.loggers.mlflow"):
+        logging.getLogger(source).addFilter(DROP_NOTICES)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # table migrations
     with warnings.catch_warnings():
         for message in QUIET:
