@@ -52,7 +52,12 @@ from tiny_llm import build_tiny_llm  # noqa: E402
 
 TASK = "SimpleDoorKey"
 METHODS = ("sample", "prompt", "logits")
-NUM_SAMPLES = 200  # sampling noise of a TV over <= 6 plans: about 0.03-0.05
+# On `Agent sees <door>, holds <key>.` only 38% of the table's mass parses: with 200 answers
+# about 76 make its distribution and the TV's sampling noise alone is near 0.1.
+NUM_SAMPLES = 1000  # sampling noise of a TV over <= 6 plans: about 0.01-0.04
+# The stand-in is distilled on our short prompt: its 400-token vocabulary (tests/tiny_llm.py)
+# was trained on that text, the paper's would be mostly byte pieces, several times longer.
+PROMPT = "ours"
 PROMPT_TOKENS = 200  # room for six "Action: <plan> | <p>" lines
 
 
@@ -62,7 +67,7 @@ def method_config(folder: Path, method: str) -> TeacherConfig:
     candidates, which is what it was trained to match (the mean favours long plans)."""
     extra = {"sample": {"num_samples": NUM_SAMPLES}, "prompt": {"max_new_tokens": PROMPT_TOKENS},
              "logits": {"logits_norm": "sum"}}[method]
-    return TeacherConfig(backend="hf", model=str(folder), method=method,
+    return TeacherConfig(backend="hf", model=str(folder), method=method, prompt=PROMPT,
                          cache_path=":memory:", **extra)
 
 
@@ -203,7 +208,8 @@ def teacher_success(config: TeacherConfig, episodes: int) -> float:
 def student(folder: Path, method: str) -> dict[str, str]:
     """One ``llm4teach fit`` of the shipped config (seed 0) with the distilled teacher."""
     extra = ["--data.teacher.backend", "hf", "--data.teacher.model", str(folder),
-             "--data.teacher.method", method, "--data.teacher.cache_path", ":memory:"]
+             "--data.teacher.method", method, "--data.teacher.prompt", PROMPT,
+             "--data.teacher.cache_path", ":memory:"]
     extra += {"sample": ["--data.teacher.num_samples", str(NUM_SAMPLES)],
               "prompt": ["--data.teacher.max_new_tokens", str(PROMPT_TOKENS)],
               "logits": ["--data.teacher.logits_norm", "sum"]}[method]
@@ -255,7 +261,8 @@ def main() -> None:
         f"({params / 1e6:.2f} M parameters: hidden {args.hidden}, {args.layers} layers, the "
         f"byte-level BPE tokenizer of `tests/tiny_llm.py`) fine-tuned for {args.steps} "
         f"full-batch steps ({seconds:.0f} s, final expected answer NLL {loss:.3f} nats) on "
-        "the exact prompts `HFPlanner` sends, with SimpleDoorKey's recorded table as the "
+        f"the exact prompts `HFPlanner` sends (prompt `{PROMPT}`: the tokenizer's vocabulary "
+        "was trained on it), with SimpleDoorKey's recorded table as the "
         "answers at their probabilities (junk included). It knows the table and nothing "
         "else; it shows the whole `hf` path end to end (`save_pretrained`, "
         "`from_pretrained`, the three methods, the cache, a student's training).",
@@ -264,7 +271,7 @@ def main() -> None:
         f"Total variation to the table per state text, both distributions over the plans "
         f"that parse, renormalised (what the teacher acts on: a junk plan gives no action). "
         f"`sample`: {NUM_SAMPLES} answers per text at temperature 1 (sampling noise about "
-        "0.03-0.05); `prompt`: one greedy answer listing the plans with probabilities; "
+        "0.01-0.04); `prompt`: one greedy answer listing the plans with probabilities; "
         "`logits`: the grammar's candidate plans scored by their summed log-probability "
         "(`logits_norm: sum`; a table plan outside the candidates can get no mass). Junk: "
         "the share of the table's mass on plans that do not parse, and of the sample "
