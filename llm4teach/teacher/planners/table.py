@@ -10,6 +10,7 @@ every other key is left to the people reading the file.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -71,6 +72,7 @@ def load_table(path: str | Path) -> dict:
     return check_table(table, str(path))
 
 
+@functools.cache  # read and checked once per process, not once per teacher (evaluation, forks)
 def load_tables() -> dict[str, dict]:
     """Every packaged table by the task names it serves (its ``task`` and ``also_used_for``)."""
     tables: dict[str, dict] = {}
