@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -186,3 +188,16 @@ def test_fit_from_another_runs_checkpoint_branches_into_a_new_mlflow_run(in_tmp)
     parent_hits = client.get_metric_history(parent_id, "teacher/hits")[-1].value
     hits = client.get_metric_history(run.info.run_id, "teacher/hits")
     assert hits and all(m.value == parent_hits > 0 for m in hits)
+
+
+@pytest.mark.slow
+def test_a_branch_onto_another_task_warns_in_one_line(in_tmp):
+    fit(tiny_fit_args(in_tmp, total_frames=128))
+    parent = in_tmp / "run/checkpoints/last.ckpt"
+    branch = tiny_fit_args(in_tmp, total_frames=256, **{
+        "--trainer.default_root_dir": str(in_tmp / "branch"), "--data.task": "LavaDoorKey"})
+    done = subprocess.run([sys.executable, "-m", "llm4teach", "fit", *branch, "--ckpt_path",
+                           str(parent)], capture_output=True, text=True, check=True, timeout=300)
+    assert (f"llm4teach fit: warning: {parent} is a SimpleDoorKey student: its weights go on "
+            "training on LavaDoorKey\n") in done.stderr
+    assert "rank_zero_warn(" not in done.stderr, "a warning is its line, not our source"

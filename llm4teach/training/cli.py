@@ -13,8 +13,8 @@ import os
 import tempfile
 import warnings
 from argparse import ArgumentError
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +233,16 @@ class FitCLI(LightningCLI):
         fit["weights_only"] = True
 
 
+@contextmanager
+def _formatted(format_warning: Callable[..., str]) -> Iterator[None]:
+    """``warnings.formatwarning`` replaced while the block runs (catch_warnings keeps it)."""
+    before, warnings.formatwarning = warnings.formatwarning, format_warning
+    try:
+        yield
+    finally:
+        warnings.formatwarning = before
+
+
 class RunFinished(Exception):
     """A continued run whose frame budget is already spent: nothing to do (its one line)."""
 
@@ -273,12 +283,19 @@ QUIET = (".*args parameter is intended to run", ".*`dataloader_iter`", ".*LeafSp
          ".*therefore `best_model_score`")  # a branch starts a new folder: no best to carry
 
 
+def _warning_line(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
+    """A warning as the one line a user reads (Python's shows the file and the source line
+    of the call, which are ours to know, not theirs)."""
+    return f"llm4teach fit: warning: {message}\n"
+
+
 def fit(argv: Sequence[str]) -> None:
     """Entry point of ``llm4teach fit ARGS``; a bad setting is a ``ValueError`` of one line."""
     for source in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.loggers.mlflow"):
         logging.getLogger(source).addFilter(DROP_NOTICES)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # table migrations
-    with warnings.catch_warnings():
+    # formatwarning, not showwarning: a caller recording warnings (pytest.warns) still does
+    with warnings.catch_warnings(), _formatted(_warning_line):
         for message in QUIET:
             warnings.filterwarnings("ignore", message=message)
         try:
