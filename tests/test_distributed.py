@@ -28,8 +28,6 @@ DDP = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.stra
 LAUNCHERS = {  # how a user starts two processes; each runs the same `llm4teach fit`
     "trainer": [SCRIPT],
     "torchrun": [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", SCRIPT],
-    "fabric": [str(BIN / "fabric"), "run", "--accelerator", "cpu", "--devices", "2",
-               "--strategy", "ddp", SCRIPT],
 }
 
 

@@ -1,4 +1,4 @@
-"""Kill -9 a fit at random points, five times per mode, and resume it each time: the end is
+"""Kill -9 a fit at random points, five times in each mode, and resume it each time: the end is
 the uninterrupted run's, bit for bit, in one MLflow run with one point per step.
 
 The fits run as the ``llm4teach`` command in their own processes (SIGKILL leaves no chance
@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,10 @@ from mlflow.tracking import MlflowClient
 from llm4teach.training.checkpointing import load_checkpoint
 from llm4teach.training.cli import fit
 
-TOTAL_FRAMES = 1280  # 10 epochs of 2 updates: the kills end before the run does
+TOTAL_FRAMES = 768  # 6 epochs of 2 updates: the kills (at most 2 epochs in) end before it
 # (event, longest delay in s): the run id file is written before the teacher's evaluation
 # and the first epoch, so "started" kills land before the first checkpoint
+MODES = ("soft", "hard")
 KILLS = [("started", 0.0), ("started", 2.0), ("checkpoint", 1.0), ("started", 4.0),
          ("checkpoint", 0.3)]
 
@@ -44,7 +46,7 @@ def _event_seen(folder: Path, event: str, since: float) -> bool:
 def _kill_at(args: list[str], folder: Path, event: str, delay: float) -> int:
     """Start ``llm4teach fit ARGS``, SIGKILL it ``delay`` s after ``event``; its exit code."""
     started = time.time()
-    process = subprocess.Popen([sys.executable, "-m", "llm4teach", "fit", *args],
+    process = subprocess.Popen([sys.executable, "-m", "llm4teach", "fit", *args], cwd=folder,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while process.poll() is None and not _event_seen(folder, event, started):
@@ -63,31 +65,45 @@ def _steps(folder: Path, run_id: str) -> dict[str, list[int]]:
             for key in client.get_run(run_id).data.metrics}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", ["soft", "hard"])
-def test_killed_five_times_resumes_to_the_uninterrupted_run(mode, tmp_path, monkeypatch):
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    for folder in (whole, killed):
-        folder.mkdir()
-    monkeypatch.chdir(whole)
-    fit(tiny_fit_args(whole, TOTAL_FRAMES, **{"--data.teacher.mode": mode}))
-    monkeypatch.chdir(killed)
-    args = tiny_fit_args(killed, TOTAL_FRAMES, **{"--data.teacher.mode": mode})
-    rng = random.Random(f"kill-{mode}")
-    for i, (event, longest) in enumerate(KILLS):
-        resume = ["--ckpt_path", "last"] if (killed / "run/mlflow_run_id").is_file() else []
-        code = _kill_at([*args, *resume], killed, event, rng.uniform(0, longest))
-        assert code == -signal.SIGKILL, f"kill {i} ({event}): the fit exited {code} first"
-    fit([*args, "--ckpt_path", "last"])
+def _kill_chain(args: list[str], folder: Path, seed: str) -> list[int]:
+    """The fit of ``args`` started and killed at each of ``KILLS``, resumed after each."""
+    rng, codes = random.Random(seed), []
+    folder.mkdir()
+    for event, longest in KILLS:
+        resume = ["--ckpt_path", "last"] if (folder / "run/mlflow_run_id").is_file() else []
+        codes.append(_kill_at([*args, *resume], folder, event, rng.uniform(0, longest)))
+    return codes
 
-    done, reference = load_checkpoint(_last(killed)), load_checkpoint(_last(whole))
-    assert int(done["state_dict"]["frames"]) == TOTAL_FRAMES
-    for key, value in reference["state_dict"].items():
-        assert torch.equal(done["state_dict"][key], value), key
-    run_id = done["mlflow_run_id"]
-    assert run_id == (killed / "run/mlflow_run_id").read_text().strip()
-    client = MlflowClient(f"sqlite:///{killed}/mlruns/mlflow.db")
-    assert client.get_run(run_id).info.status == "FINISHED"
-    assert len(client.search_runs([e.experiment_id for e in client.search_experiments()])) == 1
-    assert _steps(killed, run_id) == _steps(whole, reference["mlflow_run_id"])
-    assert not list((killed / "run/checkpoints").glob("*.tmp*"))
+
+@pytest.mark.slow
+def test_killed_ten_times_resumes_to_the_uninterrupted_run(tmp_path, monkeypatch):
+    """Five kills per mode; the two modes' chains run side by side (a core each), while
+    this process trains their uninterrupted references."""
+    args = {mode: tiny_fit_args(tmp_path / mode, TOTAL_FRAMES, **{"--data.teacher.mode": mode})
+            for mode in MODES}
+    with ThreadPoolExecutor(len(MODES)) as pool:
+        chains = {mode: pool.submit(_kill_chain, args[mode], tmp_path / mode, f"kill-{mode}")
+                  for mode in MODES}
+        for mode in MODES:
+            whole = tmp_path / f"{mode}-whole"
+            whole.mkdir()
+            monkeypatch.chdir(whole)
+            fit(tiny_fit_args(whole, TOTAL_FRAMES, **{"--data.teacher.mode": mode}))
+        codes = {mode: chain.result() for mode, chain in chains.items()}
+    for mode in MODES:
+        assert codes[mode] == [-signal.SIGKILL] * len(KILLS), f"{mode}: exits {codes[mode]}"
+        killed, whole = tmp_path / mode, tmp_path / f"{mode}-whole"
+        monkeypatch.chdir(killed)
+        fit([*args[mode], "--ckpt_path", "last"])
+
+        done, reference = load_checkpoint(_last(killed)), load_checkpoint(_last(whole))
+        assert int(done["state_dict"]["frames"]) == TOTAL_FRAMES
+        for key, value in reference["state_dict"].items():
+            assert torch.equal(done["state_dict"][key], value), f"{mode}: {key}"
+        run_id = done["mlflow_run_id"]
+        assert run_id == (killed / "run/mlflow_run_id").read_text().strip()
+        client = MlflowClient(f"sqlite:///{killed}/mlruns/mlflow.db")
+        assert client.get_run(run_id).info.status == "FINISHED"
+        assert len(client.search_runs([e.experiment_id for e in client.search_experiments()])) == 1
+        assert _steps(killed, run_id) == _steps(whole, reference["mlflow_run_id"])
+        assert not list((killed / "run/checkpoints").glob("*.tmp*"))
