@@ -11,6 +11,7 @@ changing a setting, regenerate it with ``python -m llm4teach.fit_help``.
 from __future__ import annotations
 
 import sys
+import types
 import typing
 from importlib import resources
 from pathlib import Path
@@ -70,7 +71,7 @@ def _type_name(hint: Any) -> str:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Literal:
         return "{" + ",".join(str(a) for a in args) + "}"
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         names = [_type_name(a) for a in args if a is not type(None)]
         return "|".join(names) + ("|null" if type(None) in args else "")
     if origin is tuple:
