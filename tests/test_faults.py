@@ -73,6 +73,12 @@ def fit_missing(option: str, name: str) -> Case:
     return lambda bad, tmp: ["fit", *tiny_fit_args(tmp), option, str(tmp / name)]
 
 
+def hf_fit(*extra: str) -> Case:
+    """A fit whose teacher is the tiny model (backend hf), with ``extra`` settings."""
+    return lambda bad, tmp: ["fit", *tiny_fit_args(tmp), "--data.teacher.backend", "hf",
+                             "--data.teacher.model", str(bad["model"]), *extra]
+
+
 def teacher(*extra: str) -> Case:
     return lambda bad, tmp: ["teacher", "--task", "SimpleDoorKey", "--episodes", "1", *extra]
 
@@ -114,12 +120,8 @@ CATALOGUE: dict[str, tuple[Case, str]] = {
     "missing model folder": (lambda bad, tmp: [
         "fit", *tiny_fit_args(tmp), "--data.teacher.backend", "hf",
         "--data.teacher.model", str(tmp / "no_model")], "does not exist"),
-    "teacher on cuda": (lambda bad, tmp: [
-        "fit", *tiny_fit_args(tmp), "--data.teacher.backend", "hf", "--data.teacher.model",
-        str(bad["model"]), "--data.teacher.device", "cuda"], "--data.teacher.device cpu"),
-    "4-bit without a GPU": (lambda bad, tmp: [
-        "fit", *tiny_fit_args(tmp), "--data.teacher.backend", "hf", "--data.teacher.model",
-        str(bad["model"]), "--data.teacher.quantization", "4bit"], "quantization null"),
+    "teacher on cuda": (hf_fit("--data.teacher.device", "cuda"), "--data.teacher.device cpu"),
+    "4-bit without a GPU": (hf_fit("--data.teacher.quantization", "4bit"), "quantization null"),
     "zero temperature": (fit("--data.teacher.temperature", "0"), "temperature must be > 0"),
     "openai without a URL": (fit("--data.teacher.backend", "openai", "--data.teacher.model", "m"),
                              "needs base_url"),
