@@ -39,7 +39,7 @@ def main() -> None:
     torch.manual_seed(0)
     domain = resolve(TASK)
     module = PPOTeacherModule(task=TASK)
-    module.distill.coef.fill_(1.0)
+    module.loss.distill_coef.fill_(1.0)
     env = TransformedEnv(domain.make_env(args.num_envs, seed=0),
                          domain.make_teacher(TeacherConfig(fallback="mask")))
     with torch.no_grad():

@@ -22,7 +22,7 @@ from torchrl.envs import TransformedEnv
 from llm4teach.domains import resolve
 from llm4teach.domains.held_out import evaluate_student, evaluate_teacher
 from llm4teach.teacher import TeacherConfig
-from llm4teach.training.distill import TeacherDistillLoss
+from llm4teach.training.loss import distill_terms
 from llm4teach.training.module import PPOTeacherModule
 
 from report import DOCS, machine_line, write_section
@@ -50,21 +50,25 @@ def clone(task: str, frames: int, epochs: int, seed: int) -> dict[str, float]:
     data = teacher_frames(task, frames, seed)
     held_out = teacher_frames(task, frames // 8, seed + 1)
     student = PPOTeacherModule(task=task).student  # the trainer's default student
-    distill = TeacherDistillLoss(student.get_policy_operator(), coef=1.0)  # masked steps skipped
+
+    def kl(batch):  # the distill term (lambda 1) over the steps the teacher judged
+        log_student = student.logits(batch["observation"]).log_softmax(-1)
+        return distill_terms(log_student, batch["teacher_probs"], batch["teacher_mask"])[0]
+
     optimizer = torch.optim.Adam(student.parameters(), lr=1e-3)
     for _ in range(epochs):
         for idx in torch.randperm(len(data)).split(256):
-            loss = distill(data[idx])["loss_distill"]
+            loss = kl(data[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
     with torch.no_grad():
-        kl = float(distill(held_out)["kl_teacher"])
+        held_out_kl = float(kl(held_out))
     domain = resolve(task)
     played = evaluate_student(student, domain.episode_envs(2 * EPISODES), EPISODES, seed=seed)
     teacher = evaluate_teacher(domain.make_teacher(TeacherConfig()),
                                domain.episode_envs(EPISODES), EPISODES)
-    return {"kl": kl, "teacher": teacher["teacher_success"],
+    return {"kl": held_out_kl, "teacher": teacher["teacher_success"],
             "sampled": played["student_sampled_success"],
             "greedy": played["student_greedy_success"]}
 

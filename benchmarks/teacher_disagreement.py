@@ -22,8 +22,8 @@ from torchrl.envs import TransformedEnv
 
 from llm4teach.teacher import Describer, TeacherConfig
 from llm4teach.training.data import make_collector
-from llm4teach.training.distill import teacher_kl
 from llm4teach.training.evaluation import load_module
+from llm4teach.training.loss import teacher_kl
 
 
 def disagreement(ckpt: str, teacher: TeacherConfig, frames: int, seed: int) -> list[dict]:

@@ -4,7 +4,7 @@
 """
 
 from llm4teach.training.data import RolloutDataModule
-from llm4teach.training.distill import TeacherDistillLoss
+from llm4teach.training.loss import PPOTeacherLoss
 from llm4teach.training.module import PPOTeacherModule
 
-__all__ = ["PPOTeacherModule", "RolloutDataModule", "TeacherDistillLoss"]
+__all__ = ["PPOTeacherModule", "PPOTeacherLoss", "RolloutDataModule"]

@@ -1,8 +1,8 @@
 """The LightningModule: one ``training_step`` is one PPO update over one collected rollout.
 
 Loss per minibatch (spec 3): ``L = L_clipPPO + c_v L_value - c_e H(pi_S) + lambda KL(pi_T || pi_S)``
-from TorchRL's ``ClipPPOLoss`` and ``TeacherDistillLoss``; every ``loss_*`` entry is
-summed. lambda is ``self.distill.coef``, written only by a schedule callback.
+from ``PPOTeacherLoss``; every ``loss_*`` entry is summed. lambda is
+``self.loss.distill_coef``, written only by a schedule callback.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import Any, Literal
 import torch
 from lightning.pytorch import LightningModule
 from tensordict import TensorDictBase
-from torchrl.objectives import ClipPPOLoss
 from torchrl.objectives.value import GAE
 
 from llm4teach.domains import resolve
 from llm4teach.training.artifacts import log_rows
-from llm4teach.training.distill import TeacherDistillLoss
+from llm4teach.training.checkpointing import upgrade_state_dict
+from llm4teach.training.loss import PPOTeacherLoss
 
 LOGGED = ("loss_objective", "loss_critic", "loss_entropy", "loss_distill", "entropy",
           "kl_teacher", "teacher_agreement", "kl_approx", "clip_fraction", "explained_variance")
@@ -97,14 +97,10 @@ class PPOTeacherModule(LightningModule):
                                                 channels=channels, strides=strides)
         # The collector writes state values; bootstrap() adds the next ones (no value network).
         self.gae = GAE(gamma=gamma, lmbda=gae_lambda, value_network=None)
-        # Both heads read the "hidden" features that training_step encodes once per minibatch.
-        self.ppo = ClipPPOLoss(
-            self.student.actor_head, self.student.critic_head, clip_epsilon=clip_epsilon,
-            clip_value=clip_value, entropy_coeff=entropy_coef, critic_coeff=value_coef,
-            normalize_advantage=False,  # done once per batch below, as the reference does
-            functional=False,  # no parameter copies to swap in and out at every minibatch
-        )
-        self.distill = TeacherDistillLoss(self.student.actor_head)
+        # Advantages are normalised once per rollout below, as the reference does.
+        self.loss = PPOTeacherLoss(self.student, clip_epsilon=clip_epsilon,
+                                   clip_value=clip_value, entropy_coef=entropy_coef,
+                                   value_coef=value_coef)
         self.register_buffer("frames", torch.zeros((), dtype=torch.int64))
         self.register_buffer("updates", torch.zeros((), dtype=torch.int64))
         self._clock: float | None = None
@@ -125,7 +121,7 @@ class PPOTeacherModule(LightningModule):
         hp, optimizer = self.hparams, self.optimizers()
 
         self.advantages(rollout)
-        flat = rollout.reshape(-1)
+        flat = rollout.select(*self.loss.in_keys, strict=False).reshape(-1)  # what the loss reads
         sums: dict[str, torch.Tensor] = {}
         for _ in range(hp.epochs):
             for idx in torch.randperm(flat.numel()).split(hp.minibatch_size):
@@ -145,6 +141,9 @@ class PPOTeacherModule(LightningModule):
         self.updates += 1
         self._log_update({k: v / steps for k, v in sums.items()}, rollout)
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        upgrade_state_dict(checkpoint["state_dict"])  # Lightning reads the file itself
+
     def on_train_epoch_end(self) -> None:
         log_rows(self.loggers, self._train_rows)
         self._train_rows = []
@@ -158,12 +157,8 @@ class PPOTeacherModule(LightningModule):
         rollout["advantage"] = (adv - adv.mean()) / (adv.std() + 1e-8)
 
     def losses(self, minibatch: TensorDictBase) -> TensorDictBase:
-        """Every loss term and diagnostic of a minibatch; ``loss`` is the sum of the ``loss_*``.
-
-        The body encodes the minibatch once ("hidden", with its graph) for both heads.
-        """
-        minibatch = self.student.body(minibatch)
-        losses = self.ppo(minibatch).update(self.distill(minibatch))
+        """Every loss term and diagnostic of a minibatch; ``loss`` is the sum of the ``loss_*``."""
+        losses = self.loss(minibatch)
         losses["loss"] = sum(v for k, v in losses.items() if k.startswith("loss_"))
         return losses
 
@@ -190,7 +185,7 @@ class PPOTeacherModule(LightningModule):
         done = rollout["next", "done"]
         episodes = done.sum()
         train = {f"train/{k}": v for k, v in means.items()}
-        train["train/lambda"] = self.distill.coef
+        train["train/lambda"] = self.loss.distill_coef
         train["train/updates"] = self.updates.float()
         train["train/frames_per_s"] = fps
         if episodes > 0:
@@ -200,6 +195,6 @@ class PPOTeacherModule(LightningModule):
         # per epoch (an sqlite store commits each write): Lightning's own logging would log
         # them again at every epoch end.
         self._train_rows.append((int(self.frames), {k: float(v) for k, v in train.items()}))
-        self.log_dict({"frames": self.frames.float(), "fps": fps, "lambda": self.distill.coef},
+        self.log_dict({"frames": self.frames.float(), "fps": fps, "lambda": self.loss.distill_coef},
                       prog_bar=True, logger=False, on_step=True, on_epoch=False,
                       batch_size=rollout.numel())

@@ -3,7 +3,7 @@
 Each schedule is one small callback with an explicit ``unit``: ``updates`` (PPO
 updates done) or ``frames`` (environment frames collected). At the start of a fit (after
 a checkpoint is restored) and before every update it writes lambda into the module
-(``pl_module.distill.coef``, the one place lambda lives) and switches the data module's
+(``pl_module.loss.distill_coef``, the one place lambda lives) and switches the data module's
 teacher on or off with it. Every schedule is non-increasing and never negative, so once
 lambda is 0 it stays 0 and the rollouts skip the teacher for good.
 """
@@ -40,7 +40,7 @@ class LambdaSchedule(Callback):
         """Lambda for the module's counters; the teacher annotates rollouts only while it is > 0."""
         t = int(pl_module.updates if self.unit == "updates" else pl_module.frames)
         lam = self.value(t)
-        pl_module.distill.coef.fill_(lam)
+        pl_module.loss.distill_coef.fill_(lam)
         teacher = getattr(trainer.datamodule, "teacher", None)
         if teacher is not None:
             teacher.enabled = lam > 0
