@@ -5,19 +5,48 @@ pooling) on the raw integer codes, then separate actor and critic heads
 (Linear 64, ReLU, Linear). Raw codes make "key" (5) look numerically close to "door"
 (4); the ``embedding`` encoder looks each code up in a learned table first, so the
 convolutions see categories, not magnitudes.
+
+The map is allocentric: whether "forward" or "turn left" leads to the key depends on
+which way the agent faces, so a student of the map as it is must learn each decision
+four times. ``frame="agent"`` turns the map (a quarter turn per direction, exact) so that
+the agent always faces up: ahead is up, left is left, in every state. On SimpleDoorKey
+that student reached 0.9 greedy held-out success in a third of the frames
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from tensordict.nn import TensorDictModule
 from torch import nn
 from torchrl.modules import ActorValueOperator, ProbabilisticActor, ValueOperator
 
+from llm4teach.envs.memory_map import NO_DIRECTION
+
 ENCODERS = ("onehot", "embedding", "conv")
+FRAMES = ("map", "agent")
 CODES_PER_CHANNEL = 16  # MiniGrid object (0..10), colour (0..5), state (0..2), direction (0..4)
+UP = 3  # MiniGrid's direction code of "up" (-y); 0 is right (+x), then clockwise
+
+
+def quarter_turns(width: int, height: int) -> np.ndarray:
+    """``[4, S * S]`` source cells that turn a ``(W, H)`` map so that an agent facing
+    direction ``d`` faces up: ``turned.flat[i] = map.flat[table[d, i]]`` with cells
+    flattened as ``x * H + y``. The map is first padded to a square of side
+    ``S = max(W, H)`` (source cell ``W * H`` is the padding), so every turn has one shape.
+    """
+    last = max(width, height) - 1
+    x, y = np.meshgrid(np.arange(width), np.arange(height), indexing="ij")
+    # where cell (x, y) lands when direction d turns to up (ahead of the agent is -y)
+    lands = {0: (y, last - x), 1: (last - x, last - y), 2: (last - y, x), 3: (x, y)}
+    table = np.full((4, (last + 1) ** 2), width * height, dtype=np.int64)
+    for d, (tx, ty) in lands.items():
+        table[d, (tx * (last + 1) + ty).reshape(-1)] = (x * height + y).reshape(-1)
+    return table
 
 
 class ConvBody(nn.Module):
@@ -28,14 +57,24 @@ class ConvBody(nn.Module):
     raw codes as floats (the reference). ``channels``: the 3x3 convolutions (padding 1);
     ``strides``: theirs (1 each by default, the reference's: no downsampling). A stride of
     2 in the last one quarters the features the heads read, which is most of the cost.
+    ``frame``: ``map`` reads the map as it is (the reference); ``agent`` turns it first so
+    that the agent faces up (a non-square map is padded to a square), and its cell shows
+    only where it stands (direction code "up").
     """
 
     def __init__(self, width: int, height: int, encoder: str = "embedding", embed_dim: int = 8,
-                 channels: Sequence[int] = (16, 32, 64), strides: Sequence[int] | None = None):
+                 channels: Sequence[int] = (16, 32, 64), strides: Sequence[int] | None = None,
+                 frame: str = "map"):
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
-        self.encoder = encoder
+        if frame not in FRAMES:
+            raise ValueError(f"frame must be one of {', '.join(FRAMES)}, got {frame!r}")
+        self.encoder, self.frame = encoder, frame
+        turns = torch.from_numpy(quarter_turns(width, height)) if frame == "agent" else None
+        self.register_buffer("turns", turns, persistent=False)
+        if frame == "agent":
+            width = height = max(width, height)
         in_channels = {"onehot": 4 * CODES_PER_CHANNEL, "embedding": 4 * embed_dim,
                        "conv": 4}[encoder]
         if encoder == "embedding":
@@ -58,6 +97,8 @@ class ConvBody(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         lead = obs.shape[:-3]
         obs = obs.reshape(-1, *obs.shape[-3:])
+        if self.frame == "agent":
+            obs = self.turn(obs)
         if self.encoder == "conv":
             return self.convs(obs.float().permute(0, 3, 1, 2)).reshape(*lead, -1)
         codes = obs.long().clamp(max=CODES_PER_CHANNEL - 1) + self.offsets
@@ -69,6 +110,19 @@ class ConvBody(nn.Module):
             x = torch.zeros(obs.shape[0], 4 * CODES_PER_CHANNEL, *obs.shape[1:3])
             x.scatter_(1, codes.permute(0, 3, 1, 2), 1.0)  # [B, 64, W, H], four ones per cell
         return self.convs(x).reshape(*lead, -1)
+
+
+    def turn(self, obs: torch.Tensor) -> torch.Tensor:
+        """Maps ``[B, W, H, 4]`` -> ``[B, S, S, 4]``, each turned so its agent faces up."""
+        cells = obs.reshape(obs.shape[0], -1, obs.shape[-1])
+        direction = cells[..., 3]
+        facing = direction.amin(-1).long() % 4  # the agent's cell holds it, every other 4
+        marks = torch.where(direction < NO_DIRECTION, UP, NO_DIRECTION).to(cells.dtype)
+        pad = cells.new_tensor([0, 0, 0, NO_DIRECTION]).expand(cells.shape[0], 1, 4)
+        cells = torch.cat([torch.cat([cells[..., :3], marks.unsqueeze(-1)], -1), pad], 1)
+        index = self.turns[facing].unsqueeze(-1).expand(-1, -1, cells.shape[-1])
+        side = math.isqrt(self.turns.shape[1])
+        return cells.gather(1, index).reshape(obs.shape[0], side, side, cells.shape[-1])
 
 
 class Float32(nn.Module):
@@ -133,6 +187,7 @@ def make_actor_critic(
     embed_dim: int = 8,
     channels: Sequence[int] = (16, 32, 64),
     strides: Sequence[int] | None = None,
+    frame: str = "map",
 ) -> ActorCritic:
     """Build the student for observations of shape ``(W, H, 4)``.
 
@@ -146,7 +201,7 @@ def make_actor_critic(
     """
     width, height = int(obs_shape[0]), int(obs_shape[1])
     body = ConvBody(width, height, encoder=encoder, embed_dim=embed_dim, channels=channels,
-                    strides=strides)
+                    strides=strides, frame=frame)
     return assemble(TensorDictModule(body, in_keys=["observation"], out_keys=["hidden"]),
                     body.out_features, num_actions, hidden)
 

@@ -34,8 +34,8 @@ class PPOTeacherModule(LightningModule):
     """Clipped PPO + KL to the teacher (manual optimisation).
 
     The student is the task's domain's (``llm4teach.domains``): the memory-map network for the
-    MiniGrid tasks (``encoder``, ``channels``, ``strides``, ``hidden``), the visual one for
-    ``TidyHabitat`` (``hidden``). Reference settings are the defaults; ``epochs`` are PPO
+    MiniGrid tasks (``encoder``, ``channels``, ``strides``, ``frame``, ``hidden``), the visual
+    one for ``TidyHabitat`` (``hidden``). Reference settings are the defaults; ``epochs`` are PPO
     passes over one rollout (a Lightning epoch is ``data.epoch_frames`` of rollouts).
     ``frames`` and ``updates`` are buffers, so the checkpoint carries the counters the
     schedules and the frame budget read.
@@ -48,6 +48,7 @@ class PPOTeacherModule(LightningModule):
         hidden: int = 64,
         channels: tuple[int, ...] = (16, 32, 64),
         strides: tuple[int, ...] | None = None,
+        frame: Literal["map", "agent"] = "map",
         lr: float = 1e-3,
         adam_eps: float = 1e-8,
         clip_epsilon: float = 0.2,
@@ -68,6 +69,8 @@ class PPOTeacherModule(LightningModule):
             hidden: width of the actor and critic heads
             channels: output channels of each conv layer of the student
             strides: stride of each conv layer (default: 1 each)
+            frame: map reads the memory map as it is (the reference); agent turns it so the
+                agent faces up (the same decision in every direction: fewer frames to learn)
             lr: Adam learning rate
             adam_eps: Adam epsilon
             clip_epsilon: PPO's clip range of the probability ratio
@@ -94,7 +97,7 @@ class PPOTeacherModule(LightningModule):
         self.automatic_optimization = False
         self.domain = resolve(task)
         self.student = self.domain.make_student(encoder=encoder, hidden=hidden,
-                                                channels=channels, strides=strides)
+                                                channels=channels, strides=strides, frame=frame)
         # The collector writes state values; bootstrap() adds the next ones (no value network).
         self.gae = GAE(gamma=gamma, lmbda=gae_lambda, value_network=None)
         # Advantages are normalised once per rollout below, as the reference does.
