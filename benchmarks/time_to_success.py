@@ -11,7 +11,8 @@ are the clock that load from other jobs does not change.
 
 Methods: ``main`` (the config), ``ppo`` (``configs/simpledoorkey_ppo.yaml``), ``reference``
 (the main job with the reference code's student and PPO update: the conv student on raw
-codes, 16-32-64 channels at full resolution, 3 epochs of minibatch 128). ``--variant
+codes as the map shows them, 16-32-64 channels at full resolution, 3 epochs of minibatch
+128, learning rate 1e-3). ``--variant
 NAME="ARGS"`` adds the main job with extra ``fit`` arguments; ``--baseline DIR`` adds the
 main job of another checkout of this repository (e.g. a ``git worktree`` of an older
 commit), run the same way on the first seed, for a before/after ratio in one run.
@@ -45,8 +46,9 @@ from report import DOCS, machine_line, write_section
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLDS = (0.5, 0.8, 0.9)
 MODES = ("greedy", "sampled")
-REFERENCE = ["--model.encoder", "conv", "--model.channels", "[16, 32, 64]",
-             "--model.strides", "null", "--model.minibatch_size", "128", "--model.epochs", "3"]
+REFERENCE = ["--model.encoder", "conv", "--model.channels", "[16, 32, 64]", "--model.frame", "map",
+             "--model.strides", "null", "--model.minibatch_size", "128", "--model.epochs", "3",
+             "--model.lr", "1e-3"]
 METHODS = {"main": ("simpledoorkey.yaml", []), "ppo": ("simpledoorkey_ppo.yaml", []),
            "reference": ("simpledoorkey.yaml", REFERENCE)}
 

@@ -53,9 +53,10 @@ class HabitatDomain:
         return TeacherTransform(SkillTeacher(self.task, config), in_key="scene")
 
     def make_student(self, encoder: str, hidden: int, channels: tuple[int, ...],
-                     strides: tuple[int, ...] | None, frame: str = "map") -> ActorCritic:
-        """The visual student; ``encoder``, ``channels``, ``strides`` and ``frame`` are
-        MiniGrid's."""
+                     strides: tuple[int, ...] | None, frame: str = "map",
+                     embed_dim: int = 8) -> ActorCritic:
+        """The visual student; ``encoder``, ``channels``, ``strides``, ``frame`` and
+        ``embed_dim`` are MiniGrid's."""
         return make_visual_actor_critic(TidySkillEnv().image_shape, len(SKILLS), hidden=hidden)
 
     def episode_envs(self, n: int) -> list[TidySkillEnv]:

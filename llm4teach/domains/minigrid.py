@@ -45,11 +45,12 @@ class MiniGridDomain:
         return TeacherTransform(Teacher(self.task, config, num_actions=num_actions))
 
     def make_student(self, encoder: str, hidden: int, channels: tuple[int, ...],
-                     strides: tuple[int, ...] | None, frame: str = "map") -> ActorCritic:
+                     strides: tuple[int, ...] | None, frame: str = "map",
+                     embed_dim: int = 8) -> ActorCritic:
         env = make_gym_env(self.task)
         return make_actor_critic(env.observation_space.shape, num_actions=int(env.action_space.n),
                                  encoder=encoder, hidden=hidden, channels=channels,
-                                 strides=strides, frame=frame)
+                                 strides=strides, frame=frame, embed_dim=embed_dim)
 
     def episode_envs(self, n: int) -> list[GymEpisodes]:
         envs = self._episode_envs

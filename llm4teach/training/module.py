@@ -49,6 +49,7 @@ class PPOTeacherModule(LightningModule):
         channels: tuple[int, ...] = (16, 32, 64),
         strides: tuple[int, ...] | None = None,
         frame: Literal["map", "agent"] = "map",
+        embed_dim: int = 8,
         lr: float = 1e-3,
         adam_eps: float = 1e-8,
         clip_epsilon: float = 0.2,
@@ -71,6 +72,8 @@ class PPOTeacherModule(LightningModule):
             strides: stride of each conv layer (default: 1 each)
             frame: map reads the memory map as it is (the reference); agent turns it so the
                 agent faces up (the same decision in every direction: fewer frames to learn)
+            embed_dim: size of the learned vector of each of a cell's four codes (encoder
+                embedding)
             lr: Adam learning rate
             adam_eps: Adam epsilon
             clip_epsilon: PPO's clip range of the probability ratio
@@ -90,14 +93,15 @@ class PPOTeacherModule(LightningModule):
             ("entropy_coef", entropy_coef, 0.0, 1e3), ("max_grad_norm", max_grad_norm, 0.0, 1e6),
             ("epochs", epochs, 1, 1000), ("minibatch_size", minibatch_size, 1, 1 << 30),
             ("gamma", gamma, 0.0, 1.0), ("gae_lambda", gae_lambda, 0.0, 1.0),
-            ("hidden", hidden, 1, 1 << 16),
+            ("hidden", hidden, 1, 1 << 16), ("embed_dim", embed_dim, 1, 1 << 16),
         ):
             _check(name, value, low, high)
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.domain = resolve(task)
         self.student = self.domain.make_student(encoder=encoder, hidden=hidden,
-                                                channels=channels, strides=strides, frame=frame)
+                                                channels=channels, strides=strides, frame=frame,
+                                                embed_dim=embed_dim)
         # The collector writes state values; bootstrap() adds the next ones (no value network).
         self.gae = GAE(gamma=gamma, lmbda=gae_lambda, value_network=None)
         # Advantages are normalised once per rollout below, as the reference does.
