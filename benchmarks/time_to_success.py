@@ -94,7 +94,8 @@ def fit(method: str, config: str, extra: list[str], seed: int, frames: int | Non
                 "--tracking.experiment", experiment]
         if frames:
             args += ["--budget.total_frames", str(frames)]
-        env = {**os.environ, "PYTHONPATH": str(source)}
+        path = os.pathsep.join(p for p in (str(source), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path}  # this checkout first, then the user's
         log = Path(tmp) / "stderr.txt"
         start = time.perf_counter()
         with open(log, "w") as err:

@@ -77,9 +77,10 @@ def evaluate_student(student: ActorCritic, envs: Sequence[EpisodeEnv], episodes:
     """
     generator = torch.Generator().manual_seed(seed)
     greedy = torch.arange(2 * episodes) < episodes  # copy 0 greedy, copy 1 sampled
+    device = next(student.parameters()).device
 
     def act(batch: Observation, live: np.ndarray) -> torch.Tensor:
-        logits = student.logits(torch.from_numpy(batch["observation"][live]))
+        logits = student.logits(torch.from_numpy(batch["observation"][live]).to(device)).cpu()
         actions = logits.argmax(-1)
         sampled = ~greedy[torch.from_numpy(live)]
         draws = torch.multinomial(logits[sampled].softmax(-1), 1, generator=generator)

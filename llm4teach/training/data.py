@@ -44,9 +44,13 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
 def make_collector(env: EnvBase, student: ActorCritic, frames_per_batch: int) -> Collector:
     """An endless on-policy collector: the student acts and writes its state values.
 
-    It holds the very student the module trains, so every rollout uses the latest weights.
+    It holds the very student the module trains, so every rollout uses the latest weights;
+    the student acts where its weights are (a GPU, say) and the rollout is stored there,
+    while the envs and the teacher run on the CPU.
     """
+    device = next(student.parameters()).device
     return Collector(env, student, frames_per_batch=frames_per_batch, total_frames=-1,
+                     env_device=env.device, policy_device=device, storing_device=device,
                      auto_register_policy_transforms=False)  # feed-forward: no InitTracker
 
 

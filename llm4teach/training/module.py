@@ -131,7 +131,7 @@ class PPOTeacherModule(LightningModule):
         flat = rollout.select(*self.loss.in_keys, strict=False).reshape(-1)  # what the loss reads
         sums: dict[str, torch.Tensor] = {}
         for _ in range(hp.epochs):
-            for idx in torch.randperm(flat.numel()).split(hp.minibatch_size):
+            for idx in torch.randperm(flat.numel(), device=flat.device).split(hp.minibatch_size):
                 losses = self.losses(flat[idx])
                 optimizer.zero_grad()
                 self.manual_backward(losses["loss"])
