@@ -5,7 +5,7 @@ The fits run as the ``llm4teach`` command in their own processes (SIGKILL leaves
 to clean up). Each kill waits for an event of the run folder (the MLflow run id written at
 the start, or a new checkpoint) and then a random delay drawn from a fixed seed: two kills land
 before the first checkpoint (start-up, the teacher's evaluation, the first epoch), the
-others just after a checkpoint and mid-run (measured: at 0, 0, 128, 128 and 256 frames).
+others just after a checkpoint and mid-run.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from mlflow.tracking import MlflowClient
 from llm4teach.training.checkpointing import load_checkpoint
 from llm4teach.training.cli import fit
 
-TOTAL_FRAMES = 768  # 6 epochs of 2 updates: the kills (at most 2 epochs in) end before it
+TOTAL_FRAMES = 1536  # 12 epochs of 2 updates: the five kills land well before the end
 # (event, longest delay in s): the run id file is written before the teacher's evaluation
 # and the first epoch, so "started" kills land before the first checkpoint
 MODES = ("soft", "hard")
