@@ -107,10 +107,10 @@ class ConvBody(nn.Module):
             x = self.embed.weight.index_select(0, codes.reshape(-1))
             x = x.reshape(*codes.shape[:3], -1).permute(0, 3, 1, 2)  # [B, 4 * embed_dim, W, H]
         else:
-            x = torch.zeros(obs.shape[0], 4 * CODES_PER_CHANNEL, *obs.shape[1:3])
+            x = torch.zeros(obs.shape[0], 4 * CODES_PER_CHANNEL, *obs.shape[1:3],
+                            device=obs.device)
             x.scatter_(1, codes.permute(0, 3, 1, 2), 1.0)  # [B, 64, W, H], four ones per cell
         return self.convs(x).reshape(*lead, -1)
-
 
     def turn(self, obs: torch.Tensor) -> torch.Tensor:
         """Maps ``[B, W, H, 4]`` -> ``[B, S, S, 4]``, each turned so its agent faces up."""
