@@ -223,3 +223,14 @@ def test_a_checkpoint_of_the_torchrl_loss_layout_continues(in_tmp):
     assert int(done["state_dict"]["frames"]) == 384
     assert not any(k.startswith(("ppo.", "distill.")) for k in done["state_dict"])
     assert any((done["state_dict"][k] != weights[k]).any() for k in weights)  # it trained on
+
+
+def test_learning_rate_warmup_rises_per_update_and_continues_after_a_resume(in_tmp):
+    warm = {"--model.lr": "0.003", "--model.lr_warmup": "3"}
+    fit(tiny_fit_args(in_tmp, total_frames=128, **warm))  # 2 updates, then a checkpoint
+    fit([*tiny_fit_args(in_tmp, total_frames=256, **warm), "--ckpt_path", "last"])
+    run_id = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")["mlflow_run_id"]
+    client = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
+    lrs = sorted((m.step, m.value) for m in client.get_metric_history(run_id, "train/lr"))
+    assert [step for step, _ in lrs] == [64, 128, 192, 256]
+    np.testing.assert_allclose([lr for _, lr in lrs], [0.001, 0.002, 0.003, 0.003])

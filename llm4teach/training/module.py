@@ -51,6 +51,7 @@ class PPOTeacherModule(LightningModule):
         frame: Literal["map", "agent"] = "map",
         embed_dim: int = 8,
         lr: float = 1e-3,
+        lr_warmup: int = 0,
         adam_eps: float = 1e-8,
         clip_epsilon: float = 0.2,
         clip_value: float = 0.2,
@@ -75,6 +76,8 @@ class PPOTeacherModule(LightningModule):
             embed_dim: size of the learned vector of each of a cell's four codes (encoder
                 embedding)
             lr: Adam learning rate
+            lr_warmup: PPO updates over which the learning rate rises linearly to lr (0: from
+                the start); a full first step can kill a wide student's units (large maps)
             adam_eps: Adam epsilon
             clip_epsilon: PPO's clip range of the probability ratio
             clip_value: clip range of the value update (0 turns value clipping off)
@@ -94,6 +97,7 @@ class PPOTeacherModule(LightningModule):
             ("epochs", epochs, 1, 1000), ("minibatch_size", minibatch_size, 1, 1 << 30),
             ("gamma", gamma, 0.0, 1.0), ("gae_lambda", gae_lambda, 0.0, 1.0),
             ("hidden", hidden, 1, 1 << 16), ("embed_dim", embed_dim, 1, 1 << 16),
+            ("lr_warmup", lr_warmup, 0, 1 << 30),
         ):
             _check(name, value, low, high)
         self.save_hyperparameters()
@@ -126,6 +130,9 @@ class PPOTeacherModule(LightningModule):
         # The rollout is fetched here, after the previous update: no stale prefetch.
         rollout, _, _ = next(dataloader_iter)
         hp, optimizer = self.hparams, self.optimizers()
+        lr = hp.lr * min(1.0, (int(self.updates) + 1) / max(hp.lr_warmup, 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr  # a function of the update count: a resumed run continues it
 
         self.advantages(rollout)
         flat = rollout.select(*self.loss.in_keys, strict=False).reshape(-1)  # what the loss reads
@@ -146,7 +153,7 @@ class PPOTeacherModule(LightningModule):
 
         self.frames += rollout.numel() * self.trainer.world_size  # all ranks' frames
         self.updates += 1
-        self._log_update({k: v / steps for k, v in sums.items()}, rollout)
+        self._log_update({k: v / steps for k, v in sums.items()}, rollout, lr)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         upgrade_state_dict(checkpoint["state_dict"])  # Lightning reads the file itself
@@ -184,7 +191,7 @@ class PPOTeacherModule(LightningModule):
         next_value[ends] = self.student.value(rollout["next", "observation"][ends]).to(value)
         rollout["next", "state_value"] = next_value
 
-    def _log_update(self, means: dict[str, Any], rollout: TensorDictBase) -> None:
+    def _log_update(self, means: dict[str, Any], rollout: TensorDictBase, lr: float) -> None:
         now = time.perf_counter()
         frames = rollout.numel() * self.trainer.world_size
         fps = frames / (now - self._clock) if self._clock else 0.0
@@ -194,6 +201,7 @@ class PPOTeacherModule(LightningModule):
         train = {f"train/{k}": v for k, v in means.items()}
         train["train/lambda"] = self.loss.distill_coef
         train["train/updates"] = self.updates.float()
+        train["train/lr"] = lr
         train["train/frames_per_s"] = fps
         if episodes > 0:
             success = ((rollout["next", "reward"] > 0) & done).sum() / episodes
