@@ -2,16 +2,24 @@
 
 import io
 
+import numpy as np
 import pytest
 import torch
+from fit_args import tiny_fit_args
+from mlflow.tracking import MlflowClient
 
+from llm4teach.training.checkpointing import load_checkpoint
+from llm4teach.training.cli import fit
 from llm4teach.training.schedules import (
     ConstantSchedule,
     ExponentialSchedule,
+    HandoverSchedule,
     LinearSchedule,
     NoTeacher,
     ReferenceSchedule,
 )
+
+HANDOVER = "llm4teach.training.schedules.HandoverSchedule"
 
 
 def test_reference_schedule_matches_the_paper():
@@ -44,6 +52,10 @@ def test_non_increasing_so_zero_is_for_good(schedule):
     (lambda: LinearSchedule(start=0.0, end=1.0), "start"),
     (lambda: ExponentialSchedule(rate=1.5), "rate"),
     (lambda: ConstantSchedule(lam=-1.0), "lam"),
+    (lambda: HandoverSchedule(factor=1.0), "factor"),
+    (lambda: HandoverSchedule(off_below=0.0), "off_below"),
+    (lambda: HandoverSchedule(patience=0), "patience"),
+    (lambda: HandoverSchedule(lr_end=0.0), "lr_end"),
 ])
 def test_invalid_settings_name_the_field(make, field):
     with pytest.raises(ValueError, match=f"schedule {field}"):
@@ -57,3 +69,60 @@ def test_state_is_plain_and_loads_with_weights_only():
     state = torch.load(buffer, weights_only=True)
     assert state == {"name": "ReferenceSchedule", "start": 10.0, "step": 0.005, "floor": 0.1,
                      "off_after": 3000, "unit": "frames"}
+
+
+def test_handover_steps_lambda_down_by_factor_to_off_and_the_lr_with_it():
+    handover = HandoverSchedule(start=10.0, factor=0.1, off_below=0.01, lr_end=0.25)
+    assert handover.lambdas() == [10.0, 1.0, 0.1, 0.01, 0.0]
+    assert HandoverSchedule(start=1.0, factor=0.5, off_below=0.3).lambdas() == [1.0, 0.5, 0.0]
+    assert handover.value(0) == 10.0 and handover.lr_scale() == 1.0
+
+
+def _history(folder, run_id: str, key: str) -> list[tuple[int, float]]:
+    client = MlflowClient(f"sqlite:///{folder}/mlruns/mlflow.db")
+    return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
+
+
+def test_handover_gated_by_the_teacher_steps_at_each_evaluation_and_resumes(in_tmp):
+    """reach 0: every evaluation finds the student at its teacher, so lambda and lr step down
+    once per epoch (2 updates); a run continued from a checkpoint goes on from its step."""
+    settings = {"--schedule": HANDOVER, "--schedule.reach": "0", "--model.lr": "0.004"}
+    fit(tiny_fit_args(in_tmp, total_frames=256, **settings))  # 2 epochs, then a checkpoint
+    fit([*tiny_fit_args(in_tmp, total_frames=768, **settings), "--ckpt_path", "last"])
+    checkpoint = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")
+    run_id = checkpoint["mlflow_run_id"]
+    lambdas = _history(in_tmp, run_id, "train/lambda")
+    assert [step for step, _ in lambdas] == list(range(64, 769, 64))
+    expected = [10.0, 1.0, 0.1, 0.01, 0.0, 0.0]  # per epoch of 2 updates
+    np.testing.assert_allclose([lam for _, lam in lambdas], np.repeat(expected, 2), rtol=1e-6)
+    lrs = [lr for _, lr in _history(in_tmp, run_id, "train/lr")]
+    scale = np.minimum(np.arange(6), 4) / 4
+    np.testing.assert_allclose(lrs, np.repeat(0.004 * 0.25**scale, 2), rtol=1e-6)
+    (state,) = [v for k, v in checkpoint["callbacks"].items() if "HandoverSchedule" in k]
+    assert state["step"] == 4 and state["seen"] == 5  # the 6th is read before an update
+
+
+def test_handover_without_reaching_the_teacher_steps_when_the_student_stalls(in_tmp):
+    """An unreachable gate (reach 100): lambda steps down only after ``patience``
+    evaluations without a new best student success, as read from the run's own numbers."""
+    fit(tiny_fit_args(in_tmp, total_frames=1024, **{
+        "--schedule": HANDOVER, "--schedule.reach": "100", "--schedule.patience": "2",
+        "--schedule.factor": "0.5", "--schedule.off_below": "1", "--schedule.start": "8"}))
+    run_id = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")["mlflow_run_id"]
+    greedy = _history(in_tmp, run_id, "eval/student_greedy_success")
+    sampled = _history(in_tmp, run_id, "eval/student_sampled_success")
+    expected, lam, best, stale = [8.0], 8.0, -1.0, 0
+    for (_, g), (_, s) in zip(greedy[:-1], sampled[:-1], strict=True):
+        success = max(g, s)
+        best, stale = (success, 0) if success > best else (best, stale + 1)
+        if stale >= 2 and lam > 0:
+            lam, best, stale = (lam / 2 if lam > 1 else 0.0), success, 0
+        expected.append(lam)
+    lambdas = [lam for _, lam in _history(in_tmp, run_id, "train/lambda")]
+    np.testing.assert_allclose(lambdas, np.repeat(expected, 2))
+    assert lambdas[-1] < 8.0  # it did step down
+
+
+def test_handover_refuses_a_run_that_does_not_evaluate_its_teacher(in_tmp):
+    with pytest.raises(ValueError, match="evaluation.teacher true"):
+        fit(tiny_fit_args(in_tmp, **{"--schedule": HANDOVER, "--evaluation.teacher": "false"}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
@@ -38,21 +39,33 @@ class Evaluation(Callback):
         self.episodes, self.teacher = episodes, teacher
         self._teacher_done = False
         self._eval_cpu = 0.0
+        # What a schedule gates on (HandoverSchedule): the same numbers on every rank.
+        self.teacher_success: float | None = None
+        self.evaluations = 0
+        self.latest: dict[str, float] = {}
 
-    def state_dict(self) -> dict[str, bool]:
-        return {"teacher_done": self._teacher_done}
+    def state_dict(self) -> dict[str, Any]:
+        return {"teacher_done": self._teacher_done, "teacher_success": self.teacher_success,
+                "evaluations": self.evaluations, "latest": dict(self.latest)}
 
-    def load_state_dict(self, state_dict: dict[str, bool]) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._teacher_done = bool(state_dict["teacher_done"])
+        # checkpoints written before these were kept have none
+        self.teacher_success = state_dict.get("teacher_success")
+        self.evaluations = int(state_dict.get("evaluations", 0))
+        self.latest = dict(state_dict.get("latest", {}))
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self.teacher or self._teacher_done:
             return
-        if trainer.is_global_zero:  # only logged, so only rank 0 runs it
+        metrics = None
+        if trainer.is_global_zero:  # rank 0 runs it, the others receive its numbers
             start, envs = time.process_time(), pl_module.domain.episode_envs(self.episodes)
             metrics = evaluate_teacher(trainer.datamodule.teacher, envs, self.episodes)
             self._eval_cpu += time.process_time() - start
             self._log(trainer, pl_module, metrics)
+        metrics = trainer.strategy.broadcast(metrics, src=0)
+        self.teacher_success = float(metrics["teacher_success"])
         self._teacher_done = True
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -64,6 +77,7 @@ class Evaluation(Callback):
                                        seed=int(pl_module.updates))
             self._eval_cpu += time.process_time() - start
         metrics = trainer.strategy.broadcast(metrics, src=0)
+        self.evaluations, self.latest = self.evaluations + 1, metrics
         self._log(trainer, pl_module, metrics)
         for mode in ("greedy", "sampled"):  # for the progress bar (the loggers have them)
             pl_module.log(f"eval/student_{mode}_success", metrics[f"student_{mode}_success"],

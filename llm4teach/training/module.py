@@ -114,6 +114,7 @@ class PPOTeacherModule(LightningModule):
                                    value_coef=value_coef)
         self.register_buffer("frames", torch.zeros((), dtype=torch.int64))
         self.register_buffer("updates", torch.zeros((), dtype=torch.int64))
+        self.lr_scale = 1.0  # the lambda schedule's: smaller PPO steps as the teacher hands over
         self._clock: float | None = None
         self._train_rows: list[tuple[int, dict[str, float]]] = []
 
@@ -130,9 +131,10 @@ class PPOTeacherModule(LightningModule):
         # The rollout is fetched here, after the previous update: no stale prefetch.
         rollout, _, _ = next(dataloader_iter)
         hp, optimizer = self.hparams, self.optimizers()
-        lr = hp.lr * min(1.0, (int(self.updates) + 1) / max(hp.lr_warmup, 1))
+        warmup = min(1.0, (int(self.updates) + 1) / max(hp.lr_warmup, 1))
+        lr = hp.lr * warmup * self.lr_scale
         for group in optimizer.param_groups:
-            group["lr"] = lr  # a function of the update count: a resumed run continues it
+            group["lr"] = lr  # of the update count and the schedule: a resumed run continues it
 
         self.advantages(rollout)
         flat = rollout.select(*self.loss.in_keys, strict=False).reshape(-1)  # what the loss reads

@@ -3,9 +3,10 @@
 Each schedule is one small callback with an explicit ``unit``: ``updates`` (PPO
 updates done) or ``frames`` (environment frames collected). At the start of a fit (after
 a checkpoint is restored) and before every update it writes lambda into the module
-(``pl_module.loss.distill_coef``, the one place lambda lives) and switches the data module's
-teacher on or off with it. Every schedule is non-increasing and never negative, so once
-lambda is 0 it stays 0 and the rollouts skip the teacher for good.
+(``pl_module.loss.distill_coef``, the one place lambda lives), the scale of the PPO step's
+learning rate (``pl_module.lr_scale``, 1 but for ``HandoverSchedule``) and switches the data
+module's teacher on or off with it. Every schedule is non-increasing and never negative,
+so once lambda is 0 it stays 0 and the rollouts skip the teacher for good.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import inspect
 from typing import Any, Literal
 
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+
+from llm4teach.training.evaluation import Evaluation
 
 Unit = Literal["updates", "frames"]
 UNITS = ("updates", "frames")
@@ -36,11 +39,16 @@ class LambdaSchedule(Callback):
     def value(self, t: int) -> float:
         raise NotImplementedError
 
+    def lr_scale(self) -> float:
+        """What the PPO step's learning rate is multiplied by."""
+        return 1.0
+
     def apply(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Lambda for the module's counters; the teacher annotates rollouts only while it is > 0."""
         t = int(pl_module.updates if self.unit == "updates" else pl_module.frames)
         lam = self.value(t)
         pl_module.loss.distill_coef.fill_(lam)
+        pl_module.lr_scale = self.lr_scale()
         teacher = getattr(trainer.datamodule, "teacher", None)
         if teacher is not None:
             teacher.enabled = lam > 0
@@ -62,10 +70,12 @@ class LambdaSchedule(Callback):
         return {"name": type(self).__name__, **self.settings()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if state_dict != self.state_dict():
+        configured = LambdaSchedule.state_dict(self)  # the settings, not a schedule's progress
+        saved = {k: state_dict.get(k) for k in configured}
+        if saved != configured:
             rank_zero_warn(
-                f"the checkpoint's lambda schedule {state_dict} differs from the configured "
-                f"{self.state_dict()}; continuing with the configured one"
+                f"the checkpoint's lambda schedule {saved} differs from the configured "
+                f"{configured}; continuing with the configured one"
             )
 
 
@@ -136,3 +146,100 @@ class NoTeacher(LambdaSchedule):
 
     def value(self, t: int) -> float:
         return 0.0
+
+
+class HandoverSchedule(LambdaSchedule):
+    """lambda steps down as the student catches up with its teacher; the PPO step with it.
+
+    lambda is ``start`` until a held-out evaluation finds the student's success (the better
+    of greedy and sampled) at ``reach`` times its teacher's or above, or finds no new best
+    for ``patience`` evaluations (a student that imitation alone takes no further); then it
+    is multiplied by ``factor``, and again at each such evaluation, until it would fall below
+    ``off_below``: there the teacher is switched off. The learning rate falls with it, by equal
+    factors per step, from ``lr`` to ``lr_end * lr`` with the teacher off: once the reward
+    alone drives the student, small steps keep what it copied. The gate reads the run's
+    ``Evaluation`` callback (the teacher's success is measured once, at the start); where it
+    stands is in the checkpoint, so a continued run goes on from the same step.
+
+    Example:
+        >>> HandoverSchedule(start=10.0, factor=0.1, off_below=0.01).lambdas()
+        [10.0, 1.0, 0.1, 0.01, 0.0]
+    """
+
+    def __init__(
+        self, start: float = 10.0, factor: float = 0.1, off_below: float = 0.01,
+        reach: float = 1.0, patience: int = 5, lr_end: float = 0.25,
+    ) -> None:
+        super().__init__()
+        _check("start", start)
+        _check("factor", factor, high=1.0 - 1e-9)
+        _check("off_below", off_below, low=1e-12, high=start)
+        _check("reach", reach)
+        _check("patience", patience, low=1)
+        _check("lr_end", lr_end, low=1e-6, high=1.0)
+        self.start, self.factor, self.off_below = start, factor, off_below
+        self.reach, self.patience, self.lr_end = reach, patience, lr_end
+        self.steps = len(self.lambdas()) - 1  # steps down until the teacher is off
+        self.step, self.seen, self.best, self.stale = 0, 0, -1.0, 0
+        self._evaluation: Evaluation | None = None
+
+    def lambdas(self) -> list[float]:
+        """lambda at each step of the handover, the last 0 (teacher off)."""
+        values, lam = [], self.start
+        while lam >= self.off_below * (1 - 1e-9):
+            values.append(round(lam, 12))
+            lam *= self.factor
+        return [*values, 0.0]
+
+    def value(self, t: int) -> float:
+        return self.lambdas()[self.step]
+
+    def lr_scale(self) -> float:
+        return self.lr_end ** (self.step / self.steps)
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        evaluation = next((c for c in trainer.callbacks if isinstance(c, Evaluation)), None)
+        if evaluation is None or not evaluation.teacher:
+            raise ValueError("schedule HandoverSchedule gates on the held-out success of the "
+                             "student and its teacher: keep evaluation.teacher true, or choose "
+                             "another schedule (e.g. ReferenceSchedule)")
+        self._evaluation = evaluation
+        super().on_fit_start(trainer, pl_module)
+
+    def apply(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._take_evaluations()
+        super().apply(trainer, pl_module)
+
+    def _take_evaluations(self) -> None:
+        """Step down at most once per held-out evaluation not yet read."""
+        evaluation = self._evaluation
+        if evaluation is None or evaluation.evaluations <= self.seen:
+            return
+        self.seen = evaluation.evaluations
+        teacher = evaluation.teacher_success
+        student = max(evaluation.latest["student_greedy_success"],
+                      evaluation.latest["student_sampled_success"])
+        if student > self.best:
+            self.best, self.stale = student, 0
+        else:
+            self.stale += 1
+        reached = teacher is not None and student >= self.reach * teacher
+        if self.step < self.steps and (reached or self.stale >= self.patience):
+            why = (f"the student's {student:.2f} reached {self.reach:g} x the teacher's "
+                   f"{teacher:.2f}" if reached else
+                   f"no better than {self.best:.2f} for {self.stale} evaluations")
+            lambdas = self.lambdas()
+            self.step, self.best, self.stale = self.step + 1, student, 0
+            rank_zero_info(f"handover: {why}: lambda {lambdas[self.step - 1]:g} -> "
+                           f"{lambdas[self.step]:g}, "
+                           f"lr x {self.lr_scale():.3g}")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "step": self.step, "seen": self.seen,
+                "best": self.best, "stale": self.stale}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.step = min(int(state_dict["step"]), self.steps)
+        self.seen, self.best = int(state_dict["seen"]), float(state_dict["best"])
+        self.stale = int(state_dict["stale"])
