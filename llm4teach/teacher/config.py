@@ -10,6 +10,7 @@ MODES = ("soft", "hard")
 FALLBACKS = ("noop", "mask")
 METHODS = ("sample", "prompt", "logits")
 LAVA = ("passable", "avoid")
+SKILLS = ("ours", "reference")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 LOGITS_NORMS = ("mean", "sum")
 QUANTIZATIONS = (None, "4bit", "8bit")
@@ -32,6 +33,12 @@ class TeacherConfig:
     ``~/.cache/llm4teach/plans.sqlite``; ``":memory:"`` keeps them for the process only.
     ``plans`` (a JSON or YAML plan table file) replaces the ``table`` backend's packaged
     table, for any task.
+
+    ``skills="reference"`` swaps our plan interpreter for the reference code's, rule by
+    rule (``reference.py``; the four paper tasks only), to compare the two teachers on
+    the same tables. It walks through lava and acts 6 wherever the reference gives up,
+    so it sets ``lava="passable"`` and ``fallback="noop"`` (which then serves only the
+    texts a table lacks) whatever they were.
 
     ``logits_norm`` scores a candidate plan by the ``mean`` log-probability of its tokens
     (the default: otherwise the shortest plan wins by many nats) or their ``sum``.
@@ -67,6 +74,7 @@ class TeacherConfig:
         prompt: the prompt: paper (the default, per task), ours, or a YAML file
         trust_remote_code: let from_pretrained run the model repository's code
         lava: the go-to skill's lava: avoid, or passable (the reference's)
+        skills: the plan interpreter: ours, or reference (the reference code's teacher)
         seed: seed of the teacher's own draws (hard mode, sampling)
         logits_norm: a candidate plan's score: mean or sum of its tokens' log-probabilities
         device_map: accelerate's placement of a large model: auto or {module: device}
@@ -100,6 +108,7 @@ class TeacherConfig:
     prompt: str | None = None
     trust_remote_code: bool = False
     lava: str = "avoid"
+    skills: str = "ours"
     seed: int = 0
     logits_norm: str = "mean"
     device_map: str | dict[str, Any] | None = None
@@ -121,6 +130,9 @@ class TeacherConfig:
             raise ValueError(f"teacher plans ({self.plans}) is a table to replay: set teacher "
                              f"backend table (got {self.backend!r}), or drop plans")
         _choice("lava", self.lava, LAVA)
+        _choice("skills", self.skills, SKILLS)
+        if self.skills == "reference":
+            self.lava, self.fallback = "passable", "noop"
         _choice("dtype", self.dtype, DTYPES)
         _choice("logits_norm", self.logits_norm, LOGITS_NORMS)
         if self.quantization not in QUANTIZATIONS:

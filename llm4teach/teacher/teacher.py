@@ -27,6 +27,7 @@ from llm4teach.teacher.describe import (
 )
 from llm4teach.teacher.grammar import MINIGRID, MINIGRID_GENERIC, Plan
 from llm4teach.teacher.planners import Planner
+from llm4teach.teacher.reference import ReferenceDescriber, ReferenceGrammar, reference_action
 from llm4teach.teacher.skills import (
     DIR_VEC,
     DONE,
@@ -115,8 +116,14 @@ class Teacher(PlanTeacher):
         self, task: str, config: TeacherConfig | None = None, planner: Planner | None = None,
         memo_limit: int = MEMO_LIMIT, num_actions: int = NUM_ACTIONS,
     ) -> None:
-        self.generic = style_of(task) == "generic"
-        self.grammar = MINIGRID_GENERIC if self.generic else MINIGRID
+        style = style_of(task)
+        self.generic = style == "generic"
+        self.reference = config is not None and config.skills == "reference"
+        if self.reference and self.generic:
+            raise ValueError(f"teacher skills 'reference' is the reference code's teacher of "
+                             f"the four paper tasks, not of {task}: use skills 'ours'")
+        self.grammar = (ReferenceGrammar(style) if self.reference
+                        else MINIGRID_GENERIC if self.generic else MINIGRID)
         self.num_actions = num_actions
         self.noop = DONE if num_actions > DONE else None
         super().__init__(task, config, planner)
@@ -163,8 +170,9 @@ class Teacher(PlanTeacher):
         return [entry for entry, _ in entries]
 
     def _grow(self, n: int) -> None:
+        kind = ReferenceDescriber if self.reference else Describer
         while len(self._describers) < n:
-            self._describers.append(Describer(self.task))
+            self._describers.append(kind(self.task))
 
     def _resolve_batch(self, obs: np.ndarray, missions: np.ndarray,
                        describers: list[Describer], missing: list[int], keys: list) -> None:
@@ -182,10 +190,11 @@ class Teacher(PlanTeacher):
                   for i, f, mission in zip(missing, found, texts, strict=True)]
         plans = self.plans([s.text for s in scenes])
         searched: dict[tuple[int, str | None], int] = {}
+        interpret = reference_action if self.reference else first_action
         while True:
             wanted: dict[tuple[int, str | None], tuple] = {}
             actions = [
-                tuple(first_action(plan, scenes[j], sub[j],
+                tuple(interpret(plan, scenes[j], sub[j],
                                    _router(j, starts[j], scenes[j], searched, wanted))
                       for plan, _ in plans[j])
                 for j in range(len(missing))
