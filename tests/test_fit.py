@@ -127,3 +127,17 @@ def test_fit_starts_quietly(in_tmp, caplog):
     assert not [m for m in messages if "dataloader_iter" in m or "Here be dragons" in m]
     for notice in ("litlogger", "TPU available", "Creating it", "Creating initial MLflow"):
         assert notice not in caplog.text
+
+
+def test_an_epoch_shorter_than_the_episodes_is_named_with_its_fix(in_tmp, recwarn):
+    """4 envs x 128 frames per epoch: 32 steps between the envs' resets, where SimpleDoorKey's
+    episodes last up to 150; 640 frames (10 rollouts of 16 steps) give each env 160."""
+    from llm4teach.training.cli import fit
+
+    fit(tiny_fit_args(in_tmp, total_frames=128))
+    cut = [str(w.message) for w in recwarn if "never trains on" in str(w.message)]
+    assert cut and "each of the 4 envs 32 steps per epoch" in cut[0]
+    assert "Raise data.epoch_frames to 640 or more" in cut[0]
+    recwarn.clear()
+    fit(tiny_fit_args(in_tmp / "long", total_frames=640, **{"--data.epoch_frames": "640"}))
+    assert not [w for w in recwarn if "never trains on" in str(w.message)]

@@ -61,6 +61,11 @@ class MiniGridBatchEnv(BatchEnv):
         self.task = resolve_task(task)
         super().__init__(partial(make_gym_env, self.task, **env_kwargs), num_envs, seed)
 
+    @property
+    def max_episode_steps(self) -> int:
+        """The longest an episode can last (MiniGrid's ``max_steps``; BabyAI's vary by level)."""
+        return max(int(env.unwrapped.max_steps) for env in self.envs)
+
     def _env_specs(self, env: MemoryMapObservation) -> Specs:
         shape = env.observation_space.shape
         return ({"observation": Bounded(0, 255, shape=shape, dtype=torch.uint8),

@@ -6,7 +6,9 @@ rollout uses the latest weights). A Lightning epoch is ``epoch_frames`` frames; 
 epoch start the envs, torch's RNG and the teacher's generator (hard mode) are re-seeded
 from ``(seed, epoch, rank)``, so an epoch is a pure function of the seed, the epoch index
 and the checkpointed weights: a run resumed from an epoch-end checkpoint continues exactly
-as if never stopped. The teacher's counters travel in the checkpoint (``state_dict``).
+as if never stopped. The reset cuts the running episodes, so an epoch should give each env
+at least an episode's length of steps (a warning says so when it does not). The teacher's
+counters travel in the checkpoint (``state_dict``).
 Under DDP an ``hf`` teacher's model runs on rank 0 only (``RankSharedPlanner``): every
 rank settles with it after building the collector and after each rollout.
 
@@ -21,6 +23,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.utilities import rank_zero_warn
 from tensordict import TensorDictBase
 from torch.utils.data import DataLoader, IterableDataset
 from torchrl.collectors import Collector
@@ -113,10 +116,28 @@ class RolloutDataModule(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")
+        self._check_episode_cut()
         self.collector = make_collector(self.env, self.trainer.lightning_module.student,
                                         self.frames_per_batch)  # resets the envs: may plan
         self.settle()
         return DataLoader(_Rollouts(self, self.collector), batch_size=None, collate_fn=_identity)
+
+    def _check_episode_cut(self) -> None:
+        """Warn when the envs' reset at each epoch start comes before an episode can end:
+        the student would never train on the later steps of a long episode."""
+        limit = getattr(self.env.base_env, "max_episode_steps", None)
+        world = self.trainer.world_size
+        steps = self.epoch_frames // (self.num_envs * world)
+        if limit is None or steps >= limit:
+            return
+        per_rollout = self.frames_per_batch // self.num_envs
+        enough = -(-limit // per_rollout) * self.frames_per_batch * world
+        rank_zero_warn(
+            f"data epoch_frames {self.epoch_frames} gives each of the {self.num_envs} envs "
+            f"{steps} steps per epoch, and the envs are reset at every epoch start: "
+            f"{self.task}'s episodes (up to {limit} steps) are cut there, so the student never "
+            f"trains on their later steps. Raise data.epoch_frames to {enough} or more, or "
+            f"lower data.num_envs")
 
     def settle(self) -> None:
         """Under DDP with a rank-shared planner, the point every rank reaches after planning
