@@ -46,8 +46,8 @@ from report import DOCS, machine_line, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 # Frames per run: enough for the taught student to settle on this 2-core CPU.
-BUDGET = {"SimpleDoorKey": 204_800, "LavaDoorKey": 153_600, "ColoredDoorKey": 204_800,
-          "TwoDoor": 102_400}
+BUDGET = {"SimpleDoorKey": 204_800, "LavaDoorKey": 409_600, "ColoredDoorKey": 409_600,
+          "TwoDoor": 1_024_000}
 PAPER_TASKS = list(BUDGET)  # the default; each has its config in configs/
 # Standard MiniGrid/BabyAI tasks none of the code was written for, taught by their
 # hand-written tables (teacher/plan_tables/), trained with SimpleDoorKey's config and
@@ -66,7 +66,7 @@ LONGER_BUDGET = {("SimpleDoorKey", "ppo"): 614_400,
                  ("ColoredDoorKey", "soft-handover"): 1_638_400,
                  ("LavaDoorKey", "soft-handover"): 204_800}
 METHODS = {
-    "soft": [],  # the config: soft teacher, the reference lambda schedule (10, -0.005 per update)
+    "soft": [],  # the config: soft teacher and its lambda schedule (the handover)
     "hard": ["--data.teacher.mode", "hard"],
     "ppo": ["--schedule", "llm4teach.training.schedules.NoTeacher",
             "--evaluation.teacher", "false"],
@@ -166,8 +166,10 @@ def _runs(client, task: str, filter_string: str) -> list:
 
 
 def finished(client, job: Job) -> bool:
-    """Finished within the current budget (a raised budget continues the run)."""
-    if not _runs(client, job.task, f"{job.tag_filter} and {FINISHED}"):
+    """Finished within the current budget (a raised budget continues the run); a run whose
+    folder is gone is not (it is trained again, its MLflow runs replaced)."""
+    if not job.checkpoint.is_file() or not _runs(client, job.task,
+                                                   f"{job.tag_filter} and {FINISHED}"):
         return False
     return int(load_checkpoint(job.checkpoint)["state_dict"]["frames"]) >= job.budget
 
