@@ -67,6 +67,16 @@ def _turned_neighbours(body, obs, x, y, direction):
     return ahead, right
 
 
+def _coded_map(width: int, height: int, x: int, y: int, direction: int) -> np.ndarray:
+    """A map whose every cell holds its own codes (x + 1, y + 1), the agent at (x, y)."""
+    obs = np.zeros((width, height, 4), dtype=np.uint8)
+    obs[..., 0], obs[..., 1] = np.meshgrid(np.arange(width) + 1, np.arange(height) + 1,
+                                           indexing="ij")
+    obs[..., 3] = 4
+    obs[x, y, 3] = direction
+    return obs
+
+
 @pytest.mark.parametrize(("width", "height"), [(4, 4), (5, 3), (3, 6)])
 def test_agent_frame_puts_ahead_up_and_right_right_for_every_direction(width, height):
     """Every cell holds its own codes (x, y); the cell ahead of the agent must land above it
@@ -76,11 +86,7 @@ def test_agent_frame_puts_ahead_up_and_right_right_for_every_direction(width, he
     for x in range(width):
         for y in range(height):
             for direction in range(4):
-                obs = np.zeros((width, height, 4), dtype=np.uint8)
-                obs[..., 0], obs[..., 1] = np.meshgrid(
-                    np.arange(width) + 1, np.arange(height) + 1, indexing="ij")
-                obs[..., 3] = 4
-                obs[x, y, 3] = direction
+                obs = _coded_map(width, height, x, y, direction)
                 fx, fy = DIR_TO_VEC[direction]
                 ahead, right = _turned_neighbours(body, obs, x, y, direction)
                 for (dx, dy), seen in (((fx, fy), ahead), ((-fy, fx), right)):
@@ -115,11 +121,7 @@ def test_centered_frame_puts_every_cell_at_its_offset_from_the_agent(width, heig
     for x in range(width):
         for y in range(height):
             for direction in range(4):
-                obs = np.zeros((width, height, 4), dtype=np.uint8)
-                obs[..., 0], obs[..., 1] = np.meshgrid(
-                    np.arange(width) + 1, np.arange(height) + 1, indexing="ij")
-                obs[..., 3] = 4
-                obs[x, y, 3] = direction
+                obs = _coded_map(width, height, x, y, direction)
                 turned = body.turn(torch.from_numpy(obs[None]))
                 centered = body.center(turned)[0].numpy()
                 turned = turned[0].numpy()
