@@ -104,17 +104,19 @@ def test_handover_gated_by_the_teacher_steps_at_each_evaluation_and_resumes(in_t
 
 def test_handover_without_reaching_the_teacher_steps_when_the_student_stalls(in_tmp):
     """An unreachable gate (reach 100): lambda steps down only after ``patience``
-    evaluations without a new best student success, as read from the run's own numbers."""
+    evaluations without a new best student success (by ``min_delta``), as read from the
+    run's own numbers."""
     fit(tiny_fit_args(in_tmp, total_frames=1024, **{
         "--schedule": HANDOVER, "--schedule.reach": "100", "--schedule.patience": "2",
-        "--schedule.factor": "0.5", "--schedule.off_below": "1", "--schedule.start": "8"}))
+        "--schedule.factor": "0.5", "--schedule.off_below": "1", "--schedule.start": "8",
+        "--schedule.min_delta": "0.1"}))
     run_id = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")["mlflow_run_id"]
     greedy = _history(in_tmp, run_id, "eval/student_greedy_success")
     sampled = _history(in_tmp, run_id, "eval/student_sampled_success")
     expected, lam, best, stale = [8.0], 8.0, -1.0, 0
     for (_, g), (_, s) in zip(greedy[:-1], sampled[:-1], strict=True):
         success = max(g, s)
-        best, stale = (success, 0) if success > best else (best, stale + 1)
+        best, stale = (success, 0) if success >= best + 0.1 else (best, stale + 1)
         if stale >= 2 and lam > 0:
             lam, best, stale = (lam / 2 if lam > 1 else 0.0), success, 0
         expected.append(lam)

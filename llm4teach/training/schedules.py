@@ -153,6 +153,7 @@ class HandoverSchedule(LambdaSchedule):
 
     lambda is ``start`` until a held-out evaluation finds the student's success (the better
     of greedy and sampled) at ``reach`` times its teacher's or above, or finds no new best
+    (``min_delta`` above the last: 100 episodes' success varies by about 0.05 by chance)
     for ``patience`` evaluations (a student that imitation alone takes no further); then it
     is multiplied by ``factor``, and again at each such evaluation, until it would fall below
     ``off_below``: there the teacher is switched off. The learning rate falls with it, by equal
@@ -168,7 +169,7 @@ class HandoverSchedule(LambdaSchedule):
 
     def __init__(
         self, start: float = 10.0, factor: float = 0.1, off_below: float = 0.01,
-        reach: float = 1.0, patience: int = 5, lr_end: float = 0.25,
+        reach: float = 1.0, patience: int = 5, min_delta: float = 0.05, lr_end: float = 0.25,
     ) -> None:
         super().__init__()
         _check("start", start)
@@ -176,9 +177,10 @@ class HandoverSchedule(LambdaSchedule):
         _check("off_below", off_below, low=1e-12, high=start)
         _check("reach", reach)
         _check("patience", patience, low=1)
+        _check("min_delta", min_delta, high=1.0)
         _check("lr_end", lr_end, low=1e-6, high=1.0)
         self.start, self.factor, self.off_below = start, factor, off_below
-        self.reach, self.patience, self.lr_end = reach, patience, lr_end
+        self.reach, self.patience, self.min_delta, self.lr_end = reach, patience, min_delta, lr_end
         self.steps = len(self.lambdas()) - 1  # steps down until the teacher is off
         self.step, self.seen, self.best, self.stale = 0, 0, -1.0, 0
         self._evaluation: Evaluation | None = None
@@ -219,7 +221,7 @@ class HandoverSchedule(LambdaSchedule):
         teacher = evaluation.teacher_success
         student = max(evaluation.latest["student_greedy_success"],
                       evaluation.latest["student_sampled_success"])
-        if student > self.best:
+        if student >= self.best + self.min_delta:
             self.best, self.stale = student, 0
         else:
             self.stale += 1
