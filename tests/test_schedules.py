@@ -116,7 +116,7 @@ def test_handover_without_reaching_the_teacher_steps_when_the_student_stalls(in_
     expected, lam, best, stale = [8.0], 8.0, -1.0, 0
     for (_, g), (_, s) in zip(greedy[:-1], sampled[:-1], strict=True):
         success = max(g, s)
-        best, stale = (success, 0) if success >= best + 0.1 else (best, stale + 1)
+        best, stale = (success, 0) if success >= best + 0.1 - 1e-9 else (best, stale + 1)
         if stale >= 2 and lam > 0:
             lam, best, stale = (lam / 2 if lam > 1 else 0.0), success, 0
         expected.append(lam)

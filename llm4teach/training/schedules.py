@@ -221,7 +221,7 @@ class HandoverSchedule(LambdaSchedule):
         teacher = evaluation.teacher_success
         student = max(evaluation.latest["student_greedy_success"],
                       evaluation.latest["student_sampled_success"])
-        if student >= self.best + self.min_delta:
+        if student >= self.best + self.min_delta - 1e-9:  # 0.53 + 0.05 is 0.5800000000000001
             self.best, self.stale = student, 0
         else:
             self.stale += 1
