@@ -92,6 +92,9 @@ METHODS.update(ABLATION)
 SMALL_STEPS = ["--model.minibatch_size", "256", "--model.epochs", "2"]
 METHODS["soft-handover"] = [*METHODS["ppo"], *SMALL_STEPS]
 METHODS["ppo-small-steps"] = [*METHODS["ppo"], *SMALL_STEPS]
+# The config taught by the reference code's teacher (docs/teacher.md, "The reference teacher
+# mode"): the student against the teacher the paper's numbers come from.
+METHODS["soft-reference-teacher"] = ["--data.teacher.skills", "reference"]
 BRANCHES = {"soft-handover": "soft-floor"}  # method -> the method whose run it continues
 DEFAULT_METHODS = ["soft", "hard", "ppo"]
 METRICS = {"greedy": "eval/student_greedy_success", "sampled": "eval/student_sampled_success"}
@@ -211,7 +214,7 @@ def train(jobs: list[Job], workers: int) -> None:
 def teacher_success(client, task: str) -> dict[str, tuple[float, int]]:
     """Mean held-out success of the teacher acting alone, per teaching mode (and run count)."""
     out = {}
-    for method in ("soft", "hard"):
+    for method in ("soft", "hard", "soft-reference-teacher"):
         values = [h.value for r in _runs(client, task, f"tags.method = '{method}' and {FINISHED}")
                   for h in client.get_metric_history(r.info.run_id, "eval/teacher_success")]
         if values:
