@@ -11,7 +11,7 @@ from llm4teach.student import make_actor_critic
 from llm4teach.student.networks import ConvBody
 
 
-@pytest.mark.parametrize("frame", ["map", "agent", "centered"])
+@pytest.mark.parametrize("frame", ["map", "agent"])
 @pytest.mark.parametrize("encoder", ["onehot", "embedding", "conv"])
 @pytest.mark.parametrize("size", [10, 20])
 def test_actor_critic_keys_and_shapes(encoder, size, frame):
@@ -110,29 +110,6 @@ def test_agent_frame_on_real_minigrid_states():
             assert right == tuple(obs[x - fy, y + fx, :2])
 
 
-@pytest.mark.parametrize(("width", "height"), [(4, 4), (5, 3)])
-def test_centered_frame_puts_every_cell_at_its_offset_from_the_agent(width, height):
-    """Every cell holds its own codes (x, y); in the centered frame the agent is the middle
-    cell, and the cell at (dx, dy) from it in the turned map is at the same offset there:
-    for every position and direction, with the rest of the square unseen padding."""
-    body = ConvBody(width, height, frame="centered", channels=(4,))
-    side = max(width, height)
-    assert body.out_features == 4 * (2 * side - 1) ** 2
-    for x in range(width):
-        for y in range(height):
-            for direction in range(4):
-                obs = _coded_map(width, height, x, y, direction)
-                turned = body.turn(torch.from_numpy(obs[None]))
-                centered = body.center(turned)[0].numpy()
-                turned = turned[0].numpy()
-                (ax,), (ay,) = np.nonzero(turned[..., 3] != 4)
-                assert centered[side - 1, side - 1, 3] == 3  # the agent, facing up, mid-square
-                shifted = np.zeros_like(centered)
-                shifted[..., 3] = 4
-                shifted[side - 1 - ax:2 * side - 1 - ax, side - 1 - ay:2 * side - 1 - ay] = turned
-                np.testing.assert_array_equal(centered, shifted)
-
-
 def test_unknown_frame_is_a_clear_error():
-    with pytest.raises(ValueError, match="frame must be one of map, agent, centered"):
+    with pytest.raises(ValueError, match="frame must be one of map, agent"):
         make_actor_critic((10, 10, 4), frame="ego")

@@ -11,11 +11,7 @@ which way the agent faces, so a student of the map as it is must learn each deci
 four times. ``frame="agent"`` turns the map (a quarter turn per direction, exact) so that
 the agent always faces up: ahead is up, left is left, in every state. On SimpleDoorKey
 that student reached 0.9 greedy held-out success in a third of the frames
-(docs/benchmarks.md). Turned, the map still puts the agent anywhere: "the door is ahead
-and to the left" is a different pattern at each of its cells, which a student of a large
-room (TwoDoor's 20 x 20) cannot learn to read. ``frame="centered"`` also shifts the turned
-map so the agent is at the middle of a ``2S - 1`` square: every object's offset from the
-agent is one fixed cell of the input (four times the cells to convolve).
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -32,7 +28,7 @@ from torchrl.modules import ActorValueOperator, ProbabilisticActor, ValueOperato
 from llm4teach.envs.memory_map import NO_DIRECTION
 
 ENCODERS = ("onehot", "embedding", "conv")
-FRAMES = ("map", "agent", "centered")
+FRAMES = ("map", "agent")
 CODES_PER_CHANNEL = 16  # MiniGrid object (0..10), colour (0..5), state (0..2), direction (0..4)
 UP = 3  # MiniGrid's direction code of "up" (-y); 0 is right (+x), then clockwise
 
@@ -63,8 +59,7 @@ class ConvBody(nn.Module):
     2 in the last one quarters the features the heads read, which is most of the cost.
     ``frame``: ``map`` reads the map as it is (the reference); ``agent`` turns it first so
     that the agent faces up (a non-square map is padded to a square), and its cell shows
-    only where it stands (direction code "up"); ``centered`` turns it and puts the agent
-    at the middle of a square of side ``2S - 1``, padded with unseen cells.
+    only where it stands (direction code "up").
     """
 
     def __init__(self, width: int, height: int, encoder: str = "embedding", embed_dim: int = 8,
@@ -76,17 +71,10 @@ class ConvBody(nn.Module):
         if frame not in FRAMES:
             raise ValueError(f"frame must be one of {', '.join(FRAMES)}, got {frame!r}")
         self.encoder, self.frame = encoder, frame
-        turned = frame in ("agent", "centered")
-        turns = torch.from_numpy(quarter_turns(width, height)) if turned else None
+        turns = torch.from_numpy(quarter_turns(width, height)) if frame == "agent" else None
         self.register_buffer("turns", turns, persistent=False)
-        if turned:
+        if frame == "agent":
             width = height = max(width, height)
-        reach = torch.arange(1 - width, width)  # offsets from the agent, each axis
-        window = torch.stack(torch.meshgrid(reach, reach, indexing="ij")).reshape(2, -1)
-        self.register_buffer("window", window if frame == "centered" else None,
-                             persistent=False)
-        if frame == "centered":
-            width = height = 2 * width - 1
         in_channels = {"onehot": 4 * CODES_PER_CHANNEL, "embedding": 4 * embed_dim,
                        "conv": 4}[encoder]
         if encoder == "embedding":
@@ -109,10 +97,8 @@ class ConvBody(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         lead = obs.shape[:-3]
         obs = obs.reshape(-1, *obs.shape[-3:])
-        if self.frame != "map":
+        if self.frame == "agent":
             obs = self.turn(obs)
-        if self.frame == "centered":
-            obs = self.center(obs)
         if self.encoder == "conv":
             return self.convs(obs.float().permute(0, 3, 1, 2)).reshape(*lead, -1)
         codes = obs.long().clamp(max=CODES_PER_CHANNEL - 1) + self.offsets
@@ -137,20 +123,6 @@ class ConvBody(nn.Module):
         index = self.turns[facing].unsqueeze(-1).expand(-1, -1, cells.shape[-1])
         side = math.isqrt(self.turns.shape[1])
         return cells.gather(1, index).reshape(obs.shape[0], side, side, cells.shape[-1])
-
-    def center(self, turned: torch.Tensor) -> torch.Tensor:
-        """Turned maps ``[B, S, S, 4]`` -> ``[B, 2S - 1, 2S - 1, 4]``, the agent in the middle."""
-        batch, side = turned.shape[0], turned.shape[1]
-        cells = turned.reshape(batch, side * side, -1)
-        agent = (cells[..., 3] == UP).to(torch.uint8).argmax(1)  # its cell, flattened x * S + y
-        x = agent.div(side, rounding_mode="floor").unsqueeze(1) + self.window[0]
-        y = (agent % side).unsqueeze(1) + self.window[1]
-        inside = (x >= 0) & (x < side) & (y >= 0) & (y < side)
-        source = torch.where(inside, x * side + y, side * side)  # outside: the padding cell
-        pad = cells.new_tensor([0, 0, 0, NO_DIRECTION]).expand(batch, 1, cells.shape[-1])
-        cells = torch.cat([cells, pad], 1)
-        index = source.unsqueeze(-1).expand(-1, -1, cells.shape[-1])
-        return cells.gather(1, index).reshape(batch, 2 * side - 1, 2 * side - 1, -1)
 
 
 class Float32(nn.Module):

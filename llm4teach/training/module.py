@@ -48,7 +48,7 @@ class PPOTeacherModule(LightningModule):
         hidden: int = 64,
         channels: tuple[int, ...] = (16, 32, 64),
         strides: tuple[int, ...] | None = None,
-        frame: Literal["map", "agent", "centered"] = "map",
+        frame: Literal["map", "agent"] = "map",
         embed_dim: int = 8,
         lr: float = 1e-3,
         lr_warmup: int = 0,
@@ -72,8 +72,7 @@ class PPOTeacherModule(LightningModule):
             channels: output channels of each conv layer of the student
             strides: stride of each conv layer (default: 1 each)
             frame: map reads the memory map as it is (the reference); agent turns it so the
-                agent faces up (the same decision in every direction: fewer frames to learn);
-                centered also puts the agent in the middle (large rooms; 4x the cells)
+                agent faces up (the same decision in every direction: fewer frames to learn)
             embed_dim: size of the learned vector of each of a cell's four codes (encoder
                 embedding)
             lr: Adam learning rate
