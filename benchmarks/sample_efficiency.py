@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 from tqdm import tqdm
 
 from llm4teach.compare import compare
@@ -101,6 +102,12 @@ METRICS = {"greedy": "eval/student_greedy_success", "sampled": "eval/student_sam
 FINISHED = "attributes.status = 'FINISHED'"
 
 
+def config_path(task: str) -> Path:
+    """A paper task's own config; SimpleDoorKey's for any other (with --data.task)."""
+    return ROOT / "configs" / (f"{task.lower()}.yaml" if task in PAPER_TASKS
+                               else "simpledoorkey.yaml")
+
+
 def experiment_name(task: str) -> str:
     return f"sample-efficiency/{task}"
 
@@ -138,11 +145,10 @@ class Job:
         tags = json.dumps({"method": self.method, "seed": str(self.seed)})
         start = ["--ckpt_path", "last"] if resume else \
             ["--ckpt_path", str(self.parent.checkpoint)] if self.parent else []
-        config = f"{self.task.lower()}.yaml" if self.task in PAPER_TASKS else "simpledoorkey.yaml"
         task = [] if self.task in PAPER_TASKS else ["--data.task", self.task]
         return [
             sys.executable, "-m", "llm4teach", "fit",
-            "--config", str(ROOT / "configs" / config), *task,
+            "--config", str(config_path(self.task)), *task,
             "--seed_everything", str(self.seed), "--data.seed", str(self.seed),
             "--budget.total_frames", str(self.budget),
             "--trainer.default_root_dir", str(self.folder),
@@ -222,6 +228,10 @@ def teacher_success(client, task: str) -> dict[str, tuple[float, int]]:
     return out
 
 
+def _epoch_frames(task: str) -> int:
+    return int(yaml.safe_load(config_path(task).read_text())["data"]["epoch_frames"])
+
+
 def report(tasks: list[str]) -> None:
     client = _client()
     results = DOCS / "results.md"
@@ -232,7 +242,8 @@ def report(tasks: list[str]) -> None:
         longer = "".join(f" ({frames:,} for {method})"
                          for (name, method), frames in LONGER_BUDGET.items() if name == task)
         parts = [f"Frame budget {BUDGET[task]:,} per run{longer}; held-out success on 100 "
-                 f"episodes every 10,240 frames; mean ± std over seeds.", machine_line(load=False)]
+                 f"episodes every epoch (the config's data.epoch_frames: {_epoch_frames(task):,}"
+                 f" frames); mean ± std over seeds.", machine_line(load=False)]
         teacher = teacher_success(client, task)
         if teacher:
             parts.append("Teacher acting alone (sampling pi_T) on the same held-out episodes: "
