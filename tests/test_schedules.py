@@ -56,6 +56,7 @@ def test_non_increasing_so_zero_is_for_good(schedule):
     (lambda: HandoverSchedule(off_below=0.0), "off_below"),
     (lambda: HandoverSchedule(patience=0), "patience"),
     (lambda: HandoverSchedule(lr_end=0.0), "lr_end"),
+    (lambda: HandoverSchedule(off_below=0.01, end=0.1), "end"),
 ])
 def test_invalid_settings_name_the_field(make, field):
     with pytest.raises(ValueError, match=f"schedule {field}"):
@@ -76,6 +77,8 @@ def test_handover_steps_lambda_down_by_factor_to_off_and_the_lr_with_it():
     assert handover.lambdas() == [10.0, 1.0, 0.1, 0.01, 0.0]
     assert HandoverSchedule(start=1.0, factor=0.5, off_below=0.3).lambdas() == [1.0, 0.5, 0.0]
     assert handover.value(0) == 10.0 and handover.lr_scale() == 1.0
+    kept = HandoverSchedule(start=10.0, factor=0.1, off_below=0.1, end=0.01)
+    assert kept.lambdas() == [10.0, 1.0, 0.1, 0.01]  # the teacher never off
 
 
 def _history(folder, run_id: str, key: str) -> list[tuple[int, float]]:

@@ -156,7 +156,10 @@ class HandoverSchedule(LambdaSchedule):
     (``min_delta`` above the last: 100 episodes' success varies by about 0.05 by chance)
     for ``patience`` evaluations (a student that imitation alone takes no further); then it
     is multiplied by ``factor``, and again at each such evaluation, until it would fall below
-    ``off_below``: there the teacher is switched off. The learning rate falls with it, by equal
+    ``off_below``: there it is ``end``, 0 by default (the teacher switched off), or a small
+    floor that keeps a pull towards the teacher (the paper's shape: a near-deterministic
+    student left to the reward alone can collapse to an action that never succeeds, and
+    nothing brings it back). The learning rate falls with it, by equal
     factors per step, from ``lr`` to ``lr_end * lr`` with the teacher off: once the reward
     alone drives the student, small steps keep what it copied. The gate reads the run's
     ``Evaluation`` callback (the teacher's success is measured once, at the start); where it
@@ -170,6 +173,7 @@ class HandoverSchedule(LambdaSchedule):
     def __init__(
         self, start: float = 10.0, factor: float = 0.1, off_below: float = 0.01,
         reach: float = 1.0, patience: int = 5, min_delta: float = 0.05, lr_end: float = 0.25,
+        end: float = 0.0,
     ) -> None:
         super().__init__()
         _check("start", start)
@@ -179,19 +183,21 @@ class HandoverSchedule(LambdaSchedule):
         _check("patience", patience, low=1)
         _check("min_delta", min_delta, high=1.0)
         _check("lr_end", lr_end, low=1e-6, high=1.0)
+        _check("end", end, high=off_below)
         self.start, self.factor, self.off_below = start, factor, off_below
         self.reach, self.patience, self.min_delta, self.lr_end = reach, patience, min_delta, lr_end
+        self.end = end
         self.steps = len(self.lambdas()) - 1  # steps down until the teacher is off
         self.step, self.seen, self.best, self.stale = 0, 0, -1.0, 0
         self._evaluation: Evaluation | None = None
 
     def lambdas(self) -> list[float]:
-        """lambda at each step of the handover, the last 0 (teacher off)."""
+        """lambda at each step of the handover, the last ``end`` (0: the teacher off)."""
         values, lam = [], self.start
         while lam >= self.off_below * (1 - 1e-9):
             values.append(round(lam, 12))
             lam *= self.factor
-        return [*values, 0.0]
+        return [*values, self.end]
 
     def value(self, t: int) -> float:
         return self.lambdas()[self.step]
