@@ -187,20 +187,21 @@ class HandoverSchedule(LambdaSchedule):
         self.start, self.factor, self.off_below = start, factor, off_below
         self.reach, self.patience, self.min_delta, self.lr_end = reach, patience, min_delta, lr_end
         self.end = end
-        self.steps = len(self.lambdas()) - 1  # steps down until the teacher is off
+        levels, lam = [], start
+        while lam >= off_below * (1 - 1e-9):
+            levels.append(round(lam, 12))
+            lam *= factor
+        self._levels = (*levels, end)
+        self.steps = len(levels)  # steps down to the last level
         self.step, self.seen, self.best, self.stale = 0, 0, -1.0, 0
         self._evaluation: Evaluation | None = None
 
     def lambdas(self) -> list[float]:
         """lambda at each step of the handover, the last ``end`` (0: the teacher off)."""
-        values, lam = [], self.start
-        while lam >= self.off_below * (1 - 1e-9):
-            values.append(round(lam, 12))
-            lam *= self.factor
-        return [*values, self.end]
+        return list(self._levels)
 
     def value(self, t: int) -> float:
-        return self.lambdas()[self.step]
+        return self._levels[self.step]
 
     def lr_scale(self) -> float:
         return self.lr_end ** (self.step / self.steps)
@@ -236,11 +237,9 @@ class HandoverSchedule(LambdaSchedule):
             why = (f"the student's {student:.2f} reached {self.reach:g} x the teacher's "
                    f"{teacher:.2f}" if reached else
                    f"no better than {self.best:.2f} for {self.stale} evaluations")
-            lambdas = self.lambdas()
             self.step, self.best, self.stale = self.step + 1, student, 0
-            rank_zero_info(f"handover: {why}: lambda {lambdas[self.step - 1]:g} -> "
-                           f"{lambdas[self.step]:g}, "
-                           f"lr x {self.lr_scale():.3g}")
+            rank_zero_info(f"handover: {why}: lambda {self._levels[self.step - 1]:g} -> "
+                           f"{self._levels[self.step]:g}, lr x {self.lr_scale():.3g}")
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "step": self.step, "seen": self.seen,
