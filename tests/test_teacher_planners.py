@@ -14,7 +14,7 @@ import torch
 from llm4teach.teacher import Teacher, TeacherConfig
 from llm4teach.teacher.grammar import MINIGRID, MINIGRID_GENERIC
 from llm4teach.teacher.planners import TablePlanner
-from llm4teach.teacher.planners.base import load_prompt, prompt_file
+from llm4teach.teacher.planners.base import load_prompt, prompt_file, worked_answer
 from llm4teach.teacher.planners.hf import HFPlanner
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -78,15 +78,15 @@ def test_hf_methods_give_valid_distributions(method, chat, tiny_llm, tiny_chat_l
 def test_scripted_answers_are_parsed_and_garbage_counted(tiny_llm, tmp_path, monkeypatch):
     planner = hf(tiny_llm, tmp_path, method="sample")
     planner.load()
-    answers = ["Action: explore", "Action: explore.", "Action: use <key>"] * len(TEXTS)
-    monkeypatch.setattr(planner, "_generate", lambda contexts, sample: answers)
+    answers = ["Action: explore", "Action: explore.", "Action: use <key>"]  # per text
+    monkeypatch.setattr(planner, "samples", lambda text: answers)
     assert planner.plan(TEXTS)[0] == {"explore": 1.0}
     assert planner.stats.parse_failures == len(TEXTS)
 
     prompt = hf(tiny_llm, tmp_path / "p", method="prompt")
     prompt.load()
     weighted = "Action: explore | 1\nAction: go to <key>, pick up <key> | 3"
-    monkeypatch.setattr(prompt, "_generate", lambda contexts, sample: [weighted, "gibberish"])
+    monkeypatch.setattr(prompt, "_generate", lambda contexts, sample, seed: [weighted, "gib"])
     good, bad = prompt.plan(TEXTS[:2])
     assert good == {"explore": 0.25, "go to <key>, pick up <key>": 0.75}
     assert bad == {} and prompt.stats.parse_failures == 1
@@ -103,14 +103,27 @@ def test_garbage_answers_fall_back_in_the_teacher(tiny_llm, tmp_path):
     assert teacher.stats.parse_failures == 2 and probs[0, 6] == 1.0 and mask[0]
 
 
-def test_batched_logits_equal_unbatched(tiny_llm, tmp_path):
-    planner = hf(tiny_llm, tmp_path)
+def full_forward_score(planner, text, plan):
+    """The mean log-probability of ``plan`` (and the end of sequence) read in one pass over
+    the whole context, as a model without a key/value cache would."""
+    tok, model = planner.tokenizer, planner.model
+    context = tok(planner._context(text, "logits") + "Action:")["input_ids"]
+    answer = tok(" " + plan, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([context + answer])).logits[0].float()
+    logp = torch.log_softmax(logits[len(context) - 1 : -1], -1)
+    return logp.gather(-1, torch.tensor(answer)[:, None]).mean()
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_logits_on_the_cached_prompt_equal_a_full_forward(chat, tiny_llm, tiny_chat_llm,
+                                                           tmp_path):
+    planner = hf(tiny_chat_llm if chat else tiny_llm, tmp_path, prompt="ours")
     planner.load()
-    pairs = [("State: " + t + " Action:", " explore") for t in TEXTS]
-    pairs += [("Hi Action:", " go to <key>, pick up <key>, go to <door>, open <door>")]
-    batched = planner.score(pairs)
-    single = torch.stack([planner.score([p])[0] for p in pairs])
-    torch.testing.assert_close(batched, single, rtol=1e-4, atol=1e-4)
+    for text in TEXTS:
+        plans = MINIGRID.candidate_plans(text)
+        full = torch.stack([full_forward_score(planner, text, p) for p in plans])
+        torch.testing.assert_close(planner.score(text, plans), full, rtol=1e-4, atol=1e-4)
 
 
 def test_cache_hits_across_planners_and_processes(tiny_llm, tmp_path):
@@ -236,28 +249,45 @@ def test_offline_hub_fails_fast_with_the_download_command(offline, tmp_path, mon
 def test_logits_are_length_normalised(tiny_llm, tmp_path):
     mean, total = hf(tiny_llm, tmp_path), hf(tiny_llm, tmp_path, logits_norm="sum")
     mean.load()
-    total.load()
-    pairs = [("State: " + TEXTS[1] + " Action:", " " + c) for c in
-             ("explore", "go to <key>, pick up <key>, go to <door>, open <door>")]
-    tokens = torch.tensor([len(mean.tokenizer(c, add_special_tokens=False)["input_ids"]) + 1
-                           for _, c in pairs])  # the plan's tokens and the end of sequence
-    torch.testing.assert_close(mean.score(pairs) * tokens, total.score(pairs))
+    plans = ["explore", "go to <key>, pick up <key>, go to <door>, open <door>"]
+    tokens = torch.tensor([len(mean.tokenizer(" " + c, add_special_tokens=False)["input_ids"]) + 1
+                           for c in plans])  # the plan's tokens and the end of sequence
+    torch.testing.assert_close(mean.score(TEXTS[1], plans) * tokens,
+                               total.score(TEXTS[1], plans))
     mean.plan(TEXTS[:1])
     total.plan(TEXTS[:1])
     assert total.stats.model_calls == 1  # the norm is part of the cache key
 
 
-def test_answers_without_a_plan_are_not_cached(tiny_llm, tmp_path, monkeypatch):
+def test_answers_without_a_plan_are_cached_and_counted(tiny_llm, tmp_path, monkeypatch):
     planner = hf(tiny_llm, tmp_path, method="sample")
-    planner.load()
-    answers = iter([["", "nonsense", "Action: use <key>"], ["Action: explore"] * 3])
-    monkeypatch.setattr(planner, "_generate", lambda contexts, sample: next(answers))
+    monkeypatch.setattr(planner, "samples", lambda text: ["", "nonsense", "Action: use <key>"])
     assert planner.plan(TEXTS[:1]) == [{}]
-    assert planner.stats.parse_failures == 3
-    again = hf(tiny_llm, tmp_path, method="sample")  # a later run asks the model again
-    again.load()
-    monkeypatch.setattr(again, "_generate", lambda contexts, sample: next(answers))
-    assert again.plan(TEXTS[:1]) == [{"explore": 1.0}] and again.stats.model_calls == 1
+    assert planner.stats.parse_failures == 3 and planner.stats.no_plan == 1
+    again = hf(tiny_llm, tmp_path, method="sample")  # the same settings would answer the same
+    assert again.plan(TEXTS[:1]) == [{}] and again.stats.model_calls == 0
+
+
+def test_samples_are_drawn_per_text_and_reproducible(tiny_chat_llm, tmp_path):
+    first, second = (hf(tiny_chat_llm, tmp_path / str(i), method="sample") for i in (0, 1))
+    alone = first.samples(TEXTS[0])
+    second.samples(TEXTS[1])  # another text asked first: no shared stream
+    assert second.samples(TEXTS[0]) == alone
+    assert len(alone) == 3 and len(set(alone)) > 1  # independent draws of one text
+    assert alone != first.samples(TEXTS[1])
+    other_seed = hf(tiny_chat_llm, tmp_path / "2", method="sample", seed=1)
+    assert other_seed.samples(TEXTS[0]) != alone
+
+
+def test_the_answer_length_follows_the_prompt(tiny_llm, tmp_path):
+    paper = HFPlanner("SimpleDoorKey", TeacherConfig(backend="hf", model=str(tiny_llm),
+                                                     method="sample", cache_path=":memory:"))
+    worked = paper.count_tokens(worked_answer(paper.prompt["system"]))
+    assert "3. Action: {go to <key>, pick up <key>}" in worked_answer(paper.prompt["system"])
+    assert paper.max_new_tokens >= 2 * worked
+    with pytest.warns(UserWarning, match=f"max_new_tokens 8 is shorter than the prompt's "
+                                         f"worked answer \\({worked} tokens\\)"):
+        hf(tiny_llm, tmp_path, method="sample").load()
 
 
 def test_prompt_parsing_is_linear_and_rejects_non_finite_weights(tiny_llm, tmp_path):

@@ -68,7 +68,7 @@ class TeacherConfig:
         device: where the model runs (cpu, cuda, cuda:N) without a device_map
         temperature: sampling temperature (sample) and softmax temperature (logits)
         num_samples: answers sampled per state text (sample)
-        max_new_tokens: longest answer generated (sample, prompt)
+        max_new_tokens: longest answer generated (sample, prompt); unset: from the prompt
         cache_path: sqlite file of the LLM's answers (default under ~/.cache/llm4teach)
         plans: a JSON or YAML plan table to replay instead of the packaged one (backend table)
         prompt: the prompt: paper (the default, per task), ours, or a YAML file
@@ -102,7 +102,7 @@ class TeacherConfig:
     device: str = "cpu"
     temperature: float = 1.0
     num_samples: int = 10
-    max_new_tokens: int = 48
+    max_new_tokens: int | None = None
     cache_path: str | None = None
     plans: str | None = None
     prompt: str | None = None
@@ -153,7 +153,8 @@ class TeacherConfig:
         if not isinstance(self.num_samples, int) or self.num_samples < 1:
             raise ValueError(f"teacher num_samples must be a positive integer, got "
                              f"{self.num_samples!r}")
-        if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
+        if self.max_new_tokens is not None and (not isinstance(self.max_new_tokens, int)
+                                                or self.max_new_tokens < 1):
             raise ValueError(f"teacher max_new_tokens must be a positive integer, got "
                              f"{self.max_new_tokens!r}")
         if not self.timeout_s > 0:

@@ -5,7 +5,9 @@ parsing and cached ``plan``."""
 from __future__ import annotations
 
 import math
+import re
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -21,6 +23,7 @@ from llm4teach.teacher.cache import PlanCache, settings_key
 from llm4teach.teacher.config import TeacherConfig
 from llm4teach.teacher.grammar import Grammar
 
+ANSWER_SLACK = 32  # tokens past twice the worked answer: a second or third weighted line
 PlanDist = dict[str, float]  # plan text -> probability (raw text; parsing happens later)
 PROMPT_KEYS = ("system", "sample", "prompt", "logits")
 
@@ -36,7 +39,10 @@ class TeacherStats:
       parsed: a model answer (``sample``) or answer line (``prompt``, and an answer
       with no usable line) in an LLM planner, and a plan of a planner's distribution
       (a table's verbatim junk) in the teacher, once per distinct text.
-    - ``model_calls``, ``model_seconds``: texts the model planned for and the time it took.
+    - ``model_calls``, ``model_seconds``, ``model_cpu_seconds``: texts the model planned
+      for, and the wall and CPU time it took.
+    - ``no_plan``: texts an LLM planner's model answered without any usable plan (the
+      fallback decides there).
     - ``unknown_texts``: texts a table has no entry for (they get no plan).
     - ``fallbacks``: annotated steps where no plan gave an action (soft: no plan of the
       distribution acts; hard: the sampled one does not), so the fallback decides.
@@ -47,6 +53,8 @@ class TeacherStats:
     parse_failures: int = 0
     model_calls: int = 0
     model_seconds: float = 0.0
+    model_cpu_seconds: float = 0.0
+    no_plan: int = 0
     unknown_texts: int = 0
     fallbacks: int = 0
 
@@ -108,11 +116,27 @@ def load_prompt(prompt: str | None, task: str) -> dict[str, str]:
     return texts
 
 
+def worked_answer(system: str) -> str:
+    """The longest example answer of a prompt's system text: what follows its last
+    ``State:`` line (the paper's reasoning steps), or an example's own ``Action: ...``.
+
+    Example:
+        >>> worked_answer("State: Agent sees <key>.\\n1. Sees a key.\\n3. Action: {explore}")
+        '1. Sees a key.\\n3. Action: {explore}'
+    """
+    lines = system.splitlines()
+    states = [i for i, line in enumerate(lines) if line.lstrip().startswith("State:")]
+    answers = [m.group(0) for i in states for m in re.finditer(r"Action:.*", lines[i])]
+    if states:
+        answers.append("\n".join(lines[states[-1] + 1:]).strip())
+    return max(answers, key=len, default="")
+
+
 class LLMPlanner:
     """What the LLM planners share: the prompt (the one ``config.prompt`` names for ``task``,
-    ``load_prompt``), the answers' parsing, and ``plan`` through
-    the persistent ``PlanCache`` (only texts never answered reach the model; a text
-    whose answer gave no plan is not cached, so it is asked again in a later run).
+    ``load_prompt``), the answers' parsing, the answer length, and ``plan`` through the
+    persistent ``PlanCache`` (only texts never answered reach the model; an answer that
+    gave no plan is kept too: the same settings would give it again).
 
     A subclass sets ``KEYED``, the ``TeacherConfig`` fields that shape an answer (with
     the prompt they make the cache key), and defines ``_answer(texts)``.
@@ -139,13 +163,40 @@ class LLMPlanner:
         self.stats.hits += len(unique) - len(new)
         self.stats.misses += len(new)
         if new:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             answers = self._answer(new)
             self.stats.model_seconds += time.perf_counter() - start
+            self.stats.model_cpu_seconds += time.process_time() - cpu
             self.stats.model_calls += len(new)
-            self.cache.put({t: d for t, d in answers.items() if d})
+            self.stats.no_plan += sum(not d for d in answers.values())
+            self.cache.put(answers)
             cached.update(answers)
         return [cached[t] for t in texts]
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` for this model; without its tokenizer, about 3 characters a
+        token (English text in the byte-level BPE vocabularies of current chat models)."""
+        return len(text) // 3 + 1
+
+    @property
+    def max_new_tokens(self) -> int:
+        """The longest answer generated: ``config.max_new_tokens``, else room for twice
+        the prompt's worked answer (``worked_answer``) and a few weighted lines."""
+        if self.config.max_new_tokens is not None:
+            return self.config.max_new_tokens
+        return 2 * self.count_tokens(worked_answer(self.prompt["system"])) + ANSWER_SLACK
+
+    def warn_short_answers(self, count_tokens: Callable[[str], int]) -> None:
+        """A warning when ``config.max_new_tokens`` cuts an answer shaped like the prompt's
+        worked one before its ``Action:`` line (nothing would parse)."""
+        if self.config.method == "logits" or self.config.max_new_tokens is None:
+            return
+        need = count_tokens(worked_answer(self.prompt["system"]))
+        if self.config.max_new_tokens < need:
+            warnings.warn(f"teacher max_new_tokens {self.config.max_new_tokens} is shorter than "
+                          f"the prompt's worked answer ({need} tokens): answers of its form are "
+                          "cut before their Action: line and give no plan; raise it or leave it "
+                          "unset (derived from the prompt)", stacklevel=2)
 
     def instruction(self, text: str, method: str) -> str:
         """The user message of ``method`` for one state text."""

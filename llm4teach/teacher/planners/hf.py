@@ -10,7 +10,11 @@ Answers go through the persistent ``PlanCache``: only texts never seen reach the
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import socket
+import warnings
 from collections.abc import Sequence
 from importlib.util import find_spec
 from pathlib import Path
@@ -19,9 +23,17 @@ from urllib.parse import urlsplit
 
 import torch
 
+from llm4teach.teacher.cache import default_cache_path
 from llm4teach.teacher.config import TeacherConfig
 from llm4teach.teacher.grammar import MINIGRID, Grammar
 from llm4teach.teacher.planners.base import LLMPlanner, PlanDist
+from llm4teach.teacher.planners.sources import (
+    ModelSource,
+    check_gguf_reader,
+    dequantized_folder,
+    resolve_model,
+    save_dequantized,
+)
 
 DTYPES = {"auto": "auto", "float32": torch.float32, "float16": torch.float16,
           "bfloat16": torch.bfloat16}
@@ -92,13 +104,19 @@ def model_kwargs(config: TeacherConfig) -> dict[str, Any]:
 
 
 class HFPlanner(LLMPlanner):
-    """Plans with a causal LM loaded by ``from_pretrained`` (id or local folder), lazily.
+    """Plans with a causal LM loaded by ``from_pretrained``, lazily, once per process.
 
-    A hub id is looked up on the hub only when it answers (else, and with
-    ``HF_HUB_OFFLINE=1``, only in the local cache).
+    ``config.model`` is a hub id, a local folder, a ``.gguf`` file (or a folder holding
+    one) or a packaged short name such as ``smollm2`` (``sources.resolve_model``). A hub
+    id is looked up on the hub only when it answers (else, and with ``HF_HUB_OFFLINE=1``,
+    only in the local cache).
+
+    ``logits`` reads the prompt's fixed part (system text, worked example, instruction)
+    once: its keys and values are reused for every state text, each text is read once on
+    top of them, and its candidate plans are scored in one batch on top of that.
 
     Example (any local folder holding a causal LM and its tokenizer):
-        >>> cfg = TeacherConfig(backend="hf", model="path/to/model", method="logits")
+        >>> cfg = TeacherConfig(backend="hf", model="smollm2", method="logits")
         >>> planner = HFPlanner("SimpleDoorKey", cfg)  # doctest: +SKIP
         >>> planner.plan(["Agent sees <key>, holds <nothing>."])  # doctest: +SKIP
         [{'explore': 0.1, 'go to <key>, pick up <key>': 0.8, 'pick up <key>': 0.1}]
@@ -111,48 +129,21 @@ class HFPlanner(LLMPlanner):
         super().__init__(task, config, grammar)
         self.model: Any = None
         self.tokenizer: Any = None
+        self._prefix: dict[str, tuple[int, Any]] = {}  # method -> (tokens, their cache)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "model": None, "tokenizer": None}  # reloaded in the worker
+        return {**self.__dict__, "model": None, "tokenizer": None, "_prefix": {}}
 
     # ------------------------------------------------------------------ loading
     def load(self) -> None:
-        """Load tokenizer and model; failures become one ``ValueError`` naming the fix."""
-        if self.model is not None:
-            return
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        """Load tokenizer and model (``load_causal_lm``: once per process)."""
+        if self.model is None:
+            self.tokenizer, self.model = load_causal_lm(self.config)
+            self.warn_short_answers(self.count_tokens)
 
-        name, cfg = self.config.model, self.config
-        placement = model_kwargs(cfg)
-        local = Path(name).expanduser().exists()
-        if name.startswith((".", "/", "~")) and not local:
-            raise ValueError(f"model folder {name} does not exist; pass a folder holding a "
-                             "causal LM and its tokenizer, or a Hugging Face model id")
-        offline = not local and not hub_reachable()
-        kwargs = {"revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code,
-                  "local_files_only": offline}
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(name, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(name, **placement, **kwargs)
-        except OSError as err:
-            reason = ("the Hugging Face hub is not reachable (or HF_HUB_OFFLINE is set) and "
-                      "it is not in the local cache") if offline else (
-                str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)
-            raise ValueError(
-                f"cannot load model {name!r} ({reason}); download it where the hub is "
-                f"reachable (`hf download {name} --local-dir DIR`) and pass DIR as the model"
-            ) from None
-        except Exception as err:  # damaged weights or config (safetensors, json, torch)
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            raise ValueError(
-                f"cannot load model {name!r}: its files are damaged or not a causal LM "
-                f"({type(err).__name__}: {reason}); download it again or pass another model"
-            ) from None
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        if "device_map" not in placement:  # accelerate placed it otherwise
-            model = model.to(cfg.device)
-        self.tokenizer, self.model = tokenizer, model.eval()
+    def count_tokens(self, text: str) -> int:
+        self.load()
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _context(self, text: str, method: str) -> str:
         """The text the model continues: chat template when the tokenizer has one."""
@@ -170,56 +161,189 @@ class HFPlanner(LLMPlanner):
         with torch.inference_mode():
             return getattr(self, f"_{self.config.method}")(texts)
 
-    def _generate(self, contexts: list[str], sample: bool) -> list[str]:
+    def _generate(self, contexts: list[str], sample: bool, seed: int) -> list[str]:
         tok = self.tokenizer
         tok.padding_side = "left"  # generation continues from the last real token
         enc = tok(contexts, return_tensors="pt", padding=True).to(self.model.device)
         n = self.config.num_samples if sample else 1
         options: dict[str, Any] = {"do_sample": sample, "num_return_sequences": n,
-                                   "max_new_tokens": self.config.max_new_tokens,
+                                   "max_new_tokens": self.max_new_tokens,
                                    "pad_token_id": tok.pad_token_id}
         if sample:
             options["temperature"] = self.config.temperature
+        else:  # greedy: the model's shipped sampling settings do not apply
+            options.update(temperature=None, top_p=None, top_k=None)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.seed)
+            torch.manual_seed(seed)
             out = self.model.generate(**enc, **options)
         return tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
 
+    def samples(self, text: str) -> list[str]:
+        """``num_samples`` answers to one state text, drawn from a stream of its own seeded
+        by the teacher's seed and the text: the same in every run, whatever else is asked."""
+        self.load()
+        with torch.inference_mode():
+            return self._generate([self._context(text, "sample")], sample=True,
+                                  seed=text_seed(self.config.seed, text))
+
     def _sample(self, texts: list[str]) -> dict[str, PlanDist]:
-        answers = self._generate([self._context(t, "sample") for t in texts], sample=True)
-        n = self.config.num_samples
-        return {text: self.sample_dist(answers[i * n : (i + 1) * n])
-                for i, text in enumerate(texts)}
+        return {t: self.sample_dist(self.samples(t)) for t in texts}
 
     def _prompt(self, texts: list[str]) -> dict[str, PlanDist]:
-        answers = self._generate([self._context(t, "prompt") for t in texts], sample=False)
+        answers = self._generate([self._context(t, "prompt") for t in texts], sample=False,
+                                 seed=self.config.seed)
         return {text: self.weighted_dist(a) for text, a in zip(texts, answers, strict=True)}
 
     def _logits(self, texts: list[str]) -> dict[str, PlanDist]:
-        return self.candidate_dists(texts, lambda jobs: self.score(
-            [(self._context(t, "logits") + "Action:", " " + c) for t, c in jobs]).tolist())
+        def score_jobs(jobs: list[tuple[str, str]]) -> list[float]:
+            plans: dict[str, list[str]] = {}
+            for text, plan in jobs:
+                plans.setdefault(text, []).append(plan)
+            scores = {t: iter(self.score(t, ps).tolist()) for t, ps in plans.items()}
+            return [next(scores[t]) for t, _ in jobs]
 
-    def score(self, pairs: Sequence[tuple[str, str]]) -> torch.Tensor:
-        """Log-likelihood of each continuation (plus end of sequence) after its context,
-        the mean or the sum over its tokens (``logits_norm``), all pairs in one
-        right-padded forward pass."""
-        tok = self.tokenizer
+        return self.candidate_dists(texts, score_jobs)
+
+    def _split(self, method: str) -> tuple[str, str]:
+        """The context of ``method`` cut where the state text begins, before the spaces
+        that lead up to it (a tokenizer reads a space with the word after it, so the two
+        parts tokenize as the whole does)."""
+        context = self._context(STATE_MARK, method)
+        cut = context.index(STATE_MARK)
+        while cut > 0 and context[cut - 1] in " \t":
+            cut -= 1
+        return context[:cut], context[cut:]
+
+    @torch.inference_mode()
+    def _prefix_cache(self, method: str) -> tuple[int, Any]:
+        """The prompt's fixed part (everything before the state text) run once: its
+        length in tokens and its key/value cache."""
+        if method not in self._prefix:
+            ids = self.tokenizer(self._split(method)[0])["input_ids"]
+            out = self.model(input_ids=torch.tensor([ids], device=self.model.device),
+                             use_cache=True)
+            self._prefix[method] = (len(ids), out.past_key_values)
+        return self._prefix[method]
+
+    @torch.inference_mode()
+    def score(self, text: str, plans: Sequence[str]) -> torch.Tensor:
+        """Log-likelihood of each plan (its tokens and the end of sequence) as the answer
+        after ``text``'s context and "Action:", the mean or the sum over its tokens
+        (``logits_norm``). The prompt's fixed part comes from ``_prefix_cache``, the
+        state text is read once, and the plans are one right-padded batch on top."""
+        self.load()
+        tok, device = self.tokenizer, self.model.device
+        _, prefix = self._prefix_cache("logits")
+        state = self._split("logits")[1].replace(STATE_MARK, text) + "Action:"
+        state_ids = tok(state, add_special_tokens=False)["input_ids"]
+        out = self.model(input_ids=torch.tensor([state_ids], device=device),
+                         past_key_values=copy.deepcopy(prefix), use_cache=True)
         eos = [] if tok.eos_token_id is None else [tok.eos_token_id]
-        seqs, spans = [], []
-        for context, continuation in pairs:
-            ctx = tok(context)["input_ids"]
-            cont = tok(continuation, add_special_tokens=False)["input_ids"] + eos
-            seqs.append(ctx + cont)
-            spans.append((len(ctx), len(ctx) + len(cont)))
+        seqs = [tok(" " + p, add_special_tokens=False)["input_ids"] + eos for p in plans]
         width = max(map(len, seqs))
         ids = torch.full((len(seqs), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
         for i, seq in enumerate(seqs):
             ids[i, : len(seq)] = torch.tensor(seq)
-            mask[i, : len(seq)] = 1
-        device = self.model.device
-        logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-        logp = torch.log_softmax(logits.float(), dim=-1)[:, :-1]
-        token_logp = logp.gather(-1, ids[:, 1:, None].to(device))[..., 0].cpu()
+        cache = out.past_key_values
+        cache.batch_repeat_interleave(len(seqs))
+        # padding sits after each plan's last token, so no real token attends to it
+        logits = self.model(input_ids=ids.to(device), past_key_values=cache).logits
+        logits = torch.cat([out.logits[:, -1:].expand(len(seqs), -1, -1), logits[:, :-1]], 1)
+        token_logp = torch.log_softmax(logits.float(), -1).gather(-1, ids[..., None].to(device))
         reduce = torch.mean if self.config.logits_norm == "mean" else torch.sum
-        return torch.stack([reduce(token_logp[i, a - 1 : b - 1]) for i, (a, b) in enumerate(spans)])
+        return torch.stack([reduce(token_logp[i, : len(seq), 0]).cpu()
+                            for i, seq in enumerate(seqs)])
+
+
+STATE_MARK = "\x00STATE\x00"  # stands for the state text where the prompt's fixed part ends
+
+
+def text_seed(seed: int, text: str) -> int:
+    """A 63-bit seed of its own for each state text (stable across processes)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}\x00{text}".encode()).digest()[:8]) >> 1
+
+
+_LOADED: dict[str, tuple[Any, Any]] = {}  # load_causal_lm's models, by source and placement
+
+
+def load_causal_lm(config: TeacherConfig) -> tuple[Any, Any]:
+    """``(tokenizer, model)`` of ``config.model``, loaded once per process per source and
+    placement; a GGUF file is read through its dequantized copy on disk when there is one
+    (``sources``). Every failure is one ``ValueError`` naming the fix, and so is a model
+    whose weights did not all load (a random teacher would answer otherwise)."""
+    source = resolve_model(str(config.model))
+    placement = model_kwargs(config)
+    key = json.dumps([source.path, source.gguf_file, config.revision, config.device,
+                      config.trust_remote_code, repr(placement)])
+    if key not in _LOADED:
+        _LOADED[key] = _load(config, source, placement)
+    return _LOADED[key]
+
+
+def _gguf_cache_root() -> Path | None:
+    try:
+        return default_cache_path().parent / "models"
+    except ValueError:  # no home folder: load the GGUF itself each time
+        return None
+
+
+def _load(config: TeacherConfig, source: ModelSource,
+          placement: dict[str, Any]) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    name = config.model
+    if name.startswith((".", "/", "~")) and not source.local:
+        raise ValueError(f"model folder {name} does not exist; pass a folder holding a "
+                         "causal LM and its tokenizer, a .gguf file, or a Hugging Face model id")
+    path, kwargs = source.path, {"revision": config.revision,
+                                 "trust_remote_code": config.trust_remote_code}
+    dequantized = None
+    if source.gguf_file is not None:
+        root = _gguf_cache_root()
+        dequantized = None if root is None else dequantized_folder(source, root)
+        if dequantized is not None and dequantized.is_dir():
+            path = str(dequantized)
+        else:
+            check_gguf_reader()
+            kwargs["gguf_file"] = source.gguf_file
+    kwargs["local_files_only"] = not source.local and not hub_reachable()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+        model, info = AutoModelForCausalLM.from_pretrained(path, **placement, **kwargs,
+                                                           output_loading_info=True)
+    except OSError as err:
+        if kwargs["local_files_only"]:
+            reason = ("the Hugging Face hub is not reachable (or HF_HUB_OFFLINE is set) and "
+                      "it is not in the local cache")
+        else:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        fix = ("pass a folder holding config.json, the weights and the tokenizer, or a .gguf "
+               "file" if source.local else
+               f"download it where the hub is reachable (`hf download {name} --local-dir DIR`) "
+               "and pass DIR as the model")
+        raise ValueError(f"cannot load model {name!r} ({reason}); {fix}") from None
+    except Exception as err:  # damaged weights or config (safetensors, json, gguf, torch)
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ValueError(
+            f"cannot load model {name!r}: its files are damaged or not a causal LM "
+            f"({type(err).__name__}: {reason}); download it again or pass another model"
+        ) from None
+    missing = sorted(info.get("missing_keys") or ())
+    if missing:
+        raise ValueError(
+            f"cannot load model {name!r}: {len(missing)} of its weights are not in its files "
+            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}), so they would be "
+            "random; check that config.json names the architecture the weights were saved from"
+        )
+    if "gguf_file" in kwargs and dequantized is not None:
+        try:
+            save_dequantized(model, tokenizer, dequantized)
+        except OSError as err:  # a read-only or full disk: the next process converts again
+            warnings.warn(f"the dequantized copy of {name} was not kept in {dequantized} "
+                          f"({err.strerror or err}); the next run converts the GGUF again",
+                          stacklevel=2)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if "device_map" not in placement:  # accelerate placed it otherwise
+        model = model.to(config.device)
+    return tokenizer, model.eval()

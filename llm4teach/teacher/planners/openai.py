@@ -77,7 +77,7 @@ class OpenAIPlanner(LLMPlanner):
             "model": self.config.model,
             "messages": [{"role": "system", "content": self.prompt["system"]},
                          {"role": "user", "content": self.instruction(text, method)}],
-            "n": n, "temperature": temperature, "max_tokens": self.config.max_new_tokens,
+            "n": n, "temperature": temperature, "max_tokens": self.max_new_tokens,
             "seed": seed,
         })
         choices = reply.get("choices") or []
