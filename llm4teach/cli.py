@@ -87,6 +87,9 @@ def teacher(argv: Sequence[str]) -> None:
     if argv and argv[0] == "export":
         teacher_export(argv[1:])
         return
+    if argv and argv[0] == "texts":
+        teacher_texts(argv[1:])
+        return
     import dataclasses
 
     from llm4teach.domains import resolve
@@ -138,6 +141,34 @@ def teacher_export(argv: Sequence[str]) -> None:
     print(f"wrote {out}: {len(table['states'])} state texts with plans, "
           f"{len(table['no_plan'])} without (the fallback decides there); replay it with "
           f"--data.teacher.plans {out}")
+
+
+def teacher_texts(argv: Sequence[str]) -> None:
+    """``llm4teach teacher texts``: the distinct state texts a task's episodes meet, with the
+    number of episodes each occurs in (the material for a plan table or a prompt)."""
+    import warnings
+
+    from llm4teach.teacher.export import POLICIES, state_texts
+
+    parser = _teacher_parser("llm4teach teacher texts",
+                             "Play episodes of a task and list the distinct state texts the "
+                             "teacher would be asked about, most common first, with the number "
+                             "of episodes each occurs in: the rows of a plan table "
+                             "(--data.teacher.plans) for a task without one.",
+                             episodes=(50, "episodes to play; episode i is reset with seed "
+                                           "--seed + i"))
+    parser.add_argument("--policy", type=str, default="random", choices=POLICIES,
+                        help="who acts in the episodes: a uniform random policy or the teacher")
+    parser.add_argument("--seed", type=int, default=0, help="the first episode's seed")
+    args, config = _parse_teacher_args(parser, argv)
+    with warnings.catch_warnings():  # listing texts for a task without a table is the point
+        warnings.filterwarnings("ignore", message="no plan table teaches")
+        counts, result = state_texts(args.task, config, args.episodes, args.policy, args.seed)
+    for text, n in counts.items():
+        print(f"{n:5d}  {text}")
+    print(f"{len(counts)} distinct state texts in {args.episodes} episodes of {args.task} "
+          f"({args.policy} policy, success {result['success']:.1%}); the number is the episodes "
+          "each occurs in", file=sys.stderr)
 
 
 def _teacher_parser(prog: str, description: str, episodes: tuple[int, str]) -> ArgumentParser:

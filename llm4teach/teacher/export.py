@@ -152,6 +152,36 @@ def export_table(task: str, config: TeacherConfig, episodes: int = 20,
     }
 
 
+def state_texts(task: str, config: TeacherConfig, episodes: int = 50, policy: str = "random",
+                seed: int = 0) -> tuple[dict[str, int], dict[str, float]]:
+    """The distinct state texts ``episodes`` episodes of ``task`` meet (seeded ``seed, seed
+    + 1, ...``), each with the number of episodes it occurs in, most common first, and the
+    episodes' success: the material for a plan table. ``policy`` acts as in
+    ``export_table``; the teacher of ``config`` describes every state (and plans, when it
+    acts). Each episode is played by a teacher of its own, so a text is counted once per
+    episode it occurs in."""
+    if policy not in POLICIES:
+        raise ValueError(f"--policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    if seed + episodes > HELD_OUT_SEED:
+        raise ValueError(f"--seed {seed} with {episodes} episodes reaches the held-out "
+                         f"episodes' seeds ({HELD_OUT_SEED} on): use a smaller --seed")
+    domain = resolve(task)
+    counts: dict[str, int] = {}
+    successes = 0.0
+    envs = domain.episode_envs(1)
+    planner = None
+    for i in range(episodes):
+        transform = domain.make_teacher(config)
+        planner = planner or transform.teacher.planner  # one planner: an LLM loads once
+        recorder = _Recorder(planner, ask=policy == "teacher", progress=lambda line: None)
+        transform.teacher.planner = recorder
+        successes += play_episodes(transform, envs, 1, policy, seed + i)["success"]
+        for text in recorder.texts:
+            counts[text] = counts.get(text, 0) + 1
+    ranked = dict(sorted(counts.items(), key=lambda item: -item[1]))
+    return ranked, {"success": successes / episodes, "episodes": episodes}
+
+
 class _Dumper(yaml.SafeDumper):
     """YAML with multi-line texts (the prompt) as literal blocks, readable and editable."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -100,8 +101,10 @@ def table_for(task: str) -> dict:
                 return table
         except UnknownTaskError:
             continue  # a table of another domain (TidyHabitat)
-    return {"task": task, "about": "no packaged table: every state text is unknown",
-            "states": {}}
+    return {"task": task, "about": NO_TABLE, "states": {}}
+
+
+NO_TABLE = "no packaged table: every state text is unknown"
 
 
 class TablePlanner:
@@ -121,6 +124,13 @@ class TablePlanner:
 
     def __init__(self, task: str, plans: str | Path | None = None) -> None:
         table = table_for(task) if plans is None else load_table(plans)
+        if table.get("about") == NO_TABLE:
+            warnings.warn(
+                f"no plan table teaches {task}: every step falls back and the student learns "
+                "from the reward alone. Give it an LLM (--data.teacher.backend hf "
+                "--data.teacher.model smollm2), a table file (--data.teacher.plans FILE; "
+                f"`llm4teach teacher texts --task {task}` lists its state texts), or train "
+                "without a teacher (--schedule NoTeacher)", stacklevel=2)
         self.states: dict[str, PlanDist] = table["states"]
         self.abstract_colours = bool(table.get("placeholders"))
         self.stats = TeacherStats()
