@@ -14,6 +14,7 @@ torch on one thread as in a fit. Writes ``docs/generated/llm_teacher.md``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 import warnings
 
@@ -28,10 +29,11 @@ from report import DOCS, machine_line, write_section
 REPORT = DOCS / "generated" / "llm_teacher.md"
 
 
-def measure(task: str, model: str, method: str, prompt: str, episodes: int) -> dict[str, float]:
+def measure(task: str, model: str, method: str, prompt: str, temperature: float,
+            episodes: int) -> dict[str, float]:
     """One teacher's held-out numbers and its model's cost."""
     config = TeacherConfig(backend="hf", model=model, method=method, prompt=prompt,
-                           cache_path=":memory:")
+                           temperature=temperature, cache_path=":memory:")
     domain = resolve(task)
     transform = domain.make_teacher(config)
     start, cpu = time.perf_counter(), time.process_time()
@@ -50,6 +52,8 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=["SimpleDoorKey"])
     parser.add_argument("--methods", nargs="+", default=["logits", "sample", "prompt"])
     parser.add_argument("--prompts", nargs="+", default=["paper", "ours"])
+    parser.add_argument("--temperatures", nargs="+", type=float, default=[1.0],
+                        help="softmax temperature of the scores (logits), of sampling (sample)")
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--title", default=None, help="the report section (default: the tasks)")
@@ -58,16 +62,16 @@ def main() -> None:
     warnings.simplefilter("ignore", UserWarning)  # transformers' generation notes
     machine = machine_line()
     rows = []
-    for task in args.tasks:
-        for method in args.methods:
-            for prompt in args.prompts:
-                m = measure(task, args.model, method, prompt, args.episodes)
-                rows.append(f"| {task} | {method} | {prompt} | {m['success']:.2f} | "
-                            f"{m['texts']} | {m['planned']:.2f} | {m['cpu_per_text']:.2f} | "
-                            f"{m['wall_per_text']:.2f} | {m['cpu_s']:.0f} / {m['wall_s']:.0f} |")
-                print(rows[-1], flush=True)
+    for task, method, prompt, temperature in itertools.product(
+            args.tasks, args.methods, args.prompts, args.temperatures):
+        m = measure(task, args.model, method, prompt, temperature, args.episodes)
+        rows.append(f"| {task} | {method} | {prompt} | {temperature:g} | {m['success']:.2f} | "
+                    f"{m['texts']} | {m['planned']:.2f} | {m['cpu_per_text']:.2f} | "
+                    f"{m['wall_per_text']:.2f} | {m['cpu_s']:.0f} / {m['wall_s']:.0f} |")
+        print(rows[-1], flush=True)
     command = "python benchmarks/llm_teacher.py " + " ".join(
-        f"--{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in vars(args).items()
+        f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in vars(args).items()
         if k != "title")
     body = (f"{machine}\n\nTeacher `--teacher.backend hf --teacher.model {args.model}`, "
             f"{args.episodes} held-out episodes each, an empty answer cache, torch on one "
@@ -75,8 +79,9 @@ def main() -> None:
             "*CPU-s / text* and *wall-s / text*: the model's time per distinct text through "
             "the planner; the last column is the whole evaluation (CPU-s / wall-s; the first "
             "row's includes loading the model, once per process).\n\n"
-            "| task | method | prompt | success | texts | planned | CPU-s / text | "
-            "wall-s / text | eval CPU-s / wall-s |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n"
+            "| task | method | prompt | temperature | success | texts | planned | CPU-s / text | "
+            "wall-s / text | eval CPU-s / wall-s |\n"
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
             + "\n".join(rows))
     write_section(REPORT, args.title or ", ".join(args.tasks), command, body)
     print(f"wrote {REPORT}")

@@ -1,0 +1,106 @@
+"""Students taught by a real LLM, read from the sample-efficiency runs in MLflow.
+
+For each task and each method of ``sample_efficiency.py`` whose teacher is an LLM (and the
+baselines run beside them), per seed: the teacher's held-out success, the student's
+greedy and sampled success at the end, the frames and the run's CPU seconds until greedy
+success first reached 0.9 and until it first rose above the teacher's, and the LLM's share
+of the run's CPU (the model's CPU seconds over the process's). Train the runs first:
+
+    python benchmarks/sample_efficiency.py --tasks SimpleDoorKey --methods smollm2 ppo
+    python benchmarks/llm_students.py --tasks SimpleDoorKey --methods smollm2 ppo
+
+Writes ``docs/generated/llm_students.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from llm4teach.tracking import DEFAULT_TRACKING_URI
+
+from report import DOCS, machine_line, write_section
+from sample_efficiency import FINISHED, METHODS, experiment_name
+
+REPORT = DOCS / "generated" / "llm_students.md"
+GREEDY, SAMPLED = "eval/student_greedy_success", "eval/student_sampled_success"
+
+
+def first_at(history: list[tuple[int, float]], level: float) -> int | None:
+    """The first step (frames) whose value is above ``level`` (or at it, for 0.9)."""
+    return next((step for step, value in history if value >= level), None)
+
+
+def run_row(client, run) -> dict[str, float | int | None]:  # noqa: ANN001 (MLflow objects)
+    def history(key: str) -> list[tuple[int, float]]:
+        return sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, key))
+
+    greedy, cpu = history(GREEDY), dict(history("time/cpu_s"))
+    teacher = [v for _, v in history("eval/teacher_success")]
+    teacher_success = teacher[0] if teacher else None
+    to_09 = first_at(greedy, 0.9)
+    above = None if teacher_success is None else next(
+        (step for step, value in greedy if value > teacher_success), None)
+    llm = history("teacher/model_cpu_seconds")
+    total = max(cpu.values()) if cpu else None
+    return {"seed": int(run.data.tags.get("seed", -1)), "teacher": teacher_success,
+            "greedy": greedy[-1][1] if greedy else None,
+            "sampled": history(SAMPLED)[-1][1] if history(SAMPLED) else None,
+            "frames_09": to_09, "cpu_09": cpu.get(to_09) if to_09 is not None else None,
+            "frames_above": above, "cpu_above": cpu.get(above) if above is not None else None,
+            "llm_share": llm[-1][1] / total if llm and total else None, "cpu": total}
+
+
+def cell(value: float | int | None, form: str) -> str:
+    return "never" if value is None else format(value, form)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=["SimpleDoorKey"])
+    parser.add_argument("--methods", nargs="+", default=["smollm2", "ppo"],
+                        choices=list(METHODS))
+    args = parser.parse_args()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=DEFAULT_TRACKING_URI)
+    lines = ["| task | method | seed | teacher | greedy | sampled | frames to 0.9 greedy | "
+             "CPU-s to 0.9 | frames to above teacher | CPU-s to above | LLM share of CPU | "
+             "run CPU-s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for task in args.tasks:
+        experiment = client.get_experiment_by_name(experiment_name(task))
+        if experiment is None:
+            continue
+        for method in args.methods:
+            runs = client.search_runs([experiment.experiment_id],
+                                      f"tags.method = '{method}' and {FINISHED}")
+            rows = sorted((run_row(client, r) for r in runs), key=lambda r: r["seed"])
+            for r in rows:
+                lines.append(
+                    f"| {task} | {method} | {r['seed']} | {cell(r['teacher'], '.2f')} | "
+                    f"{cell(r['greedy'], '.2f')} | {cell(r['sampled'], '.2f')} | "
+                    f"{cell(r['frames_09'], ',')} | {cell(r['cpu_09'], '.0f')} | "
+                    f"{cell(r['frames_above'], ',')} | {cell(r['cpu_above'], '.0f')} | "
+                    f"{cell(r['llm_share'], '.1%')} | {cell(r['cpu'], '.0f')} |")
+            if len(rows) > 1:
+                greedy = [r["greedy"] for r in rows if r["greedy"] is not None]
+                lines.append(f"| {task} | {method} | mean | | {np.mean(greedy):.2f} ± "
+                             f"{np.std(greedy):.2f} | | | | | | | |")
+            print(f"{task} {method}: {len(rows)} finished runs", flush=True)
+    command = (f"python benchmarks/llm_students.py --tasks {' '.join(args.tasks)} "
+               f"--methods {' '.join(args.methods)}")
+    body = (f"{machine_line(load=False)}\n\nRuns of `python benchmarks/sample_efficiency.py "
+            f"--tasks {' '.join(args.tasks)} --methods {' '.join(args.methods)}` (one process "
+            "each, one torch thread); held-out success on 100 episodes at every evaluation; "
+            "*teacher*: the teacher acting alone on the same episodes; CPU-s are the run's "
+            "process from its start (imports, model load and the teacher's evaluation "
+            "included); the LLM's share counts its answers, asked once per distinct state text "
+            "and kept in the persistent cache (a later run with the same settings pays "
+            "nothing).\n\n" + "\n".join(lines))
+    write_section(REPORT, ", ".join(args.tasks) + ": " + ", ".join(args.methods), command, body)
+    print(f"wrote {REPORT}")
+
+
+if __name__ == "__main__":
+    main()
