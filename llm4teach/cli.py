@@ -65,14 +65,20 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(f"{key:28s} {value:.3f}")
 
 
-def _tasks(_: argparse.Namespace) -> None:
-    from llm4teach.domains import FAMILIES, task_names
+def _tasks(args: argparse.Namespace) -> None:
+    """The task names (``llm4teach.domains.task_names``'s, read from the light modules that
+    hold them: no torch, so the list comes in about a second); ``--all``: every id too."""
+    from llm4teach.envs.habitat import TASK_NAMES as HABITAT
+    from llm4teach.envs.registry import TASK_NAMES as MINIGRID
+    from llm4teach.envs.registry import more_names, standard_ids
 
-    for name, about in task_names().items():
+    for name, about in {**MINIGRID, **HABITAT}.items():
         print(f"{name:16s} {about}")
-    for family in FAMILIES:
-        if family.more_names:
-            print(f"and {family.more_names}")
+    if args.all:
+        print("and every registered MiniGrid-*/BabyAI-* id:")
+        print("\n".join(standard_ids()))
+    else:
+        print(f"and {more_names()}")
 
 
 def teacher(argv: Sequence[str]) -> None:
@@ -201,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     tasks = sub.add_parser("tasks", help="list the tasks")
+    tasks.add_argument("--all", action="store_true",
+                       help="also list every registered MiniGrid-*/BabyAI-* id, one a line")
     tasks.set_defaults(func=_tasks)
 
     demo = sub.add_parser("demo", help="run a random policy through the TorchRL collector")
