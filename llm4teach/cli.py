@@ -97,13 +97,16 @@ def teacher(argv: Sequence[str]) -> None:
 
     from llm4teach.domains import resolve
     from llm4teach.domains.held_out import evaluate_teacher
+    from llm4teach.teacher.planners.base import COUNTERS
 
     parser = _teacher_parser("llm4teach teacher",
                              "Evaluate the teacher acting alone (sampling pi_T) on the held-out "
                              "episodes (llm4teach teacher export --help: record an LLM's plan "
                              "table).",
                              episodes=(100, "held-out episodes: episode i is reset with seed "
-                                            "2**32 + i"))
+                                            "2**32 + i"),
+                             epilog="teacher counters (the line after the success):\n" + "\n".join(
+                                 f"  {name:15s} {about}" for name, about in COUNTERS.items()))
     args, config = _parse_teacher_args(parser, argv)
     domain = resolve(args.task)
     transform = domain.make_teacher(config)
@@ -112,7 +115,7 @@ def teacher(argv: Sequence[str]) -> None:
           f"success {metrics['teacher_success']:6.1%}  return {metrics['teacher_return']:.3f}"
           f"  length {metrics['teacher_length']:6.1f}")
     stats = ", ".join(f"{k} {v:g}" for k, v in dataclasses.asdict(transform.stats).items())
-    print(f"teacher counters: {stats}")
+    print(f"teacher counters: {stats} (llm4teach teacher --help says what each counts)")
 
 
 def teacher_export(argv: Sequence[str]) -> None:
@@ -146,14 +149,22 @@ def teacher_export(argv: Sequence[str]) -> None:
           f"--data.teacher.plans {out}")
 
 
-def _teacher_parser(prog: str, description: str, episodes: tuple[int, str]) -> ArgumentParser:
+def _teacher_parser(prog: str, description: str, episodes: tuple[int, str],
+                    epilog: str | None = None) -> ArgumentParser:
     """The parser both teacher commands share: ``--config``, ``--task``, ``--episodes``
-    (default and help) and ``TeacherConfig``'s settings as ``--teacher.*``."""
-    from jsonargparse import ArgumentParser
+    (default and help) and ``TeacherConfig``'s settings as ``--teacher.*``; ``epilog``
+    ends the help as written."""
+    from argparse import RawDescriptionHelpFormatter
+
+    from jsonargparse import ArgumentParser, DefaultHelpFormatter
 
     from llm4teach.teacher import TeacherConfig
 
-    parser = ArgumentParser(prog=prog, exit_on_error=False, description=description)
+    class Formatter(DefaultHelpFormatter, RawDescriptionHelpFormatter):
+        """The epilog's lines as written."""
+
+    parser = ArgumentParser(prog=prog, exit_on_error=False, description=description,
+                            formatter_class=Formatter, epilog=epilog)
     parser.add_argument("--config", help="a fit config (configs/*.yaml): its data.task, "
                         "data.teacher and evaluation.episodes become the defaults")
     parser.add_argument("--task", type=str, default="SimpleDoorKey",
