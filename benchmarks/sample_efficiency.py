@@ -257,7 +257,7 @@ def report(tasks: list[str]) -> None:
             references = {f"teacher ({m})": v for m, (v, _) in teacher.items()}
             result = compare(DEFAULT_TRACKING_URI, experiments=[experiment_name(task)],
                              filter_string=FINISHED, metric=metric, out_dir=out,
-                             references=references)
+                             references=references, group_by=["tags.method"])  # one task
             figure = out.relative_to(GENERATED / "sample_efficiency") / "curves.png"
             parts += [f"**{name.capitalize()} student** (`{metric}`):", result.markdown,
                       f"![{task}: {name} success vs frames]({figure})"]

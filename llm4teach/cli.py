@@ -254,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--tracking-uri", help="the MLflow store (default: $MLFLOW_TRACKING_URI, "
                      "else sqlite:///mlruns/mlflow.db)")
     cmp.add_argument("--metric", default=DEFAULT_METRIC)
-    cmp.add_argument("--group-by", default=DEFAULT_GROUP_BY, help="tags.NAME or params.NAME")
+    cmp.add_argument("--group-by", nargs="+", default=DEFAULT_GROUP_BY, metavar="KEY",
+                     help="tags.NAME or params.NAME, one or more; runs with equal values form "
+                          f"a group (default: {' '.join(DEFAULT_GROUP_BY)}: one task's method)")
     cmp.add_argument("--out", default="compare", help="folder for compare.md and curves.png")
     cmp.set_defaults(func=_compare)
     return parser

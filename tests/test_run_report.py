@@ -57,4 +57,4 @@ def test_fit_shows_one_bar_over_the_run_and_ends_with_a_summary(in_tmp, capsys, 
                            f"  llm4teach compare --tracking-uri sqlite:///{store} "
                            f"--experiment SimpleDoorKey"]
     main(shlex.split(summary[-1])[1:])  # the compare command works as printed
-    assert "| soft | 1 |" in capsys.readouterr().out
+    assert "| SimpleDoorKey soft | 1 |" in capsys.readouterr().out
