@@ -14,6 +14,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from headline import HEADLINE, headline, table_rows, written_headline  # noqa: E402
 
 GENERATED = ROOT / "docs" / "generated" / "time_to_success.md"
+README = ROOT / "README.md"
+# the README's first two commands, exactly as a user copies them (and CI runs the second)
+FIRST_COMMANDS = [
+    "python3 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e . "
+    "&& llm4teach fit --config configs/simpledoorkey.yaml",
+    "pip install tox && tox p",
+]
 CURRENT_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
@@ -53,3 +60,28 @@ def test_configs_carry_no_measured_numbers(config):
     measured = [c for c in comments
                 if re.search(r"±|\+-|CPU-s|\d\.\d+ (greedy|sampled)|success (about )?\d", c)]
     assert not measured, f"{config.name}: measured numbers belong in docs/: {measured}"
+
+
+def test_the_readme_opens_with_three_sentences_then_the_two_commands():
+    text = README.read_text()
+    intro = text.split("\n\n")[1]  # after the title
+    assert len(re.findall(r"[.!?](?:\s|$)", intro)) == 3, intro
+    blocks = re.findall(r"```bash\n(.*?)\n```", text, re.S)
+    assert blocks[:2] == FIRST_COMMANDS
+    assert "tox p" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_readme_meets_a_first_contact(capsys):
+    """Every llm4teach command is in the README; so are tox p's time and live output, and
+    where MLflow 3's UI keeps the runs."""
+    from llm4teach.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    commands = re.findall(r"^    (\w+)  ", capsys.readouterr().out, re.M)
+    assert "demo" in commands
+    text = _words(README.read_text())
+    for command in commands:
+        assert f"llm4teach {command}" in text, f"llm4teach {command} is not in the README"
+    assert "tox p -o" in text and re.search(r"about [\d.]+ minutes", text)
+    assert "GenAI view" in text and "machine-learning view" in text
