@@ -245,9 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(llm4teach teacher --help lists every setting); teacher export: "
                         "write an LLM's answers as a plan table")
 
-    from llm4teach.compare import DEFAULT_GROUP_BY, DEFAULT_METRIC
+    from llm4teach.compare import COLUMNS, DEFAULT_GROUP_BY, DEFAULT_METRIC
 
-    cmp = sub.add_parser("compare", help="compare MLflow runs: sample-efficiency table, curves")
+    cmp = sub.add_parser("compare", help="compare MLflow runs: sample-efficiency table, curves",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog="columns of the table:\n" + "\n".join(
+                             f"  {name:14s} {about}" for name, about in COLUMNS.items()))
     cmp.add_argument("--experiment", action="append", help="experiment name (repeatable)")
     cmp.add_argument("--run-id", action="append", help="run id (repeatable)")
     cmp.add_argument("--filter", default="", help="MLflow filter, e.g. \"tags.method = 'soft'\"")

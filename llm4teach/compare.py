@@ -25,6 +25,16 @@ from llm4teach.tracking import BRANCHED_AT
 DEFAULT_METRIC = "eval/student_greedy_success"
 DEFAULT_GROUP_BY = ("tags.task", "tags.method")
 THRESHOLDS = (0.5, 0.8, 0.9)
+# What each column of the table says, one line each (``llm4teach compare --help``).
+COLUMNS = {
+    "group": "the runs' values of the --group-by keys (task and method by default)",
+    "runs": "runs in the group (its seeds)",
+    "frames to N%": "frames at the first evaluation at or above N% (" + ", ".join(
+        f"{t:.0%}" for t in THRESHOLDS) + "), mean ± std; 'k/n never': runs that did not",
+    "final success": "the metric at each run's last evaluation, mean ± std",
+    "wall time (s)": "the MLflow run's start to end",
+    "frames/s": "frames the run trained (a branch: past its parent's) over its wall time",
+}
 
 
 @dataclass

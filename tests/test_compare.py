@@ -1,5 +1,7 @@
 """`llm4teach compare` over a real MLflow sqlite store."""
 
+import re
+
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -91,3 +93,15 @@ def test_two_tasks_are_two_groups_by_default(tmp_path, capsys):
     assert "| LavaDoorKey soft | 1 |" in out and "| SimpleDoorKey soft | 1 |" in out
     main([*both, "--group-by", "tags.method"])  # asked for: the tasks averaged together
     assert "| soft | 2 |" in capsys.readouterr().out
+
+
+def test_every_column_is_named_in_one_line_of_help(store, tmp_path, capsys):
+    main(["compare", "--experiment", "SimpleDoorKey", "--tracking-uri", store,
+          "--out", str(tmp_path / "report")])
+    header = capsys.readouterr().out.splitlines()[0]
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    help_text = capsys.readouterr().out
+    for column in (c.strip() for c in header.strip("|").split("|")):
+        named = re.sub(r"\d+%", "N%", column)
+        assert re.search(rf"^  {re.escape(named)}  +\S", help_text, re.M), column
