@@ -85,3 +85,12 @@ def test_the_readme_meets_a_first_contact(capsys):
         assert f"llm4teach {command}" in text, f"llm4teach {command} is not in the README"
     assert "tox p -o" in text and re.search(r"about [\d.]+ minutes", text)
     assert "GenAI view" in text and "machine-learning view" in text
+
+
+def test_benchmark_budgets_are_the_configs():
+    import yaml
+    from sample_efficiency import BUDGET, PAPER_TASKS, config_path
+
+    for task in PAPER_TASKS:
+        config = yaml.safe_load(config_path(task).read_text())
+        assert BUDGET[task] == config["budget"]["total_frames"], task
