@@ -94,3 +94,12 @@ def test_benchmark_budgets_are_the_configs():
     for task in PAPER_TASKS:
         config = yaml.safe_load(config_path(task).read_text())
         assert BUDGET[task] == config["budget"]["total_frames"], task
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "benchmarks").glob("*.py")), ids=lambda p: p.name)
+def test_benchmark_scripts_write_only_generated_files(script):
+    """A script writes whole files under docs/generated/ (report.write_generated), never
+    into a page a person writes."""
+    if script.name != "report.py":
+        text = script.read_text()
+        assert "DOCS" not in text and "write_section" not in text
