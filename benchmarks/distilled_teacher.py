@@ -21,7 +21,7 @@ with ``--fit`` one ``llm4teach fit`` of the SimpleDoorKey student per named meth
     python benchmarks/distilled_teacher.py [--out /tmp/distilled] [--steps 300]
         [--fit sample logits]
 
-Writes the "A distilled stand-in teacher" section of ``docs/teacher.md``.
+Writes ``docs/generated/distilled_teacher.md``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from llm4teach.teacher.planners.base import PlanDist
 from llm4teach.teacher.planners.hf import HFPlanner
 from llm4teach.teacher.planners.table import TablePlanner
 
-from report import DOCS, machine_line, write_section
+from report import machine_line, write_generated
 from time_to_success import ROOT, fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -291,7 +291,7 @@ def main() -> None:
             "Student: one `llm4teach fit --config configs/simpledoorkey.yaml "
             "--data.teacher.backend hf --data.teacher.model FOLDER --data.teacher.method M` "
             "per method (seed 0, the config's full budget), against the table teacher's "
-            "seed 0 in docs/benchmarks.md \"Time to success\" (0.9 greedy at 61,440 frames).",
+            "seed 0 in docs/generated/time_to_success.md.",
             "",
             "| teacher | frames | CPU-s | greedy 0.9 at | sampled 0.9 at | final greedy | "
             "final sampled |",
@@ -308,7 +308,7 @@ def main() -> None:
     if not args.no_write:
         command = "python " + " ".join(shlex.quote(a) for a in [
             "benchmarks/distilled_teacher.py", *sys.argv[1:]])
-        write_section(DOCS / "teacher.md", "A distilled stand-in teacher", command, text)
+        write_generated("distilled_teacher", "A distilled stand-in teacher", command, text)
 
 
 if __name__ == "__main__":

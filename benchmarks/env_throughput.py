@@ -1,7 +1,7 @@
 """Environment frames/s: raw gymnasium loop vs the batched TorchRL env vs collectors.
 
 All rows run in one process, one after another, on the same machine, so their ratios
-are meaningful even on a noisy shared machine. Writes ``docs/benchmarks.md``.
+are meaningful even on a noisy shared machine. Writes ``docs/generated/env_throughput.md``.
 
     python benchmarks/env_throughput.py [--task SimpleDoorKey] [--frames 30000]
 """
@@ -18,7 +18,7 @@ from torchrl.collectors import Collector, MultiSyncCollector
 
 from llm4teach.envs import make_env, make_gym_env
 
-from report import DOCS, machine_line, write_section
+from report import machine_line, write_generated
 
 TASK = "SimpleDoorKey"
 
@@ -95,8 +95,8 @@ def main() -> None:
         *table,
     ])
     print(body)
-    write_section(DOCS / "benchmarks.md", "Environment throughput",
-                  "python benchmarks/env_throughput.py", body)
+    write_generated("env_throughput", "Environment throughput",
+                    "python benchmarks/env_throughput.py", body)
 
 
 if __name__ == "__main__":

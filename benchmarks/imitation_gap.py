@@ -5,7 +5,7 @@ teacher transform), fits the task's student to pi_T by cross-entropy (the distil
 alone, supervised, many passes), then lets the clone act on the held-out episodes of
 training's evaluation, beside the teacher. A clone with a small KL but far less success
 than its teacher says that copying cannot reach the teacher, let alone beat it: the
-reward has to (ColoredDoorKey). Writes the "Imitation gap" section of ``docs/results.md``.
+reward has to (ColoredDoorKey). Writes ``docs/generated/imitation_gap.md``.
 
     python benchmarks/imitation_gap.py [--tasks ColoredDoorKey SimpleDoorKey] [--frames 64000]
 """
@@ -25,7 +25,7 @@ from llm4teach.teacher import TeacherConfig
 from llm4teach.training.loss import distill_terms
 from llm4teach.training.module import PPOTeacherModule
 
-from report import DOCS, machine_line, write_section
+from report import machine_line, write_generated
 
 NUM_ENVS = 16
 EPISODES = 100  # training's held-out evaluation
@@ -98,8 +98,7 @@ def main() -> None:
         "clone success (greedy) |", "|---|---:|---:|---:|---:|", *rows])
     command = "python benchmarks/imitation_gap.py " + " ".join(
         ["--tasks", *args.tasks, "--frames", str(args.frames), "--epochs", str(args.epochs)])
-    write_section(DOCS / "results.md", "Imitation gap", command, body)
-    print(f"written to {DOCS / 'results.md'}")
+    write_generated("imitation_gap", "Imitation gap", command, body)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ of the run's CPU (the model's CPU seconds over the process's). Train the runs fi
     python benchmarks/sample_efficiency.py --tasks SimpleDoorKey --methods smollm2 ppo
     python benchmarks/llm_students.py --tasks SimpleDoorKey --methods smollm2 ppo
 
-Writes ``docs/generated/llm_students.md``.
+Writes ``docs/generated/llm_students/<tasks>.md``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ import numpy as np
 
 from llm4teach.tracking import DEFAULT_TRACKING_URI
 
-from report import DOCS, machine_line, write_section
+from report import machine_line, write_generated
 from sample_efficiency import FINISHED, METHODS, experiment_name
 
-REPORT = DOCS / "generated" / "llm_students.md"
 GREEDY, SAMPLED = "eval/student_greedy_success", "eval/student_sampled_success"
 
 
@@ -98,8 +97,8 @@ def main() -> None:
             "included); the LLM's share counts its answers, asked once per distinct state text "
             "and kept in the persistent cache (a later run with the same settings pays "
             "nothing).\n\n" + "\n".join(lines))
-    write_section(REPORT, ", ".join(args.tasks) + ": " + ", ".join(args.methods), command, body)
-    print(f"wrote {REPORT}")
+    write_generated(f"llm_students/{'-'.join(args.tasks).lower()}",
+                    f"Students of a real LLM: {', '.join(args.tasks)}", command, body)
 
 
 if __name__ == "__main__":

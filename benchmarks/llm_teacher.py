@@ -24,9 +24,7 @@ from llm4teach.domains import resolve
 from llm4teach.domains.held_out import evaluate_teacher
 from llm4teach.teacher import TeacherConfig
 
-from report import DOCS, machine_line, write_section
-
-REPORT = DOCS / "generated" / "llm_teacher.md"
+from report import machine_line, write_generated
 
 
 def measure(task: str, model: str, method: str, prompt: str, temperature: float,
@@ -56,7 +54,8 @@ def main() -> None:
                         help="softmax temperature of the scores (logits), of sampling (sample)")
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--title", default=None, help="the report section (default: the tasks)")
+    parser.add_argument("--name", default=None,
+                        help="the report, docs/generated/llm_teacher/NAME.md (default: the tasks)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore", UserWarning)  # transformers' generation notes
@@ -72,7 +71,7 @@ def main() -> None:
     command = "python benchmarks/llm_teacher.py " + " ".join(
         f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}"
         for k, v in vars(args).items()
-        if k != "title")
+        if k != "name" or v is not None)
     body = (f"{machine}\n\nTeacher `--teacher.backend hf --teacher.model {args.model}`, "
             f"{args.episodes} held-out episodes each, an empty answer cache, torch on one "
             "thread. *planned*: the share of distinct texts whose answer gave a plan; "
@@ -83,8 +82,9 @@ def main() -> None:
             "wall-s / text | eval CPU-s / wall-s |\n"
             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
             + "\n".join(rows))
-    write_section(REPORT, args.title or ", ".join(args.tasks), command, body)
-    print(f"wrote {REPORT}")
+    name = args.name or "-".join(args.tasks).lower()
+    write_generated(f"llm_teacher/{name}", f"A real LLM as the teacher: {', '.join(args.tasks)}",
+                    command, body)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ status FINISHED) is not run again; an interrupted one continues from its ``last.
 (``--ckpt_path last``, the same MLflow run). The report compares the finished runs on
 held-out greedy and sampled success, with the teacher's own success on the same held-out
 episodes (``eval/teacher_success``, evaluated by every taught run before training), and
-writes ``docs/results/<task>/`` and the "Measured: <Task>" sections of ``docs/results.md``.
+writes ``docs/generated/sample_efficiency/<task>.md`` with its plots beside it.
 
     python benchmarks/sample_efficiency.py                      # everything (hours on 2 cores)
     python benchmarks/sample_efficiency.py --tasks SimpleDoorKey --seeds 0 --jobs 1
@@ -43,20 +43,31 @@ from llm4teach.compare import compare
 from llm4teach.tracking import DEFAULT_TRACKING_URI, store_lock
 from llm4teach.training.checkpointing import load_checkpoint
 
-from report import DOCS, machine_line, write_section
+from report import GENERATED, machine_line, write_generated
 
 ROOT = Path(__file__).resolve().parent.parent
-# Frames per run: enough for the taught student to settle on this 2-core CPU.
-BUDGET = {"SimpleDoorKey": 122_880, "LavaDoorKey": 409_600, "ColoredDoorKey": 409_600,
-          "TwoDoor": 1_024_000}
-PAPER_TASKS = list(BUDGET)  # the default; each has its config in configs/
+PAPER_TASKS = ["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey", "TwoDoor"]  # configs/<task>.yaml
+
+
+def config_path(task: str) -> Path:
+    """A paper task's own config; SimpleDoorKey's for any other (with --data.task)."""
+    return ROOT / "configs" / (f"{task.lower()}.yaml" if task in PAPER_TASKS
+                               else "simpledoorkey.yaml")
+
+
+def _config(task: str) -> dict:
+    return yaml.safe_load(config_path(task).read_text())
+
+
+# Frames per run: a paper task's config's own budget (one source: the config).
+BUDGET = {task: int(_config(task)["budget"]["total_frames"]) for task in PAPER_TASKS}
 # Standard MiniGrid/BabyAI tasks none of the code was written for, taught by their
 # hand-written tables (teacher/plan_tables/), trained with SimpleDoorKey's config and
 # --data.task: what a user's first run on their own task looks like.
 STANDARD = {"BabyAI-GoToObj-v0": 40_960, "BabyAI-KeyInBox-v0": 81_920,
             "MiniGrid-DoorKey-8x8-v0": 122_880}
 BUDGET.update(STANDARD)
-# Longer runs for some task x method: PPO alone three times as long on SimpleDoorKey, so that
+# Longer runs for some task x method: PPO alone 614,400 frames on SimpleDoorKey, so that
 # the frames it needs to reach 90% can be bounded against the taught student's (a run
 # that never gets there says only "more than its budget"); the soft-floor student four
 # times as long on ColoredDoorKey, where the reward has to undo its teacher's key-swap
@@ -116,12 +127,6 @@ BRANCHES = {"soft-handover": "soft-floor"}  # method -> the method whose run it 
 DEFAULT_METHODS = ["soft", "hard", "ppo"]
 METRICS = {"greedy": "eval/student_greedy_success", "sampled": "eval/student_sampled_success"}
 FINISHED = "attributes.status = 'FINISHED'"
-
-
-def config_path(task: str) -> Path:
-    """A paper task's own config; SimpleDoorKey's for any other (with --data.task)."""
-    return ROOT / "configs" / (f"{task.lower()}.yaml" if task in PAPER_TASKS
-                               else "simpledoorkey.yaml")
 
 
 def experiment_name(task: str) -> str:
@@ -245,12 +250,11 @@ def teacher_success(client, task: str) -> dict[str, tuple[float, int]]:
 
 
 def _epoch_frames(task: str) -> int:
-    return int(yaml.safe_load(config_path(task).read_text())["data"]["epoch_frames"])
+    return int(_config(task)["data"]["epoch_frames"])
 
 
 def report(tasks: list[str]) -> None:
     client = _client()
-    results = DOCS / "results.md"
     for task in tasks:
         if not _runs(client, task, FINISHED):
             print(f"{task}: no finished runs yet")
@@ -265,17 +269,17 @@ def report(tasks: list[str]) -> None:
             parts.append("Teacher acting alone (sampling pi_T) on the same held-out episodes: "
                          + "; ".join(f"{m} {v:.2f} (n={n})" for m, (v, n) in teacher.items()) + ".")
         for name, metric in METRICS.items():
-            out = DOCS / "results" / task.lower() / name
+            out = GENERATED / "sample_efficiency" / task.lower() / name
             references = {f"teacher ({m})": v for m, (v, _) in teacher.items()}
             result = compare(DEFAULT_TRACKING_URI, experiments=[experiment_name(task)],
                              filter_string=FINISHED, metric=metric, out_dir=out,
-                             references=references)
-            figure = out.relative_to(results.parent) / "curves.png"
+                             references=references, group_by=["tags.method"])  # one task
+            figure = out.relative_to(GENERATED / "sample_efficiency") / "curves.png"
             parts += [f"**{name.capitalize()} student** (`{metric}`):", result.markdown,
                       f"![{task}: {name} success vs frames]({figure})"]
-        write_section(results, f"Measured: {task}", "python benchmarks/sample_efficiency.py",
-                      "\n\n".join(parts))
-        print(f"{task}: written to {results}")
+        command = f"python benchmarks/sample_efficiency.py --tasks {task} --report-only"
+        write_generated(f"sample_efficiency/{task.lower()}", f"Measured: {task}", command,
+                        "\n\n".join(parts))
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ steps by the teacher's state text. A student that copies its teacher everywhere 
 KL near 0 in every row; large rows are where it learned something else, for better
 (LavaDoorKey: around the lava its teacher walks into) or worse.
 
-    python benchmarks/teacher_disagreement.py --ckpt runs/coloreddoorkey/checkpoints/last.ckpt \\
+    python benchmarks/teacher_disagreement.py \\
+        --ckpt runs/ColoredDoorKey-soft-seed0/checkpoints/last.ckpt \\
         --config configs/coloreddoorkey.yaml
 """
 

@@ -3,7 +3,7 @@ and how often the ``hf`` backend (a tiny Llama) calls its model over 100k frames
 
 Runs alternate (without, with, without, with...) and each setup keeps its best run, so
 load from other processes on a shared machine hits both sides alike. Writes the
-"Teacher overhead" section of ``docs/teacher.md``.
+``docs/generated/teacher_overhead.md``.
 
     python benchmarks/teacher_overhead.py [--task SimpleDoorKey] [--frames 40000]
 """
@@ -25,7 +25,7 @@ from llm4teach.envs import make_env
 from llm4teach.student import make_actor_critic
 from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
 
-from report import DOCS, machine_line, write_section
+from report import machine_line, write_generated
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from tiny_llm import build_tiny_llm  # noqa: E402
@@ -116,8 +116,8 @@ def main() -> None:
         f"texts** ({seconds:.2f} s in the model).",
     ])
     print(body)
-    write_section(DOCS / "teacher.md", "Teacher overhead",
-                  "python benchmarks/teacher_overhead.py", body)
+    write_generated("teacher_overhead", "Teacher overhead",
+                    "python benchmarks/teacher_overhead.py", body)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ another in one run:
   teacher and without a teacher, in float32 and bf16-mixed; and with the default
   (embedding) student, in one process and in two (DDP).
 Every row uses one torch thread, 16 envs, 2048 frames per update, 3 epochs of 256-frame
-minibatches. Writes the "Training throughput" section of ``docs/benchmarks.md``.
+minibatches. Writes ``docs/generated/throughput.md``.
 
     python benchmarks/throughput.py [--task SimpleDoorKey] [--frames 40960]
 """
@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from report import DOCS, machine_line, write_section
+from report import machine_line, write_generated
 
 NUM_ENVS, FRAMES_PER_BATCH, MINIBATCH = 16, 2048, 256
 
@@ -149,8 +149,7 @@ def main() -> None:
         machine_line(), "", *table,
     ])
     print(body)
-    write_section(DOCS / "benchmarks.md",
-                  "Training throughput", "python benchmarks/throughput.py", body)
+    write_generated("throughput", "Training throughput", "python benchmarks/throughput.py", body)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ commit), run the same way on the first seed, for a before/after ratio in one run
     python benchmarks/time_to_success.py --seeds 0 --variant mb128="--model.minibatch_size 128"
     python benchmarks/time_to_success.py --baseline ../before --seeds 0 --frames 40960
 
-Writes the "Time to success" section of ``docs/benchmarks.md`` (``--no-write``: print only).
+Writes ``docs/generated/time_to_success.md`` (``--no-write``: print only).
 """
 
 from __future__ import annotations
@@ -39,9 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from headline import headline, table_rows
 
 from env_throughput import raw_gymnasium
-from report import DOCS, machine_line, write_section
+from report import machine_line, write_generated
 
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLDS = (0.5, 0.8, 0.9)
@@ -159,6 +160,8 @@ def report(runs: list[Run], raw: float, seeds: int) -> str:
             f"{main_rate / np.mean([r.frames / r.cpu_s for r in runs if r.method == m]):.2f}x "
             f"{m}" for m in methods if m != "main")
         lines += ["", f"End-to-end frames per CPU-s of main vs: {others}."]
+    if "main" in methods:  # the README's sentence about the main job (tests/test_docs.py)
+        lines += ["", headline(table_rows("\n".join(lines)), seeds)]
     return "\n".join([
         f"Task SimpleDoorKey, {seeds} seed(s) per method, each run the whole `llm4teach fit` "
         f"command in its own process (start-up, the teacher's evaluation, every held-out "
@@ -179,7 +182,8 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--frames", type=int, help="override every run's frame budget")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (1: quiet timings)")
-    parser.add_argument("--no-write", action="store_true", help="print, do not write docs/")
+    parser.add_argument("--no-write", action="store_true",
+                        help="print, do not write docs/generated/")
     args = parser.parse_args()
 
     plans = [(m, *METHODS[m], ROOT) for m in args.methods]
@@ -217,7 +221,7 @@ def main() -> None:
     if not args.no_write:
         command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/time_to_success.py",
                                                                *sys.argv[1:]])
-        write_section(DOCS / "benchmarks.md", "Time to success", command, body)
+        write_generated("time_to_success", "Time to success", command, body)
 
 
 if __name__ == "__main__":

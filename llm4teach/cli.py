@@ -65,14 +65,20 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(f"{key:28s} {value:.3f}")
 
 
-def _tasks(_: argparse.Namespace) -> None:
-    from llm4teach.domains import FAMILIES, task_names
+def _tasks(args: argparse.Namespace) -> None:
+    """The task names (``llm4teach.domains.task_names``'s, read from the light modules that
+    hold them: no torch, so the list comes in about a second); ``--all``: every id too."""
+    from llm4teach.envs.habitat import TASK_NAMES as HABITAT
+    from llm4teach.envs.registry import TASK_NAMES as MINIGRID
+    from llm4teach.envs.registry import more_names, standard_ids
 
-    for name, about in task_names().items():
+    for name, about in {**MINIGRID, **HABITAT}.items():
         print(f"{name:16s} {about}")
-    for family in FAMILIES:
-        if family.more_names:
-            print(f"and {family.more_names}")
+    if args.all:
+        print("and every registered MiniGrid-*/BabyAI-* id:")
+        print("\n".join(standard_ids()))
+    else:
+        print(f"and {more_names()}")
 
 
 def teacher(argv: Sequence[str]) -> None:
@@ -94,13 +100,16 @@ def teacher(argv: Sequence[str]) -> None:
 
     from llm4teach.domains import resolve
     from llm4teach.domains.held_out import evaluate_teacher
+    from llm4teach.teacher.planners.base import COUNTERS
 
     parser = _teacher_parser("llm4teach teacher",
                              "Evaluate the teacher acting alone (sampling pi_T) on the held-out "
                              "episodes (llm4teach teacher export --help: record an LLM's plan "
                              "table).",
                              episodes=(100, "held-out episodes: episode i is reset with seed "
-                                            "2**32 + i"))
+                                            "2**32 + i"),
+                             epilog="teacher counters (the line after the success):\n" + "\n".join(
+                                 f"  {name:15s} {about}" for name, about in COUNTERS.items()))
     args, config = _parse_teacher_args(parser, argv)
     domain = resolve(args.task)
     transform = domain.make_teacher(config)
@@ -109,7 +118,7 @@ def teacher(argv: Sequence[str]) -> None:
           f"success {metrics['teacher_success']:6.1%}  return {metrics['teacher_return']:.3f}"
           f"  length {metrics['teacher_length']:6.1f}")
     stats = ", ".join(f"{k} {v:g}" for k, v in dataclasses.asdict(transform.stats).items())
-    print(f"teacher counters: {stats}")
+    print(f"teacher counters: {stats} (llm4teach teacher --help says what each counts)")
 
 
 def teacher_export(argv: Sequence[str]) -> None:
@@ -171,14 +180,22 @@ def teacher_texts(argv: Sequence[str]) -> None:
           "each occurs in", file=sys.stderr)
 
 
-def _teacher_parser(prog: str, description: str, episodes: tuple[int, str]) -> ArgumentParser:
+def _teacher_parser(prog: str, description: str, episodes: tuple[int, str],
+                    epilog: str | None = None) -> ArgumentParser:
     """The parser both teacher commands share: ``--config``, ``--task``, ``--episodes``
-    (default and help) and ``TeacherConfig``'s settings as ``--teacher.*``."""
-    from jsonargparse import ArgumentParser
+    (default and help) and ``TeacherConfig``'s settings as ``--teacher.*``; ``epilog``
+    ends the help as written."""
+    from argparse import RawDescriptionHelpFormatter
+
+    from jsonargparse import ArgumentParser, DefaultHelpFormatter
 
     from llm4teach.teacher import TeacherConfig
 
-    parser = ArgumentParser(prog=prog, exit_on_error=False, description=description)
+    class Formatter(DefaultHelpFormatter, RawDescriptionHelpFormatter):
+        """The epilog's lines as written."""
+
+    parser = ArgumentParser(prog=prog, exit_on_error=False, description=description,
+                            formatter_class=Formatter, epilog=epilog)
     parser.add_argument("--config", help="a fit config (configs/*.yaml): its data.task, "
                         "data.teacher and evaluation.episodes become the defaults")
     parser.add_argument("--task", type=str, default="SimpleDoorKey",
@@ -232,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     tasks = sub.add_parser("tasks", help="list the tasks")
+    tasks.add_argument("--all", action="store_true",
+                       help="also list every registered MiniGrid-*/BabyAI-* id, one a line")
     tasks.set_defaults(func=_tasks)
 
     demo = sub.add_parser("demo", help="run a random policy through the TorchRL collector")
@@ -257,16 +276,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "(llm4teach teacher --help lists every setting); teacher export: "
                         "write an LLM's answers as a plan table")
 
-    from llm4teach.compare import DEFAULT_GROUP_BY, DEFAULT_METRIC
+    from llm4teach.compare import COLUMNS, DEFAULT_GROUP_BY, DEFAULT_METRIC
 
-    cmp = sub.add_parser("compare", help="compare MLflow runs: sample-efficiency table, curves")
+    cmp = sub.add_parser("compare", help="compare MLflow runs: sample-efficiency table, curves",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog="columns of the table:\n" + "\n".join(
+                             f"  {name:14s} {about}" for name, about in COLUMNS.items()))
     cmp.add_argument("--experiment", action="append", help="experiment name (repeatable)")
     cmp.add_argument("--run-id", action="append", help="run id (repeatable)")
     cmp.add_argument("--filter", default="", help="MLflow filter, e.g. \"tags.method = 'soft'\"")
     cmp.add_argument("--tracking-uri", help="the MLflow store (default: $MLFLOW_TRACKING_URI, "
                      "else sqlite:///mlruns/mlflow.db)")
     cmp.add_argument("--metric", default=DEFAULT_METRIC)
-    cmp.add_argument("--group-by", default=DEFAULT_GROUP_BY, help="tags.NAME or params.NAME")
+    cmp.add_argument("--group-by", nargs="+", default=DEFAULT_GROUP_BY, metavar="KEY",
+                     help="tags.NAME or params.NAME, one or more; runs with equal values form "
+                          f"a group (default: {' '.join(DEFAULT_GROUP_BY)}: one task's method)")
     cmp.add_argument("--out", default="compare", help="folder for compare.md and curves.png")
     cmp.set_defaults(func=_compare)
     return parser

@@ -1,7 +1,8 @@
 """Compare training runs stored in MLflow: sample-efficiency tables and learning curves.
 
 Reads the evaluation metric of each run (logged against environment frames), groups
-runs (by default by their ``method`` tag, so seeds of one method form one group), and
+runs (by default by their ``task`` and ``method`` tags, so the seeds of one method on one
+task form one group, and two tasks are never averaged together), and
 reports frames-to-threshold, final success, wall time and frames/s, as markdown and PNG.
 
 Example:
@@ -13,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +23,18 @@ import numpy as np
 from llm4teach.tracking import BRANCHED_AT
 
 DEFAULT_METRIC = "eval/student_greedy_success"
-DEFAULT_GROUP_BY = "tags.method"
+DEFAULT_GROUP_BY = ("tags.task", "tags.method")
 THRESHOLDS = (0.5, 0.8, 0.9)
+# What each column of the table says, one line each (``llm4teach compare --help``).
+COLUMNS = {
+    "group": "the runs' values of the --group-by keys (task and method by default)",
+    "runs": "runs in the group (its seeds)",
+    "frames to N%": "frames at the first evaluation at or above N% (" + ", ".join(
+        f"{t:.0%}" for t in THRESHOLDS) + "), mean ± std; 'k/n never': runs that did not",
+    "final success": "the metric at each run's last evaluation, mean ± std",
+    "wall time (s)": "the MLflow run's start to end",
+    "frames/s": "frames the run trained (a branch: past its parent's) over its wall time",
+}
 
 
 @dataclass
@@ -59,12 +71,18 @@ class Comparison:
     plot_path: Path | None = None
 
 
-def _group_of(run, group_by: str) -> str:
-    kind, _, name = group_by.partition(".")
-    source = {"tags": run.data.tags, "params": run.data.params}.get(kind)
-    if source is None:
-        raise ValueError(f"--group-by must look like tags.NAME or params.NAME, got {group_by!r}")
-    return source.get(name) or run.data.tags.get("mlflow.runName", run.info.run_id[:8])
+def _group_of(run, group_by: Sequence[str]) -> str:
+    """The run's values of the ``group_by`` keys, joined by spaces (keys it lacks left out;
+    its run name when it has none of them)."""
+    values = []
+    for key in group_by:
+        kind, _, name = key.partition(".")
+        source = {"tags": run.data.tags, "params": run.data.params}.get(kind)
+        if source is None:
+            raise ValueError(f"--group-by must look like tags.NAME or params.NAME, got {key!r}")
+        values.append(source.get(name))
+    return " ".join(v for v in values if v) or \
+        run.data.tags.get("mlflow.runName", run.info.run_id[:8])
 
 
 def load_runs(
@@ -73,7 +91,7 @@ def load_runs(
     run_ids: list[str] | None = None,
     filter_string: str = "",
     metric: str = DEFAULT_METRIC,
-    group_by: str = DEFAULT_GROUP_BY,
+    group_by: Sequence[str] = DEFAULT_GROUP_BY,
 ) -> list[RunCurve]:
     """Read runs and their metric histories from any MLflow store or tracking server."""
     from mlflow.tracking import MlflowClient
@@ -199,7 +217,7 @@ def compare(
     run_ids: list[str] | None = None,
     filter_string: str = "",
     metric: str = DEFAULT_METRIC,
-    group_by: str = DEFAULT_GROUP_BY,
+    group_by: Sequence[str] = DEFAULT_GROUP_BY,
     out_dir: Path | None = None,
     references: dict[str, float] | None = None,
 ) -> Comparison:

@@ -210,7 +210,8 @@ def test_the_commands_take_a_standard_id(capsys):
     out = capsys.readouterr().out
     assert "BabyAI-GoToObj-v0" in out and "unknown_texts" in out and "Sampling" not in out
     main(["tasks"])
-    assert f"MiniGrid-*/BabyAI-* id ({len(standard_ids())} installed)" in capsys.readouterr().out
+    assert f"MiniGrid-*/BabyAI-* id ({len(standard_ids())} installed: `llm4teach tasks --all` " \
+        "lists them)" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -1,5 +1,7 @@
 """`llm4teach compare` over a real MLflow sqlite store."""
 
+import re
+
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -75,3 +77,31 @@ def test_a_branch_counts_only_its_own_frames_per_second(tmp_path):
     client.set_terminated(run.info.run_id, end_time=1_000_000 + 4000)
     (row,) = compare(tracking_uri=uri, experiments=["E"]).rows
     assert row["wall time (s)"] == "4" and row["frames/s"] == "500"  # 2,000 frames in 4 s
+
+
+def test_two_tasks_are_two_groups_by_default(tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    for task, value in (("SimpleDoorKey", 1.0), ("LavaDoorKey", 0.2)):
+        experiment = client.create_experiment(task, artifact_location=str(tmp_path / task))
+        run = client.create_run(experiment, tags={"task": task, "method": "soft"})
+        client.log_metric(run.info.run_id, DEFAULT_METRIC, value, step=2000)
+    both = ["compare", "--tracking-uri", uri, "--experiment", "SimpleDoorKey",
+            "--experiment", "LavaDoorKey", "--out", str(tmp_path / "report")]
+    main(both)
+    out = capsys.readouterr().out
+    assert "| LavaDoorKey soft | 1 |" in out and "| SimpleDoorKey soft | 1 |" in out
+    main([*both, "--group-by", "tags.method"])  # asked for: the tasks averaged together
+    assert "| soft | 2 |" in capsys.readouterr().out
+
+
+def test_every_column_is_named_in_one_line_of_help(store, tmp_path, capsys):
+    main(["compare", "--experiment", "SimpleDoorKey", "--tracking-uri", store,
+          "--out", str(tmp_path / "report")])
+    header = capsys.readouterr().out.splitlines()[0]
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    help_text = capsys.readouterr().out
+    for column in (c.strip() for c in header.strip("|").split("|")):
+        named = re.sub(r"\d+%", "N%", column)
+        assert re.search(rf"^  {re.escape(named)}  +\S", help_text, re.M), column

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 from fit_args import tiny_fit_args
+from jsonargparse import Namespace
 from mlflow.tracking import MlflowClient
 
 from llm4teach.cli import main
 from llm4teach.domains import short_name
 from llm4teach.training.artifacts import MLflowTracking
+from llm4teach.training.cli import method_tag
 
 
 def test_run_named_task_method_seed_in_the_store_of_the_environment(tmp_path, monkeypatch):
@@ -47,5 +49,45 @@ def test_a_lower_case_task_trains_in_the_tasks_experiment(in_tmp):
     names = {e.name for e in store.search_experiments()} - {"Default"}
     assert names == {"SimpleDoorKey"}
     (run,) = store.search_runs([store.get_experiment_by_name("SimpleDoorKey").experiment_id])
-    assert run.info.run_name == "SimpleDoorKey-seed0"
+    assert run.info.run_name == "SimpleDoorKey-soft-seed0"  # the method from the settings
     assert run.data.params["data.task"] == "SimpleDoorKey"
+
+
+def _settings(schedule: str = "ReferenceSchedule", **teacher: str | None) -> Namespace:
+    teacher = {"backend": "table", "mode": "soft", "model": None, "plans": None, **teacher}
+    return Namespace(schedule=Namespace(class_path=f"llm4teach.training.schedules.{schedule}"),
+                     data=Namespace(teacher=Namespace(**teacher)))
+
+
+def test_the_method_tag_says_what_the_run_does():
+    assert method_tag(_settings()) == "soft"
+    assert method_tag(_settings(mode="hard")) == "hard"
+    assert method_tag(_settings("NoTeacher", mode="hard")) == "ppo"  # no teacher consulted
+    assert method_tag(_settings(backend="hf", model="lmsys/vicuna-7b-v1.5")) == \
+        "soft-hf-vicuna-7b-v1.5"
+    assert method_tag(_settings(backend="openai", model="/models/Qwen2.5-7B")) == \
+        "soft-openai-Qwen2.5-7B"
+    assert method_tag(_settings(plans="tables/mine.json")) == "soft-table-mine"
+
+
+def _without(args: list[str], option: str) -> list[str]:
+    at = args.index(option)
+    return args[:at] + args[at + 2:]
+
+
+@pytest.mark.slow
+def test_runs_are_named_and_filed_by_what_they_do(in_tmp):
+    """Two tasks and two methods from one config: four folders, four names, four tags."""
+    base = _without(tiny_fit_args(in_tmp, total_frames=128), "--trainer.default_root_dir")
+    runs = {("SimpleDoorKey", "soft"): [], ("LavaDoorKey", "soft"): ["--data.task", "LavaDoorKey"],
+            ("SimpleDoorKey", "hard"): ["--data.teacher.mode", "hard"],
+            ("SimpleDoorKey", "ppo"): ["--schedule", "llm4teach.training.schedules.NoTeacher"]}
+    for extra in runs.values():
+        main(["fit", *base, *extra])
+    store = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
+    for task, method in runs:
+        name = f"{task}-{method}-seed0"
+        assert (in_tmp / "runs" / name / "checkpoints" / "last.ckpt").is_file()
+        (run,) = store.search_runs([store.get_experiment_by_name(task).experiment_id],
+                                   filter_string=f"tags.method = '{method}'")
+        assert run.info.run_name == name and run.data.tags["task"] == task

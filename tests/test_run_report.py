@@ -33,6 +33,8 @@ def test_fit_shows_one_bar_over_the_run_and_ends_with_a_summary(in_tmp, capsys, 
     last = frames[-1]
     assert "384/384 frames" in last and " frames/s" in last
     assert "lambda=" in last and "greedy=" in last
+    # the bar ends on the final evaluation: the numbers the summary prints
+    shown = dict(re.findall(r"(greedy|sampled)=([\d.]+)", last))
 
     summary = out[out.index("SimpleDoorKey: 384 frames, "):].splitlines()
     client = MlflowClient(f"sqlite:///{store}")
@@ -40,8 +42,10 @@ def test_fit_shows_one_bar_over_the_run_and_ends_with_a_summary(in_tmp, capsys, 
     run = client.get_run(run_id)
     assert run.info.run_name == "SimpleDoorKey-soft-seed0"
     final = run.data.metrics
-    assert re.fullmatch(r"SimpleDoorKey: 384 frames, [\d,]+ s wall time \(this process\)",
-                        summary[0])
+    assert re.fullmatch(r"SimpleDoorKey: 384 frames, [\d,]+ s wall time and [\d,]+ CPU-s "
+                        r"\(this process\)", summary[0])
+    assert shown == {"greedy": f"{final['eval/student_greedy_success']:.3f}",
+                     "sampled": f"{final['eval/student_sampled_success']:.3f}"}
     assert summary[1] == (f"final held-out success: greedy "
                           f"{final['eval/student_greedy_success']:.3f}, sampled "
                           f"{final['eval/student_sampled_success']:.3f}, teacher "
@@ -53,4 +57,4 @@ def test_fit_shows_one_bar_over_the_run_and_ends_with_a_summary(in_tmp, capsys, 
                            f"  llm4teach compare --tracking-uri sqlite:///{store} "
                            f"--experiment SimpleDoorKey"]
     main(shlex.split(summary[-1])[1:])  # the compare command works as printed
-    assert "| soft | 1 |" in capsys.readouterr().out
+    assert "| SimpleDoorKey soft | 1 |" in capsys.readouterr().out

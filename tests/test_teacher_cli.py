@@ -60,3 +60,16 @@ def test_a_missing_model_folder_is_one_line_on_stderr(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode != 0
     assert out.stderr.strip().count("\n") == 0 and "does not exist" in out.stderr
+
+
+def test_every_counter_the_command_prints_is_named_in_one_line_of_its_help(capsys):
+    main(["teacher", "--task", "SimpleDoorKey", "--episodes", "2"])
+    printed = capsys.readouterr().out.splitlines()[-1]
+    names = [item.split()[0] for item in
+             printed.removeprefix("teacher counters: ").split(" (")[0].split(", ")]
+    with pytest.raises(SystemExit):
+        main(["teacher", "--help"])
+    help_lines = capsys.readouterr().out.splitlines()
+    for name in names:
+        (line,) = [h for h in help_lines if h.split()[:1] == [name]]
+        assert len(line.split()) > 4, f"{name}: {line!r} says nothing"

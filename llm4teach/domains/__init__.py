@@ -75,5 +75,4 @@ def resolve(task: str) -> Domain:
                 _MADE[canonical] = family(canonical)
             return _MADE[canonical]
     more = "".join(f", {family.more_names}" for family in FAMILIES if family.more_names)
-    raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(task_names())}{more} "
-                     "(`llm4teach tasks` lists them)")
+    raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(task_names())}{more}")

@@ -18,6 +18,7 @@ from llm4teach.envs.habitat import (
     HABITAT_LAB_TASK,
     HABITAT_TASK,
     SKILLS,
+    TASK_NAMES,
     SkillBatchEnv,
     TidySkillEnv,
 )
@@ -30,8 +31,7 @@ from llm4teach.teacher.habitat import SkillTeacher
 class HabitatDomain:
     """The tidy-up task (goal: the apple on the sink), directly or through habitat-lab."""
 
-    names = {HABITAT_TASK: "Habitat domain, the tidy-up task over skills (docs/habitat.md)",
-             HABITAT_LAB_TASK: "the same task through habitat-lab (the habitat extra)"}
+    names = TASK_NAMES
     more_names = ""
 
     def __init__(self, task: str) -> None:

@@ -11,8 +11,8 @@ import gymnasium as gym
 from torchrl.envs import EnvBase
 
 from llm4teach.domains.held_out import Observation
-from llm4teach.envs import TASKS, make_env, make_gym_env, resolve_task
-from llm4teach.envs.registry import ANY_STANDARD_ID, UnknownTaskError, standard_ids
+from llm4teach.envs import make_env, make_gym_env, resolve_task
+from llm4teach.envs.registry import TASK_NAMES, UnknownTaskError, more_names
 from llm4teach.envs.torchrl_env import encode_mission
 from llm4teach.student import ActorCritic, make_actor_critic
 from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
@@ -21,9 +21,8 @@ from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
 class MiniGridDomain:
     """One MiniGrid task: its batched env, teacher, memory-map student and held-out envs."""
 
-    names = {name: f"MiniGrid, {env_id}" for name, env_id in TASKS.items()}
-    more_names = (f"their gymnasium ids, or any registered {ANY_STANDARD_ID} "
-                  f"({len(standard_ids())} installed)")
+    names = TASK_NAMES
+    more_names = more_names()
 
     def __init__(self, task: str) -> None:
         self.task = task

@@ -4,13 +4,25 @@
 ``llm4teach.envs.habitat``).
 
 Importing this package registers the tasks with gymnasium, so spawned collector
-workers see them too.
+workers see them too. The TorchRL envs are imported on first use: torch and TorchRL take
+seconds to import, and the task names (``llm4teach tasks``) need neither.
 """
 
-from llm4teach.envs.batch import BatchEnv
+from importlib import import_module
+from typing import Any
+
 from llm4teach.envs.memory_map import MemoryMapObservation
 from llm4teach.envs.registry import TASKS, make_gym_env, resolve_task
-from llm4teach.envs.torchrl_env import MiniGridBatchEnv, make_env
+
+_TORCHRL = {"BatchEnv": "llm4teach.envs.batch", "MiniGridBatchEnv": "llm4teach.envs.torchrl_env",
+            "make_env": "llm4teach.envs.torchrl_env"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCHRL:
+        return getattr(import_module(_TORCHRL[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "TASKS",

@@ -36,6 +36,7 @@ TASK_ENVS: dict[str, type[DoorTaskEnv]] = {
 }
 TASKS: dict[str, str] = {name: f"{NAMESPACE}/{name}-v0" for name in TASK_ENVS}
 _NAMES = {env_id: name for name, env_id in TASKS.items()}
+TASK_NAMES = {name: f"MiniGrid, {env_id}" for name, env_id in TASKS.items()}  # llm4teach tasks
 
 
 def task_env(name: str, **kwargs: Any) -> MemoryMapObservation:
@@ -60,6 +61,12 @@ def standard_ids() -> list[str]:
     return sorted(i for i in gym.registry if i.startswith(STANDARD_PREFIXES))
 
 
+def more_names() -> str:
+    """The names besides ``TASK_NAMES`` that resolve, in words."""
+    return (f"their gymnasium ids, or any registered {ANY_STANDARD_ID} "
+            f"({len(standard_ids())} installed: `llm4teach tasks --all` lists them)")
+
+
 def resolve_task(task: str) -> str:
     """Map a short task name (``SimpleDoorKey``, any case), our id or a standard MiniGrid or
     BabyAI id to a gym id.
@@ -82,7 +89,7 @@ def resolve_task(task: str) -> str:
                                  f"pip install \"{extra}\"")
         return task
     raise UnknownTaskError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)} or a "
-                           f"registered {ANY_STANDARD_ID} (`llm4teach tasks` lists them)")
+                           f"registered {ANY_STANDARD_ID} (`llm4teach tasks --all` lists them)")
 
 
 def make_gym_env(task: str, **kwargs: Any) -> MemoryMapObservation:

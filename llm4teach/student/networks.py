@@ -9,9 +9,8 @@ convolutions see categories, not magnitudes.
 The map is allocentric: whether "forward" or "turn left" leads to the key depends on
 which way the agent faces, so a student of the map as it is must learn each decision
 four times. ``frame="agent"`` turns the map (a quarter turn per direction, exact) so that
-the agent always faces up: ahead is up, left is left, in every state. On SimpleDoorKey
-that student reached 0.9 greedy held-out success in a third of the frames
-(docs/benchmarks.md).
+the agent always faces up: ahead is up, left is left, in every state: one decision
+serves every direction (measured: docs/log/2026-12-04-benchmarks.md).
 """
 
 from __future__ import annotations

@@ -88,8 +88,10 @@ class MLflowTracking(Callback):
                 sqlite:///mlruns/mlflow.db (this option wins over the variable)
             artifact_root: folder or URI for the artifacts of new experiments
             experiment: MLflow experiment; default the task name
-            run_name: MLflow run name; default <task>-<tags.method>-seed<seed_everything>
-            tags: MLflow run tags, e.g. {method: soft} (what compare groups by)
+            run_name: MLflow run name; default <task>-<tags.method>-seed<seed_everything>,
+                which also names the run folder when trainer.default_root_dir is not given
+            tags: MLflow run tags (compare groups by task and method); method defaults to
+                what the run does: ppo (no teacher), soft, hard, soft-hf-MODEL...
         """
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self.artifact_root = artifact_root

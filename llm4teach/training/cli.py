@@ -15,7 +15,7 @@ import warnings
 from argparse import ArgumentError
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import torch
@@ -25,7 +25,7 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_warn
 
 from llm4teach.domains import short_name
-from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM
+from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM, default_run_name
 from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking, mlflow_logger
 from llm4teach.training.budget import FrameBudget
 from llm4teach.training.checkpointing import (
@@ -46,9 +46,12 @@ from llm4teach.training.run_lock import hold_run
 from llm4teach.training.schedules import LambdaSchedule
 from llm4teach.training.summary import RunSummary
 
+# default_root_dir: None here, runs/<run name> once the run's name is known (before_instantiate)
 TRAINER_DEFAULTS = {"max_epochs": -1, "log_every_n_steps": 1, "num_sanity_val_steps": 0,
                     "limit_val_batches": 0, "enable_model_summary": False,
-                    "default_root_dir": "runs/default", "enable_autolog_hparams": False}
+                    "default_root_dir": None, "enable_autolog_hparams": False}
+RUNS = Path("runs")  # where a run's folder goes when --trainer.default_root_dir is not given
+NO_TEACHER = "llm4teach.training.schedules.NoTeacher"
 RUN_ID_FILE = "mlflow_run_id"  # in the run folder: the run's MLflow id, from its start
 
 
@@ -151,6 +154,13 @@ class FitCLI(LightningCLI):
         torch.set_num_threads(config.threads)
         # one spelling per task: `simpledoorkey` logs to the SimpleDoorKey experiment
         config.data.task = config.model.task = short_name(config.data.task)
+        # the run's method is what it does (a --tracking.tags method wins), and its folder
+        # is named after the run: two tasks, methods or seeds never share one
+        config.tracking.tags = {"method": method_tag(config), **(config.tracking.tags or {})}
+        if config.trainer.default_root_dir is None:
+            name = config.tracking.run_name or default_run_name(
+                config.data.task, config.tracking.tags["method"], config.seed_everything)
+            config.trainer.default_root_dir = str(RUNS / name)
         if 0 < config.budget.total_frames < config.data.frames_per_batch:
             raise ValueError(f"budget total_frames ({config.budget.total_frames}) is less than "
                              f"one rollout (data.frames_per_batch {config.data.frames_per_batch}):"
@@ -231,6 +241,20 @@ class FitCLI(LightningCLI):
         fit = self.config_init[self.subcommand]
         fit["ckpt_path"] = str(self._ckpt) if self._ckpt else None
         fit["weights_only"] = True
+
+
+def method_tag(config: Any) -> str:
+    """What the run does, as MLflow's ``method`` tag and in its name: ``ppo`` with no
+    teacher, else the teacher's mode (``soft``, ``hard``) and, past the recorded answers,
+    its source: ``soft-hf-vicuna-7b-v1.5`` (backend and model), ``soft-table-mine`` (a
+    plan table file)."""
+    if config.schedule.class_path == NO_TEACHER:
+        return "ppo"
+    teacher = config.data.teacher
+    if teacher.backend != "table":
+        model = [PurePath(teacher.model).name] if teacher.model else []
+        return "-".join([teacher.mode, teacher.backend, *model])
+    return f"{teacher.mode}-table-{PurePath(teacher.plans).stem}" if teacher.plans else teacher.mode
 
 
 @contextmanager

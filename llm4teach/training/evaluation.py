@@ -7,13 +7,13 @@ decides when, and logs the numbers against environment frames.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from llm4teach.clock import process_seconds
 from llm4teach.domains.held_out import evaluate_student, evaluate_teacher
 
 
@@ -22,7 +22,7 @@ class Evaluation(Callback):
     episodes and log ``eval/...`` against frames; the teacher is evaluated once, at the start.
 
     ``eval/student_greedy_success`` is what the best checkpoint is chosen by. Beside the
-    numbers it logs ``time/cpu_s`` and ``time/wall_s`` since the process started, so a
+    numbers it logs ``time/cpu_s`` and ``time/wall_s`` of this process (``llm4teach.clock``), so a
     curve can be read against what a user waits for (startup and evaluations included),
     and ``time/eval_cpu_s``, the CPU seconds this process's evaluations took so far.
     """
@@ -79,9 +79,9 @@ class Evaluation(Callback):
         metrics = trainer.strategy.broadcast(metrics, src=0)
         self.evaluations, self.latest = self.evaluations + 1, metrics
         self._log(trainer, pl_module, metrics)
-        for mode in ("greedy", "sampled"):  # for the progress bar (the loggers have them)
-            pl_module.log(f"eval/student_{mode}_success", metrics[f"student_{mode}_success"],
-                          prog_bar=True, logger=False, batch_size=1)
+        for mode in ("greedy", "sampled"):  # for the best checkpoint's monitor (the loggers
+            pl_module.log(f"eval/student_{mode}_success",  # have them; the bar reads latest)
+                          metrics[f"student_{mode}_success"], logger=False, batch_size=1)
 
     def _log(self, trainer: Trainer, pl_module: LightningModule,
              metrics: dict[str, float]) -> None:
@@ -91,24 +91,6 @@ class Evaluation(Callback):
         for logger in trainer.loggers:
             logger.log_metrics({**{f"eval/{k}": v for k, v in metrics.items()}, **clock},
                                step=frames)
-
-
-def process_seconds() -> tuple[float, float]:
-    """CPU seconds (this process and its finished children) and wall seconds since it started."""
-    cpu = time.process_time()
-    children = os.times()
-    cpu += children.children_user + children.children_system
-    try:  # Linux: the process start time, in clock ticks since boot
-        with open("/proc/self/stat") as f:
-            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as f:
-            wall = float(f.read().split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        wall = time.perf_counter() - _IMPORTED
-    return cpu, wall
-
-
-_IMPORTED = time.perf_counter()
 
 
 def load_module(path: str | Path) -> LightningModule:

@@ -16,10 +16,10 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from tqdm import tqdm
 
 from llm4teach.training.budget import FrameBudget
+from llm4teach.training.evaluation import Evaluation
 
-# progress-bar metric -> its name on the bar; the module logs lambda, Evaluation the success
-SHOWN = {"lambda": "lambda", "eval/student_greedy_success": "greedy",
-         "eval/student_sampled_success": "sampled"}
+# held-out success on the bar, as the run's summary prints it (Evaluation's latest numbers)
+SUCCESS = {"student_greedy_success": "greedy", "student_sampled_success": "sampled"}
 
 
 class FramesProgressBar(TQDMProgressBar):
@@ -48,11 +48,22 @@ class FramesProgressBar(TQDMProgressBar):
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._show(trainer, pl_module)
 
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """The last evaluation lands after the last epoch's bar update: show it, then close,
+        so that the bar ends on the numbers the summary prints."""
+        self._show(trainer, pl_module)
+        super().on_train_end(trainer, pl_module)
+
     def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
-        """Only lambda and the success rates: frames and frames/s are the bar's own."""
-        metrics = trainer.progress_bar_metrics
-        return {name: f"{float(metrics[key]):.3g}" for key, name in SHOWN.items()
-                if key in metrics}
+        """Only lambda and the latest held-out success: frames and frames/s are the bar's own."""
+        shown = {}
+        if "lambda" in trainer.progress_bar_metrics:
+            shown["lambda"] = f"{float(trainer.progress_bar_metrics['lambda']):.3g}"
+        evaluation = next((cb for cb in trainer.callbacks if isinstance(cb, Evaluation)), None)
+        latest = evaluation.latest if evaluation is not None else {}
+        shown.update({name: f"{latest[key]:.3f}" for key, name in SUCCESS.items()
+                      if key in latest})
+        return shown
 
     def _show(self, trainer: Trainer, pl_module: LightningModule) -> None:
         bar = self.train_progress_bar

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from llm4teach.clock import process_seconds
 from llm4teach.training.artifacts import MLflowTracking, mlflow_logger
-from llm4teach.training.evaluation import process_seconds
 
 # (name in the summary, MLflow metric)
 SUCCESS = (("greedy", "eval/student_greedy_success"),
@@ -32,8 +32,9 @@ class RunSummary(Callback):
 def summary(trainer: Trainer, pl_module: LightningModule) -> str:
     """The summary's lines: final held-out success, frames, wall time, MLflow run,
     checkpoints, and the commands that show the run."""
-    lines = [f"{pl_module.hparams.task}: {int(pl_module.frames):,} frames, "
-             f"{process_seconds()[1]:,.0f} s wall time (this process)"]
+    cpu, wall = process_seconds()
+    lines = [f"{pl_module.hparams.task}: {int(pl_module.frames):,} frames, {wall:,.0f} s wall "
+             f"time and {cpu:,.0f} CPU-s (this process)"]
     folder = trainer.checkpoint_callback.dirpath if trainer.checkpoint_callback else None
     best = next((cb.best_model_path for cb in trainer.checkpoint_callbacks
                  if cb.monitor and cb.best_model_path), None)

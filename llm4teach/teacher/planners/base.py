@@ -30,22 +30,14 @@ PROMPT_KEYS = ("system", "sample", "prompt", "logits")
 
 @dataclass
 class TeacherStats:
-    """Counters of one teacher (and its forks), the same in every domain.
+    """Counters of one teacher (and its forks), the same in every domain; ``COUNTERS``
+    says in one line each what they count (``llm4teach teacher --help`` prints it).
 
-    - ``hits``: distinct state texts a planner answered without the model (a table's
-      recorded state; an answer in an LLM planner's cache).
-    - ``misses``: texts an LLM planner had to send to the model.
-    - ``parse_failures``: plans outside the domain's grammar, counted where they are
-      parsed: a model answer (``sample``) or answer line (``prompt``, and an answer
-      with no usable line) in an LLM planner, and a plan of a planner's distribution
-      (a table's verbatim junk) in the teacher, once per distinct text.
-    - ``model_calls``, ``model_seconds``, ``model_cpu_seconds``: texts the model planned
-      for, and the wall and CPU time it took.
-    - ``no_plan``: texts an LLM planner's model answered without any usable plan (the
-      fallback decides there).
-    - ``unknown_texts``: texts a table has no entry for (they get no plan).
-    - ``fallbacks``: annotated steps where no plan gave an action (soft: no plan of the
-      distribution acts; hard: the sampled one does not), so the fallback decides.
+    ``parse_failures`` are counted where plans are parsed: a model answer (``sample``) or
+    answer line (``prompt``, and an answer with no usable line) in an LLM planner, and a
+    plan of a planner's distribution (a table's verbatim junk) in the teacher, once per
+    distinct text. ``fallbacks``: soft mode, no plan of the distribution acts; hard mode,
+    the sampled one does not.
     """
 
     hits: int = 0
@@ -60,6 +52,24 @@ class TeacherStats:
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
+
+
+# What each counter of ``TeacherStats`` counts, one line each: the help of every command
+# that prints them, and the meaning of a fit's ``teacher/*`` metrics.
+COUNTERS = {
+    "hits": "distinct state texts answered without the model (a table's recorded state, "
+            "an LLM answer from the cache)",
+    "misses": "distinct state texts an LLM planner had to send to the model",
+    "parse_failures": "plans outside the task's grammar (a table's recorded junk, an LLM's "
+                      "unreadable answer), once per distinct text: they give no action",
+    "model_calls": "state texts the model planned for",
+    "model_seconds": "wall seconds spent in the model",
+    "model_cpu_seconds": "CPU seconds of this process spent in the model",
+    "no_plan": "distinct state texts the model answered without a usable plan (the fallback "
+               "decides there)",
+    "unknown_texts": "distinct state texts a table has no entry for (no plan there)",
+    "fallbacks": "steps where no plan gave an action, so the fallback (mask or noop) decided",
+}
 
 
 class Planner(Protocol):
