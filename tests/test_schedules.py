@@ -128,6 +128,14 @@ def test_handover_without_reaching_the_teacher_steps_when_the_student_stalls(in_
     assert lambdas[-1] < 8.0  # it did step down
 
 
+def test_handover_keeps_a_teacher_at_keep_above(in_tmp):
+    """reach 0 would step down at every evaluation; a teacher at keep_above is kept."""
+    fit(tiny_fit_args(in_tmp, total_frames=512, **{
+        "--schedule": HANDOVER, "--schedule.reach": "0", "--schedule.keep_above": "0"}))
+    run_id = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")["mlflow_run_id"]
+    assert {lam for _, lam in _history(in_tmp, run_id, "train/lambda")} == {10.0}
+
+
 def test_handover_refuses_a_run_that_does_not_evaluate_its_teacher(in_tmp):
     with pytest.raises(ValueError, match="evaluation.teacher true"):
         fit(tiny_fit_args(in_tmp, **{"--schedule": HANDOVER, "--evaluation.teacher": "false"}))

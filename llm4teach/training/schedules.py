@@ -165,6 +165,11 @@ class HandoverSchedule(LambdaSchedule):
     ``Evaluation`` callback (the teacher's success is measured once, at the start); where it
     stands is in the checkpoint, so a continued run goes on from the same step.
 
+    A teacher whose held-out success is ``keep_above`` or more (when set) is kept at ``start``:
+    there
+    is no better policy for the reward to find, and a student handed over to it only loses
+    some of what it copied. So one config serves a perfect recorded teacher and a weak LLM.
+
     Example:
         >>> HandoverSchedule(start=10.0, factor=0.1, off_below=0.01).lambdas()
         [10.0, 1.0, 0.1, 0.01, 0.0]
@@ -173,7 +178,7 @@ class HandoverSchedule(LambdaSchedule):
     def __init__(
         self, start: float = 10.0, factor: float = 0.1, off_below: float = 0.01,
         reach: float = 1.0, patience: int = 5, min_delta: float = 0.05, lr_end: float = 0.25,
-        end: float = 0.0,
+        end: float = 0.0, keep_above: float | None = None,
     ) -> None:
         super().__init__()
         _check("start", start)
@@ -184,6 +189,9 @@ class HandoverSchedule(LambdaSchedule):
         _check("min_delta", min_delta, high=1.0)
         _check("lr_end", lr_end, low=1e-6, high=1.0)
         _check("end", end, high=off_below)
+        if keep_above is not None:
+            _check("keep_above", keep_above, high=1.0)
+        self.keep_above = keep_above
         self.start, self.factor, self.off_below = start, factor, off_below
         self.reach, self.patience, self.min_delta, self.lr_end = reach, patience, min_delta, lr_end
         self.end = end
@@ -226,6 +234,8 @@ class HandoverSchedule(LambdaSchedule):
             return
         self.seen = evaluation.evaluations
         teacher = evaluation.teacher_success
+        if None not in (teacher, self.keep_above) and teacher >= self.keep_above:
+            return  # nothing better to hand over to
         student = max(evaluation.latest["student_greedy_success"],
                       evaluation.latest["student_sampled_success"])
         if student >= self.best + self.min_delta - 1e-9:  # 0.53 + 0.05 is 0.5800000000000001
