@@ -21,7 +21,7 @@ import numpy as np
 from llm4teach.tracking import DEFAULT_TRACKING_URI
 
 from report import machine_line, write_generated
-from sample_efficiency import FINISHED, METHODS, experiment_name
+from sample_efficiency import BUDGET, FINISHED, METHODS, experiment_name
 
 GREEDY, SAMPLED = "eval/student_greedy_success", "eval/student_sampled_success"
 
@@ -31,7 +31,12 @@ def first_at(history: list[tuple[int, float]], level: float) -> int | None:
     return next((step for step, value in history if value >= level), None)
 
 
-def run_row(client, run) -> dict[str, float | int | None]:  # noqa: ANN001 (MLflow objects)
+def at(history: list[tuple[int, float]], frames: int) -> float | None:
+    """The value logged at ``frames`` (the config's budget inside a longer run)."""
+    return next((value for step, value in history if step == frames), None)
+
+
+def run_row(client, run, budget: int) -> dict[str, float | int | None]:  # noqa: ANN001
     def history(key: str) -> list[tuple[int, float]]:
         return sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, key))
 
@@ -44,6 +49,8 @@ def run_row(client, run) -> dict[str, float | int | None]:  # noqa: ANN001 (MLfl
     llm = history("teacher/model_cpu_seconds")
     total = max(cpu.values()) if cpu else None
     return {"seed": int(run.data.tags.get("seed", -1)), "teacher": teacher_success,
+            "greedy_budget": at(greedy, budget), "sampled_budget": at(history(SAMPLED), budget),
+            "frames": greedy[-1][0] if greedy else None,
             "greedy": greedy[-1][1] if greedy else None,
             "sampled": history(SAMPLED)[-1][1] if history(SAMPLED) else None,
             "frames_09": to_09, "cpu_09": cpu.get(to_09) if to_09 is not None else None,
@@ -64,9 +71,10 @@ def main() -> None:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=DEFAULT_TRACKING_URI)
-    lines = ["| task | method | seed | teacher | greedy | sampled | frames to 0.9 greedy | "
-             "CPU-s to 0.9 | frames to above teacher | CPU-s to above | LLM share of CPU | "
-             "run CPU-s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| task | method | seed | teacher | greedy / sampled at the config's budget | "
+             "frames | greedy | sampled | frames to 0.9 greedy | CPU-s to 0.9 | "
+             "frames to above teacher | CPU-s to above | LLM share of CPU | run CPU-s |",
+             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for task in args.tasks:
         experiment = client.get_experiment_by_name(experiment_name(task))
         if experiment is None:
@@ -74,17 +82,22 @@ def main() -> None:
         for method in args.methods:
             runs = client.search_runs([experiment.experiment_id],
                                       f"tags.method = '{method}' and {FINISHED}")
-            rows = sorted((run_row(client, r) for r in runs), key=lambda r: r["seed"])
+            budget = BUDGET[task]
+            rows = sorted((run_row(client, r, budget) for r in runs), key=lambda r: r["seed"])
             for r in rows:
                 lines.append(
                     f"| {task} | {method} | {r['seed']} | {cell(r['teacher'], '.2f')} | "
-                    f"{cell(r['greedy'], '.2f')} | {cell(r['sampled'], '.2f')} | "
+                    f"{cell(r['greedy_budget'], '.2f')} / {cell(r['sampled_budget'], '.2f')} "
+                    f"({budget:,}) | {cell(r['frames'], ',')} | {cell(r['greedy'], '.2f')} | "
+                    f"{cell(r['sampled'], '.2f')} | "
                     f"{cell(r['frames_09'], ',')} | {cell(r['cpu_09'], '.0f')} | "
                     f"{cell(r['frames_above'], ',')} | {cell(r['cpu_above'], '.0f')} | "
                     f"{cell(r['llm_share'], '.1%')} | {cell(r['cpu'], '.0f')} |")
             if len(rows) > 1:
                 greedy = [r["greedy"] for r in rows if r["greedy"] is not None]
-                lines.append(f"| {task} | {method} | mean | | {np.mean(greedy):.2f} ± "
+                at_budget = [r["greedy_budget"] for r in rows if r["greedy_budget"] is not None]
+                lines.append(f"| {task} | {method} | mean | | {np.mean(at_budget):.2f} ± "
+                             f"{np.std(at_budget):.2f} | | {np.mean(greedy):.2f} ± "
                              f"{np.std(greedy):.2f} | | | | | | | |")
             print(f"{task} {method}: {len(rows)} finished runs", flush=True)
     command = (f"python benchmarks/llm_students.py --tasks {' '.join(args.tasks)} "

@@ -72,8 +72,11 @@ BUDGET.update(STANDARD)
 # that never gets there says only "more than its budget"); the soft-floor student four
 # times as long on ColoredDoorKey, where the reward has to undo its teacher's key-swap
 # loop once lambda is small (docs/results.md); the handover 819,200 frames past it
-# there, 51,200 past soft-floor on LavaDoorKey.
+# there, 51,200 past soft-floor on LavaDoorKey; the students of SmolLM2 twice the main
+# job's budget on SimpleDoorKey, to see where greedy success gets past the config's budget.
 LONGER_BUDGET = {("SimpleDoorKey", "ppo"): 614_400,
+                 ("SimpleDoorKey", "smollm2"): 245_760,
+                 ("SimpleDoorKey", "smollm2-paper"): 245_760,
                  ("ColoredDoorKey", "soft-floor"): 819_200,
                  ("ColoredDoorKey", "soft-handover"): 1_638_400,
                  ("LavaDoorKey", "soft-handover"): 204_800}
