@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
 
 from llm4teach.cli import main
+from llm4teach.teacher.planners import TablePlanner
 from llm4teach.training.checkpointing import load_checkpoint
 
 CONFIGS = Path(__file__).parents[1] / "configs"
@@ -73,3 +75,26 @@ def test_every_counter_the_command_prints_is_named_in_one_line_of_its_help(capsy
     for name in names:
         (line,) = [h for h in help_lines if h.split()[:1] == [name]]
         assert len(line.split()) > 4, f"{name}: {line!r} says nothing"
+
+
+def test_teacher_texts_lists_the_texts_a_tasks_episodes_meet(capsys):
+    main(["teacher", "texts", "--task", "SimpleDoorKey", "--episodes", "20",
+          "--policy", "teacher"])
+    out = capsys.readouterr()
+    rows = [line.split(None, 1) for line in out.out.splitlines()]
+    counts = {text: int(n) for n, text in rows}
+    assert counts["Agent sees <door>, holds <key>."] == 20  # every solved episode passes there
+    assert set(counts) <= set(TablePlanner("SimpleDoorKey").states)  # the table's texts
+    assert list(counts.values()) == sorted(counts.values(), reverse=True)
+    assert f"{len(counts)} distinct state texts in 20 episodes" in out.err
+
+
+def test_a_task_without_a_table_warns_and_names_the_fixes(capsys):
+    with pytest.warns(UserWarning, match=r"no plan table teaches MiniGrid-KeyCorridorS3R1-v0: "
+                                         r"every step falls back.*--data.teacher.backend hf.*"
+                                         r"llm4teach teacher texts --task"):
+        main(["teacher", "--task", "MiniGrid-KeyCorridorS3R1-v0", "--episodes", "2"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # listing a task's texts is the fix: no warning there
+        main(["teacher", "texts", "--task", "MiniGrid-KeyCorridorS3R1-v0", "--episodes", "2"])
+    assert "Mission: pick up the" in capsys.readouterr().out
