@@ -53,10 +53,11 @@ def test_a_lower_case_task_trains_in_the_tasks_experiment(in_tmp):
     assert run.data.params["data.task"] == "SimpleDoorKey"
 
 
-def _settings(schedule: str = "ReferenceSchedule", **teacher: str | None) -> Namespace:
+def _settings(schedule: str = "ReferenceSchedule", task: str = "SimpleDoorKey",
+              **teacher: str | None) -> Namespace:
     teacher = {"backend": "table", "mode": "soft", "model": None, "plans": None, **teacher}
     return Namespace(schedule=Namespace(class_path=f"llm4teach.training.schedules.{schedule}"),
-                     data=Namespace(teacher=Namespace(**teacher)))
+                     data=Namespace(task=task, teacher=Namespace(**teacher)))
 
 
 def test_the_method_tag_says_what_the_run_does():
@@ -68,6 +69,10 @@ def test_the_method_tag_says_what_the_run_does():
     assert method_tag(_settings(backend="openai", model="/models/Qwen2.5-7B")) == \
         "soft-openai-Qwen2.5-7B"
     assert method_tag(_settings(plans="tables/mine.json")) == "soft-table-mine"
+    corridor = "MiniGrid-KeyCorridorS3R1-v0"  # no packaged table: not taught, not "soft"
+    assert method_tag(_settings(task=corridor)) == "no-table"
+    assert method_tag(_settings(task=corridor, backend="hf", model="smollm2")) == \
+        "soft-hf-smollm2"
 
 
 def _without(args: list[str], option: str) -> list[str]:

@@ -25,6 +25,7 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_warn
 
 from llm4teach.domains import short_name
+from llm4teach.teacher.planners.table import has_table
 from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM, default_run_name
 from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking, mlflow_logger
 from llm4teach.training.budget import FrameBudget
@@ -247,10 +248,13 @@ def method_tag(config: Any) -> str:
     """What the run does, as MLflow's ``method`` tag and in its name: ``ppo`` with no
     teacher, else the teacher's mode (``soft``, ``hard``) and, past the recorded answers,
     its source: ``soft-hf-vicuna-7b-v1.5`` (backend and model), ``soft-table-mine`` (a
-    plan table file)."""
+    plan table file); ``no-table`` for a table teacher with no table of the task (its every
+    step falls back, so the run is not taught)."""
     if config.schedule.class_path == NO_TEACHER:
         return "ppo"
     teacher = config.data.teacher
+    if teacher.backend == "table" and not teacher.plans and not has_table(config.data.task):
+        return "no-table"
     if teacher.backend != "table":
         model = [PurePath(teacher.model).name] if teacher.model else []
         return "-".join([teacher.mode, teacher.backend, *model])

@@ -107,6 +107,12 @@ def table_for(task: str) -> dict:
 NO_TABLE = "no packaged table: every state text is unknown"
 
 
+def has_table(task: str) -> bool:
+    """Whether a packaged table teaches ``task`` (else every step of a table teacher falls
+    back: the run learns from the reward alone)."""
+    return table_for(task).get("about") != NO_TABLE
+
+
 class TablePlanner:
     """Looks state texts up in a table; plans come back verbatim (junk included).
 
@@ -124,7 +130,7 @@ class TablePlanner:
 
     def __init__(self, task: str, plans: str | Path | None = None) -> None:
         table = table_for(task) if plans is None else load_table(plans)
-        if table.get("about") == NO_TABLE:
+        if plans is None and not has_table(task):
             warnings.warn(
                 f"no plan table teaches {task}: every step falls back and the student learns "
                 "from the reward alone. Give it an LLM (--data.teacher.backend hf "
