@@ -2,8 +2,9 @@
 
 For each task and each method of ``sample_efficiency.py`` whose teacher is an LLM (and the
 baselines run beside them), per seed: the teacher's held-out success, the student's
-greedy and sampled success at the end, the frames and the run's CPU seconds until greedy
-success first reached 0.9 and until it first rose above the teacher's, and the LLM's share
+greedy and sampled success at the end (and at the config's budget), the frames and the run's
+CPU seconds until greedy success first reached 0.9 and until greedy and sampled success
+first rose above the teacher's, and the LLM's share
 of the run's CPU (the model's CPU seconds over the process's). Train the runs first:
 
     python benchmarks/sample_efficiency.py --tasks SimpleDoorKey --methods smollm2 ppo
@@ -15,6 +16,7 @@ Writes ``docs/generated/llm_students/<tasks>.md``.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import numpy as np
 
@@ -26,36 +28,42 @@ from sample_efficiency import BUDGET, FINISHED, METHODS, experiment_name
 GREEDY, SAMPLED = "eval/student_greedy_success", "eval/student_sampled_success"
 
 
-def first_at(history: list[tuple[int, float]], level: float) -> int | None:
-    """The first step (frames) whose value is above ``level`` (or at it, for 0.9)."""
-    return next((step for step, value in history if value >= level), None)
-
-
 def at(history: list[tuple[int, float]], frames: int) -> float | None:
     """The value logged at ``frames`` (the config's budget inside a longer run)."""
     return next((value for step, value in history if step == frames), None)
 
 
-def run_row(client, run, budget: int) -> dict[str, float | int | None]:  # noqa: ANN001
+def run_row(client, run, budget: int) -> dict[str, Any]:  # noqa: ANN001 (MLflow objects)
     def history(key: str) -> list[tuple[int, float]]:
         return sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, key))
 
-    greedy, cpu = history(GREEDY), dict(history("time/cpu_s"))
+    greedy, sampled, cpu = history(GREEDY), history(SAMPLED), dict(history("time/cpu_s"))
     teacher = [v for _, v in history("eval/teacher_success")]
     teacher_success = teacher[0] if teacher else None
-    to_09 = first_at(greedy, 0.9)
-    above = None if teacher_success is None else next(
-        (step for step, value in greedy if value > teacher_success), None)
+
+    def when(curve: list[tuple[int, float]], above: float | None,
+             strictly: bool) -> tuple[int, float] | None:
+        """(frames, CPU-s) of the first evaluation at (or strictly above) ``above``."""
+        if above is None:
+            return None
+        step = next((s for s, v in curve if (v > above if strictly else v >= above)), None)
+        return None if step is None else (step, cpu.get(step, float("nan")))
+
     llm = history("teacher/model_cpu_seconds")
     total = max(cpu.values()) if cpu else None
     return {"seed": int(run.data.tags.get("seed", -1)), "teacher": teacher_success,
-            "greedy_budget": at(greedy, budget), "sampled_budget": at(history(SAMPLED), budget),
+            "greedy_budget": at(greedy, budget), "sampled_budget": at(sampled, budget),
             "frames": greedy[-1][0] if greedy else None,
             "greedy": greedy[-1][1] if greedy else None,
-            "sampled": history(SAMPLED)[-1][1] if history(SAMPLED) else None,
-            "frames_09": to_09, "cpu_09": cpu.get(to_09) if to_09 is not None else None,
-            "frames_above": above, "cpu_above": cpu.get(above) if above is not None else None,
+            "sampled": sampled[-1][1] if sampled else None,
+            "to_09": when(greedy, 0.9, strictly=False),
+            "above_greedy": when(greedy, teacher_success, strictly=True),
+            "above_sampled": when(sampled, teacher_success, strictly=True),
             "llm_share": llm[-1][1] / total if llm and total else None, "cpu": total}
+
+
+def point(found: tuple[int, float] | None) -> str:
+    return "never" if found is None else f"{found[0]:,} ({found[1]:.0f})"
 
 
 def cell(value: float | int | None, form: str) -> str:
@@ -72,9 +80,9 @@ def main() -> None:
 
     client = MlflowClient(tracking_uri=DEFAULT_TRACKING_URI)
     lines = ["| task | method | seed | teacher | greedy / sampled at the config's budget | "
-             "frames | greedy | sampled | frames to 0.9 greedy | CPU-s to 0.9 | "
-             "frames to above teacher | CPU-s to above | LLM share of CPU | run CPU-s |",
-             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "frames | greedy | sampled | 0.9 greedy: frames (CPU-s) | above the teacher, greedy "
+             "| above the teacher, sampled | LLM share of CPU | run CPU-s |",
+             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for task in args.tasks:
         experiment = client.get_experiment_by_name(experiment_name(task))
         if experiment is None:
@@ -89,24 +97,23 @@ def main() -> None:
                     f"| {task} | {method} | {r['seed']} | {cell(r['teacher'], '.2f')} | "
                     f"{cell(r['greedy_budget'], '.2f')} / {cell(r['sampled_budget'], '.2f')} "
                     f"({budget:,}) | {cell(r['frames'], ',')} | {cell(r['greedy'], '.2f')} | "
-                    f"{cell(r['sampled'], '.2f')} | "
-                    f"{cell(r['frames_09'], ',')} | {cell(r['cpu_09'], '.0f')} | "
-                    f"{cell(r['frames_above'], ',')} | {cell(r['cpu_above'], '.0f')} | "
+                    f"{cell(r['sampled'], '.2f')} | {point(r['to_09'])} | "
+                    f"{point(r['above_greedy'])} | {point(r['above_sampled'])} | "
                     f"{cell(r['llm_share'], '.1%')} | {cell(r['cpu'], '.0f')} |")
             if len(rows) > 1:
                 greedy = [r["greedy"] for r in rows if r["greedy"] is not None]
                 at_budget = [r["greedy_budget"] for r in rows if r["greedy_budget"] is not None]
                 lines.append(f"| {task} | {method} | mean | | {np.mean(at_budget):.2f} ± "
                              f"{np.std(at_budget):.2f} | | {np.mean(greedy):.2f} ± "
-                             f"{np.std(greedy):.2f} | | | | | | | |")
+                             f"{np.std(greedy):.2f} | | | | | | |")
             print(f"{task} {method}: {len(rows)} finished runs", flush=True)
     command = (f"python benchmarks/llm_students.py --tasks {' '.join(args.tasks)} "
                f"--methods {' '.join(args.methods)}")
     body = (f"{machine_line(load=False)}\n\nRuns of `python benchmarks/sample_efficiency.py "
             f"--tasks {' '.join(args.tasks)} --methods {' '.join(args.methods)}` (one process "
             "each, one torch thread); held-out success on 100 episodes at every evaluation; "
-            "*teacher*: the teacher acting alone on the same episodes; CPU-s are the run's "
-            "process from its start (imports, model load and the teacher's evaluation "
+            "*teacher*: the teacher acting alone on the same episodes; CPU-s (in brackets) are "
+            "the run's process from its start (imports, model load and the teacher's evaluation "
             "included); the LLM's share counts its answers, asked once per distinct state text "
             "and kept in the persistent cache (a later run with the same settings pays "
             "nothing).\n\n" + "\n".join(lines))
