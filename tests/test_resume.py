@@ -13,6 +13,7 @@ from fit_args import tiny_fit_args
 from lightning.pytorch import Callback
 from mlflow.tracking import MlflowClient
 
+from llm4teach.cli import Stopped
 from llm4teach.envs import make_env
 from llm4teach.teacher import Teacher, TeacherConfig
 from llm4teach.training.artifacts import MLflowTracking
@@ -106,7 +107,8 @@ def test_run_stopped_before_its_first_checkpoint_starts_afresh_in_its_mlflow_run
     args = tiny_fit_args(broken)
     sigint = signal.getsignal(signal.SIGINT)  # Lightning ignores Ctrl-C while it shuts down
     try:
-        with pytest.raises(SystemExit):
+        with pytest.raises(Stopped, match=r"interrupted \(Ctrl-C\); no checkpoint was written "
+                                          r"yet: the same command with --ckpt_path last starts"):
             fit([*args, "--trainer.callbacks+=test_resume.CtrlC"])
     finally:
         signal.signal(signal.SIGINT, sigint)

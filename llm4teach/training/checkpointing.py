@@ -104,17 +104,19 @@ def remove_stale_temps(dirpath: Path) -> list[Path]:
 
 
 def checkpoint_callbacks(dirpath: Path) -> list[ModelCheckpoint]:
-    """``last.ckpt`` at every epoch end (every ``data.epoch_frames`` frames), and the best one
-    by held-out greedy success.
+    """The best checkpoint by held-out greedy success, and ``last.ckpt``, at every epoch end
+    (every ``data.epoch_frames`` frames).
 
     Two callbacks, because Lightning's ``save_last`` with a monitor only writes ``last``
-    when the monitored value improved.
+    when the monitored value improved. The best one goes first (Lightning keeps their
+    order), so that ``last.ckpt`` holds this epoch's best-tracking state: a run continued
+    from it knows the best file on disk, keeps one, and names the uninterrupted run's.
     """
     common = {"dirpath": dirpath, "save_on_train_epoch_end": True, "save_top_k": 1,
               "auto_insert_metric_name": False, "enable_version_counter": False}
-    return [ModelCheckpoint(filename="last", **common),
-            ModelCheckpoint(filename="best-epoch{epoch}", monitor=BEST_METRIC, mode="max",
-                            **common)]
+    return [ModelCheckpoint(filename="best-epoch{epoch}", monitor=BEST_METRIC, mode="max",
+                            **common),
+            ModelCheckpoint(filename="last", **common)]
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
