@@ -52,10 +52,12 @@ def _compare(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from llm4teach.compare import compare
-    from llm4teach.tracking import resolve_tracking_uri
+    from llm4teach.tracking import check_store, resolve_tracking_uri
 
+    tracking_uri = resolve_tracking_uri(args.tracking_uri)
+    check_store(tracking_uri)
     result = compare(
-        tracking_uri=resolve_tracking_uri(args.tracking_uri), experiments=args.experiment,
+        tracking_uri=tracking_uri, experiments=args.experiment,
         run_ids=args.run_id, filter_string=args.filter, metric=args.metric,
         group_by=args.group_by, out_dir=Path(args.out),
     )

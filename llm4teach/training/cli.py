@@ -28,7 +28,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from llm4teach.cli import Stopped
 from llm4teach.domains import short_name
-from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM
+from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM, check_store
 from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking, mlflow_logger
 from llm4teach.training.budget import FrameBudget
 from llm4teach.training.checkpointing import (
@@ -198,7 +198,8 @@ class FitCLI(LightningCLI):
         root = Path(config.trainer.default_root_dir)
         dirpath = root / "checkpoints"
         is_rank_zero = rank_zero_only.rank == 0  # the ranks of one DDP job share one run
-        if is_rank_zero:
+        if is_rank_zero:  # the store first: a fit that cannot log makes no folder
+            check_store(self.config_init[self.subcommand].tracking.tracking_uri)
             check_writable(root)
             self._held.enter_context(hold_run(root))
         init = self.config_init[self.subcommand]
