@@ -73,7 +73,7 @@ def test_hard_mode_run_crashed_after_logging_resumes_exactly_and_logs_once(in_tm
 
     args = tiny_fit_args(broken, **hard)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        fit([*args, "--trainer.callbacks+=test_resume.Crash"])
+        fit([*args, "--allow_module", "test_resume", "--trainer.callbacks+=test_resume.Crash"])
     interrupted = load_checkpoint(broken / "run/checkpoints/last.ckpt")
     assert int(interrupted["state_dict"]["updates"]) == 2  # the epoch-end before the crash
     run_id = interrupted["mlflow_run_id"]
@@ -109,7 +109,8 @@ def test_run_stopped_before_its_first_checkpoint_starts_afresh_in_its_mlflow_run
     try:
         with pytest.raises(Stopped, match=r"interrupted \(Ctrl-C\); no checkpoint was written "
                                           r"yet: the same command with --ckpt_path last starts"):
-            fit([*args, "--trainer.callbacks+=test_resume.CtrlC"])
+            fit([*args, "--allow_module", "test_resume",
+                 "--trainer.callbacks+=test_resume.CtrlC"])
     finally:
         signal.signal(signal.SIGINT, sigint)
     assert not list((broken / "run/checkpoints").glob("*.ckpt"))

@@ -40,6 +40,7 @@ from llm4teach.training.checkpointing import (
     remove_stale_temps,
     resolve_checkpoint,
 )
+from llm4teach.training.class_paths import check_class_paths, split_allowed
 from llm4teach.training.data import RolloutDataModule
 from llm4teach.training.evaluation import Evaluation
 from llm4teach.training.module import PPOTeacherModule
@@ -324,7 +325,11 @@ def _warning_line(message: Warning | str, category: type[Warning], *_: Any, **__
 
 
 def fit(argv: Sequence[str]) -> None:
-    """Entry point of ``llm4teach fit ARGS``; a bad setting is a ``ValueError`` of one line."""
+    """Entry point of ``llm4teach fit ARGS``; a bad setting is a ``ValueError`` of one line.
+    Classes named in the settings are checked before jsonargparse imports them
+    (``class_paths``)."""
+    argv, allowed = split_allowed(argv)
+    check_class_paths(argv, allowed)
     for source in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.loggers.mlflow"):
         logging.getLogger(source).addFilter(DROP_NOTICES)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # table migrations
