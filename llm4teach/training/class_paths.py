@@ -55,8 +55,8 @@ def check_class_paths(argv: Sequence[str], allowed: Sequence[str] = ()) -> None:
             raise ValueError(
                 f"{setting} names {name} ({where}), a class of the module {module}, which a "
                 f"fit may not import (its code would run before any check): use a class of "
-                f"{', '.join(OFFERED[:-1])} or {OFFERED[-1]}, or allow your module on the command line with "
-                f"{ALLOW_OPTION} {module}")
+                f"{', '.join(OFFERED[:-1])} or {OFFERED[-1]}, or allow your module on the "
+                f"command line with {ALLOW_OPTION} {module}")
 
 
 def _named_classes(argv: Sequence[str]) -> Iterator[tuple[str, str, str]]:
