@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
@@ -288,12 +289,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     signal, a closed pipe) is one line ``llm4teach CMD: error: ...`` naming the fix; any
     other exception is a bug, shown with its traceback and where to report it."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command(argv)
+    # a warning is its line (Python's shows our file and source line, not the user's)
+    before = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_, **__: f"llm4teach{command}: warning: {message}\n"
     try:
         _dispatch(argv)
     except SystemExit:
         raise
     except BaseException as err:  # the command's boundary: every failure ends here
-        _fail(_command(argv), err)
+        _fail(command, err)
+    finally:
+        warnings.formatwarning = before
 
 
 def _dispatch(argv: list[str]) -> None:

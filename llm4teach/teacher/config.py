@@ -15,6 +15,7 @@ SKILLS = ("ours", "reference")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 LOGITS_NORMS = ("mean", "sum")
 QUANTIZATIONS = (None, "4bit", "8bit")
+MAX_NEW_TOKENS = 1024  # an answer's bound: plans are lines, not pages
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -159,9 +160,10 @@ class TeacherConfig:
         if not isinstance(self.num_samples, int) or self.num_samples < 1:
             raise ValueError(f"teacher num_samples must be a positive integer, got "
                              f"{self.num_samples!r}")
-        if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
-            raise ValueError(f"teacher max_new_tokens must be a positive integer, got "
-                             f"{self.max_new_tokens!r}")
+        if not isinstance(self.max_new_tokens, int) or not 0 < self.max_new_tokens <= \
+                MAX_NEW_TOKENS:
+            raise ValueError(f"teacher max_new_tokens must be an integer from 1 to "
+                             f"{MAX_NEW_TOKENS} (a plan is one line), got {self.max_new_tokens!r}")
         for name, least in (("retries", 0), ("concurrency", 1)):
             value = getattr(self, name)
             if not isinstance(value, int) or value < least:

@@ -23,6 +23,7 @@ from llm4teach.teacher.grammar import Grammar
 
 PlanDist = dict[str, float]  # plan text -> probability (raw text; parsing happens later)
 PROMPT_KEYS = ("system", "sample", "prompt", "logits")
+PROMPT_MAX_CHARS = 32_000  # the texts of one prompt file, about 8,000 tokens
 
 
 @dataclass
@@ -105,6 +106,16 @@ def load_prompt(prompt: str | None, task: str) -> dict[str, str]:
     missing = set(PROMPT_KEYS) - set(texts if isinstance(texts, dict) else {})
     if missing:
         raise ValueError(f"teacher prompt file {path} lacks {', '.join(sorted(missing))}; {fix}")
+    for key in PROMPT_KEYS:
+        if not isinstance(texts[key], str):
+            raise ValueError(f"teacher prompt file {path}: {key} is {texts[key]!r:.40}, not a "
+                             f"text (quote it); {fix}")
+    size = sum(len(texts[key]) for key in PROMPT_KEYS)
+    if size > PROMPT_MAX_CHARS:
+        raise ValueError(f"teacher prompt file {path}: its texts hold {size:,} characters, more "
+                         f"than the {PROMPT_MAX_CHARS:,} a prompt may (each state text is sent "
+                         "with them, and the model's memory grows with their length): shorten "
+                         "them")
     return texts
 
 
