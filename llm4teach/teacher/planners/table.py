@@ -75,6 +75,9 @@ def load_table(path: str | Path) -> dict:
         table = loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ValueError(f"plan table {path} cannot be read: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"plan table {path} is not UTF-8 text: write it as JSON or YAML "
+                         "in UTF-8") from None
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         raise ValueError(f"plan table {path} is not valid {path.suffix[1:].upper()}: "
                          f"{' '.join(str(err).split())}") from None
