@@ -192,8 +192,6 @@ def _parse_teacher_args(parser: ArgumentParser,
     # a --config's values are defaults, which jsonargparse does not check
     if type(args.episodes) is not int or args.episodes < 1:
         raise ValueError(f"--episodes must be a positive integer, got {args.episodes!r}")
-    if not isinstance(args.task, str):
-        raise ValueError(f"--task must be a task name (llm4teach tasks), got {args.task!r}")
     return args, TeacherConfig(**vars(args.teacher))
 
 

@@ -333,7 +333,7 @@ CATALOGUE: dict[str, tuple[Case, str]] = {
         "teacher", "--config", str(bad["episodes_text.yaml"])],
         "--episodes must be a positive integer, got 'many'"),
     "teacher config task a number": (teacher_config("task_number.yaml"),
-                                     "--task must be a task name"),
+                                     'Parser key "task"'),
     "teacher config not YAML": (teacher_config("bad.yaml"), "is not valid YAML"),
     "teacher config missing": (lambda bad, tmp: ["teacher", "--config", str(tmp / "x.yaml")],
                                "cannot be read (No such file or directory)"),
