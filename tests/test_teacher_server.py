@@ -8,8 +8,10 @@ import socket
 import time
 
 import pytest
+from fit_args import tiny_fit_args
 from stub_server import Handler, chat, drip, hang, stub_server
 
+from llm4teach.cli import main
 from llm4teach.teacher import TeacherConfig, make_planner
 
 TEXT = "Agent sees <key>, holds <nothing>."
@@ -112,3 +114,35 @@ def test_a_server_that_does_not_name_one_model_asks_for_model(models, fragment):
         with pytest.raises(ValueError, match=f"model is not set, .*{fragment}.*set teacher model"):
             planner(stub.base_url, model=None)
         assert len(stub.requests) == 1  # asked once: a server without the route is no outage
+
+
+@pytest.mark.slow
+def test_a_fit_whose_server_dies_keeps_its_checkpoint_and_says_how_to_continue(in_tmp):
+    """A run trained with the server; continued once the server fails (a new process asks
+    again: ``:memory:`` cache), it stops at the first request, its checkpoint untouched."""
+    down = False
+
+    def answer(handler: Handler) -> None:
+        if down:
+            handler.send({"detail": "model crashed"}, 503)
+        else:
+            handler.send(chat("Action: explore", "Action: explore"))
+
+    with stub_server(answer) as stub:
+        teacher = {"--data.teacher.backend": "openai", "--data.teacher.base_url": stub.base_url,
+                   "--data.teacher.model": "m", "--data.teacher.method": "sample",
+                   "--data.teacher.num_samples": "2", "--data.teacher.retries": "1",
+                   "--data.teacher.cache_path": ":memory:"}
+        main(["fit", *tiny_fit_args(in_tmp, total_frames=128, **teacher)])
+        last = in_tmp / "run/checkpoints/last.ckpt"
+        kept = last.read_bytes()
+        down = True
+        with pytest.raises(SystemExit) as exc:
+            main(["fit", *tiny_fit_args(in_tmp, total_frames=256, **teacher),
+                  "--ckpt_path", "last"])
+    assert exc.value.code.startswith(f"llm4teach fit: error: the teacher server {stub.base_url}"
+                                     "/chat/completions did not answer after 2 tries (HTTP 503")
+    assert exc.value.code.endswith(
+        f"(the checkpoints in {in_tmp}/run/checkpoints are kept: continue the run with the "
+        "same command and --ckpt_path last)")
+    assert last.read_bytes() == kept
