@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import traceback
+import urllib.error
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
@@ -361,8 +362,9 @@ def _expected(err: BaseException) -> str | None:
     if isinstance(err, MemoryError):
         return ("out of memory (MemoryError): lower the sizes given (data.num_envs, "
                 "evaluation.episodes, the teacher's batch or prompt) or use a larger machine")
-    network = (ConnectionError, TimeoutError, socket.gaierror, http.client.HTTPException)
-    if isinstance(err, network) or type(err).__name__ == "URLError":
+    network = (ConnectionError, TimeoutError, socket.gaierror, urllib.error.URLError,
+               http.client.HTTPException)
+    if isinstance(err, network):
         return f"the network failed ({_reason(err)}): {NETWORK_FIX}"
     if isinstance(err, OSError):
         where = f" ({err.filename})" if err.filename else ""

@@ -453,10 +453,12 @@ CATALOGUE: dict[str, tuple[Case, str]] = {
     "run folder under a file": (lambda bad, tmp: [
         "fit", *tiny_fit_args(tmp), "--trainer.default_root_dir", str(bad["a_file"] / "run")],
         "is not writable"),
+    "artifact folder cannot be made": (fit("--tracking.artifact_root", "/proc/no/artifacts"),
+                                       "(/proc/no): check that the path exists"),
     "config a folder": (fit_with("--config", "a_folder"), "a_folder"),
-    "checkpoint a folder": (fit_with("--ckpt_path", "a_folder"), "does not exist"),
+    "checkpoint a folder": (fit_with("--ckpt_path", "a_folder"), "a_folder is a folder: pass"),
     "evaluate a folder": (lambda bad, tmp: ["evaluate", "--ckpt", str(bad["a_folder"])],
-                          "does not exist"),
+                          "a_folder is a folder: pass a checkpoint file"),
     # compare's own arguments
     "compare unknown run id": (compare("--run-id", "nope"), "no run 'nope' in"),
     "compare malformed filter": (compare("--experiment", "SimpleDoorKey", "--filter", "tags.x="),

@@ -122,6 +122,9 @@ def checkpoint_callbacks(dirpath: Path) -> list[ModelCheckpoint]:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint with the safe loader; a missing or damaged file is a ``ValueError``."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"checkpoint {path} is a folder: pass a checkpoint file a fit wrote "
+                         "(<run folder>/checkpoints/last.ckpt)")
     if not path.is_file():
         raise ValueError(f"checkpoint {path} does not exist")
     try:
