@@ -10,7 +10,7 @@ to ``completions`` with ``echo`` and ``logprobs`` (vLLM returns the prompt's tok
 log-probabilities so); a server that returns none gets one ``ValueError`` naming the fix.
 Without a ``model``, the one the server lists at ``GET models`` is asked.
 
-Requests run ``concurrency`` at a time (threads; stdlib ``http.client``). Each has one
+Requests run ``concurrency`` at a time (threads; stdlib ``urllib``). Each has one
 deadline, ``timeout_s`` from its start, that bounds everything it does: connecting,
 waiting, reading a reply however slowly it comes, and its retries (with backoff, or as
 long as a 429 or 503's ``Retry-After`` asks, on connection errors, 408, 429 and 5xx).
@@ -32,10 +32,11 @@ import os
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from llm4teach.teacher.config import TeacherConfig
 from llm4teach.teacher.grammar import MINIGRID, Grammar
@@ -281,40 +282,64 @@ class OpenAIPlanner(LLMPlanner):
 
 def _exchange(url: str, data: bytes | None, headers: dict[str, str],
               deadline: float) -> tuple[int, float | None, bytes]:
-    """One HTTP exchange cut at ``deadline`` (``TimeoutError``), however slowly the server
-    sends: ``(status, Retry-After seconds or None, body)``. A socket timeout bounds one
-    read; a timer that shuts the socket at the deadline bounds them all."""
+    """One HTTP exchange (through urllib: proxies and redirects as the environment says)
+    cut at ``deadline`` (``TimeoutError``), however slowly the server sends: ``(status,
+    Retry-After seconds or None, body)``. A socket timeout bounds one read; a timer that
+    shuts the exchange's sockets at the deadline bounds them all."""
     left = deadline - time.monotonic()
     if left <= 0:
         raise TimeoutError
-    parts = urlsplit(url)
-    connection = (http.client.HTTPSConnection if parts.scheme == "https"
-                  else http.client.HTTPConnection)(parts.hostname, parts.port, timeout=left)
-    cut = threading.Timer(left, _shut, (connection,))
+    sockets: list[socket.socket] = []
+    cut = threading.Timer(left, _shut, (sockets,))
     cut.start()
+    request = urllib.request.Request(url, data=data, headers=headers,
+                                     method="GET" if data is None else "POST")
     try:
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        connection.request("GET" if data is None else "POST", path, body=data, headers=headers)
-        reply = connection.getresponse()
-        raw = reply.read(MAX_REPLY_BYTES + 1)
+        try:
+            reply = _opener(sockets).open(request, timeout=left)
+        except urllib.error.HTTPError as refusal:  # a status >= 400 and its body
+            reply = refusal
+        with reply:
+            raw = reply.read(MAX_REPLY_BYTES + 1)
     except (OSError, http.client.HTTPException):
         if time.monotonic() >= deadline:
             raise TimeoutError from None
         raise
     finally:
         cut.cancel()
-        connection.close()
     if time.monotonic() >= deadline:
         raise TimeoutError
     if len(raw) > MAX_REPLY_BYTES:
         raise http.client.HTTPException(f"a reply over {MAX_REPLY_BYTES >> 20} MiB")
-    return reply.status, _retry_after(reply.getheader("Retry-After")), raw
+    return reply.status, _retry_after(reply.headers.get("Retry-After")), raw
 
 
-def _shut(connection: http.client.HTTPConnection) -> None:
-    """End a connection's socket from another thread: its blocked read returns at once."""
-    sock = connection.sock
-    if sock is not None:
+def _opener(sockets: list[socket.socket]) -> urllib.request.OpenerDirector:
+    """urllib's opener, each socket its connections open kept in ``sockets`` (for ``_shut``:
+    urllib hands a reply's socket to the reply and forgets it)."""
+
+    def keeping(kind: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
+        class Keeping(kind):
+            def connect(self) -> None:
+                super().connect()
+                sockets.append(self.sock)
+        return Keeping
+
+    class HTTP(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(keeping(http.client.HTTPConnection), req)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(keeping(http.client.HTTPSConnection), req,
+                                context=self._context)
+
+    return urllib.request.build_opener(HTTP, HTTPS)
+
+
+def _shut(sockets: list[socket.socket]) -> None:
+    """End the sockets of an exchange from another thread: a blocked read returns at once."""
+    for sock in list(sockets):
         with contextlib.suppress(OSError):  # already closed
             sock.shutdown(socket.SHUT_RDWR)
 
@@ -344,8 +369,10 @@ def _finite(value: Any) -> bool:
 
 
 def _oserror(err: BaseException) -> str:
-    """A connection failure in a few words (``Connection refused``...)."""
-    return getattr(err, "strerror", None) or str(err) or type(err).__name__
+    """A connection failure in a few words (``Connection refused``...), urllib's wrapped
+    reason included."""
+    reason = getattr(err, "reason", None) or err
+    return getattr(reason, "strerror", None) or str(reason) or type(err).__name__
 
 
 def _detail(raw: bytes) -> str:
