@@ -7,9 +7,16 @@ Each subcommand lives with the code it drives; this module only dispatches, so t
 from __future__ import annotations
 
 import argparse
+import http.client
+import os
+import signal
+import socket
 import sys
+import traceback
+import urllib.error
+import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:  # imported where used, so that ``llm4teach --help`` stays fast
     from jsonargparse import ArgumentParser, Namespace
@@ -47,10 +54,12 @@ def _compare(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from llm4teach.compare import compare
-    from llm4teach.tracking import resolve_tracking_uri
+    from llm4teach.tracking import check_store, resolve_tracking_uri
 
+    tracking_uri = resolve_tracking_uri(args.tracking_uri)
+    check_store(tracking_uri)
     result = compare(
-        tracking_uri=resolve_tracking_uri(args.tracking_uri), experiments=args.experiment,
+        tracking_uri=tracking_uri, experiments=args.experiment,
         run_ids=args.run_id, filter_string=args.filter, metric=args.metric,
         group_by=args.group_by, out_dir=Path(args.out),
     )
@@ -219,23 +228,42 @@ def _parse_teacher_args(parser: ArgumentParser,
         fit_config = parser.parse_args(argv).config
         if fit_config:
             with open(fit_config, encoding="utf-8") as f:
-                parser.set_defaults(_fit_defaults(yaml.safe_load(f) or {}))
+                parser.set_defaults(_fit_defaults(yaml.safe_load(f) or {}, fit_config))
         args = parser.parse_args(argv)
-    except (ArgumentError, KeyError, OSError) as err:
+    except yaml.YAMLError as err:
+        raise ValueError(f"--config {fit_config} is not valid YAML "
+                         f"({' '.join(str(err).split())[:160]}): fix the file") from None
+    except OSError as err:
+        raise ValueError(f"--config {fit_config} cannot be read ({err.strerror or err}): pass "
+                         "a fit config such as configs/simpledoorkey.yaml") from None
+    except (ArgumentError, KeyError) as err:
         raise ValueError(" ".join(str(err).split())) from None
-    if args.episodes < 1:
-        raise ValueError(f"--episodes must be a positive integer, got {args.episodes}")
+    # a --config's values are defaults, which jsonargparse does not check
+    if type(args.episodes) is not int or args.episodes < 1:
+        raise ValueError(f"--episodes must be a positive integer, got {args.episodes!r}")
     return args, TeacherConfig(**vars(args.teacher))
 
 
-def _fit_defaults(fit: dict) -> dict[str, object]:
-    """The teacher command's defaults from a fit config (dotted keys, as jsonargparse sets)."""
-    data = fit.get("data") or {}
-    defaults: dict[str, object] = {f"teacher.{k}": v
-                                   for k, v in (data.get("teacher") or {}).items()}
+def _fit_defaults(fit: object, path: str) -> dict[str, object]:
+    """The teacher command's defaults from a fit config (dotted keys, as jsonargparse sets);
+    a file of another shape is a ValueError naming the part that is not a mapping."""
+
+    def mapping(value: object, where: str) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError(f"--config {path}: {where} is a {type(value).__name__}, not a "
+                             "mapping: pass a fit config (data: {task: ..., teacher: {...}}, "
+                             "evaluation: {episodes: ...}), such as configs/simpledoorkey.yaml")
+        return value
+
+    fit = mapping(fit, "the file")
+    data = mapping(fit.get("data"), "data")
+    defaults: dict[str, object] = {f"teacher.{k}": v for k, v in
+                                   mapping(data.get("teacher"), "data.teacher").items()}
     if "task" in data:
         defaults["task"] = data["task"]
-    episodes = (fit.get("evaluation") or {}).get("episodes")
+    episodes = mapping(fit.get("evaluation"), "evaluation").get("episodes")
     if episodes is not None:
         defaults["episodes"] = episodes
     return defaults
@@ -296,8 +324,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+BUG_REPORT = ("this is a bug in llm4teach, not a fault of the input: please report it as an "
+              "issue of the llm4teach project, with the command line and the traceback above")
+NETWORK_FIX = "check the address and that the server there is running and reachable"
+FILE_FIX = ("check that the path exists, that you may read (and write) it, and that its disk "
+            "has room")
+
+
+class Stopped(Exception):
+    """A command stopped by a signal (Ctrl-C, SIGTERM) at a safe point: its message says how
+    to continue, its exit code is the shell's for the signal (128 + its number), so that
+    ``&&`` chains and schedulers do not read success."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    """``llm4teach ARGS``: every expected failure (a setting, a file, a store, a server, a
+    signal, a closed pipe) is one line ``llm4teach CMD: error: ...`` naming the fix; any
+    other exception is a bug, shown with its traceback and where to report it."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command(argv)
+    # a warning is its line (Python's shows our file and source line, not the user's)
+    before = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_, **__: f"llm4teach{command}: warning: {message}\n"
+    try:
+        _dispatch(argv)
+    except SystemExit:
+        raise
+    except BaseException as err:  # the command's boundary: every failure ends here
+        _fail(command, err)
+    finally:
+        warnings.formatwarning = before
+
+
+def _dispatch(argv: list[str]) -> None:
     if argv in (["fit", "--help"], ["fit", "-h"]):  # our settings, without importing Lightning
         from llm4teach.fit_help import print_help
 
@@ -310,17 +373,72 @@ def main(argv: Sequence[str] | None = None) -> None:
             from llm4teach.training.cli import fit as run
         else:
             run = teacher
-        try:
-            run(argv[1:])
-        except ValueError as err:
-            command = " ".join(argv[:2]) if argv[:2] == ["teacher", "export"] else argv[0]
-            sys.exit(f"llm4teach {command}: error: {err}")
+        run(argv[1:])
         return
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except ValueError as err:  # bad task names and settings: one clear line, no traceback
-        sys.exit(f"llm4teach {args.command}: error: {err}")
+    args.func(args)
+
+
+def _command(argv: list[str]) -> str:
+    """The command a failure line names (`` fit``, `` teacher export``...): argparse has
+    refused an unknown one before anything can fail."""
+    if argv[:2] == ["teacher", "export"]:
+        return " teacher export"
+    return f" {argv[0]}" if argv else ""
+
+
+def _fail(command: str, err: BaseException) -> NoReturn:
+    """Exit with ``err`` as the one line of its failure class; an unexpected class is a bug:
+    its traceback, then the line saying so."""
+    prefix = f"llm4teach{command}: error:"
+    if isinstance(err, Stopped):
+        print(f"{prefix} {err}", file=sys.stderr, flush=True)
+        raise SystemExit(err.exit_code)
+    if isinstance(err, KeyboardInterrupt):
+        print(f"{prefix} interrupted (Ctrl-C): nothing was finished; run the command again",
+              file=sys.stderr, flush=True)
+        raise SystemExit(128 + signal.SIGINT)
+    if isinstance(err, BrokenPipeError):
+        # the reader went away (`| head`): no more output, and none at exit either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(f"{prefix} the output's reader closed the pipe before the end (stdout): "
+                 "let it read everything (not | head), or redirect the output to a file")
+    line = _expected(err)
+    if line is None:
+        traceback.print_exception(err)
+        line = f"{BUG_REPORT} ({type(err).__name__})"
+    sys.exit(f"{prefix} {' '.join(line.split())}")
+
+
+def _expected(err: BaseException) -> str | None:
+    """The one line of an expected failure class, or None: a bug."""
+    if isinstance(err, ValueError):
+        return str(err)
+    if isinstance(err, MemoryError):
+        return ("out of memory (MemoryError): lower the sizes given (data.num_envs, "
+                "evaluation.episodes, the teacher's batch or prompt) or use a larger machine")
+    network = (ConnectionError, TimeoutError, socket.gaierror, urllib.error.URLError,
+               http.client.HTTPException)
+    if isinstance(err, network):
+        return f"the network failed ({_reason(err)}): {NETWORK_FIX}"
+    if isinstance(err, OSError):
+        where = f" ({err.filename})" if err.filename else ""
+        return f"{err.strerror or err}{where}: {FILE_FIX}"
+    mlflow = sys.modules.get("mlflow.exceptions")
+    if mlflow is not None and isinstance(err, mlflow.MlflowException):
+        return (f"the MLflow store failed ({_reason(err)}): check the tracking URI "
+                "(--tracking.tracking_uri, --tracking-uri or $MLFLOW_TRACKING_URI), the "
+                "store's file and its permissions")
+    yaml = sys.modules.get("yaml")
+    if yaml is not None and isinstance(err, yaml.YAMLError):
+        return f"a YAML file is not valid ({_reason(err)}): fix the file the command names"
+    return None
+
+
+def _reason(err: BaseException) -> str:
+    """An error's message in at most 200 characters of one line."""
+    text = " ".join(str(getattr(err, "reason", None) or err).split()) or type(err).__name__
+    return text[:200]
 
 
 if __name__ == "__main__":

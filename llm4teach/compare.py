@@ -94,11 +94,19 @@ def load_runs(
     group_by: Sequence[str] = DEFAULT_GROUP_BY,
 ) -> list[RunCurve]:
     """Read runs and their metric histories from any MLflow store or tracking server."""
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
     if run_ids:
-        runs = [client.get_run(run_id) for run_id in run_ids]
+        runs = []
+        for run_id in run_ids:
+            try:
+                runs.append(client.get_run(run_id))
+            except MlflowException:
+                raise ValueError(f"no run {run_id!r} in {tracking_uri}: pass a run id of that "
+                                 "store (its run folder's mlflow_run_id file, or mlflow ui), "
+                                 "or --experiment NAME") from None
     else:
         if not experiments:
             raise ValueError("name at least one experiment or run id to compare")
@@ -108,8 +116,14 @@ def load_runs(
             known = ", ".join(e.name for e in client.search_experiments()) or "none"
             raise ValueError(f"no experiment named {', '.join(missing)} in {tracking_uri} "
                              f"(experiments there: {known})")
-        runs = client.search_runs([exp.experiment_id for exp in found.values()],
-                                  filter_string=filter_string, max_results=10_000)
+        try:
+            runs = client.search_runs([exp.experiment_id for exp in found.values()],
+                                      filter_string=filter_string, max_results=10_000)
+        except MlflowException as err:
+            reason = " ".join(err.message.split())[:160]
+            raise ValueError(f"--filter {filter_string!r} is not an MLflow filter ({reason}): "
+                             "write it as MLflow's search does, e.g. \"tags.method = 'soft'\"") \
+                from None
     curves = []
     for run in runs:
         history = sorted(client.get_metric_history(run.info.run_id, metric), key=lambda m: m.step)
@@ -222,6 +236,9 @@ def compare(
     references: dict[str, float] | None = None,
 ) -> Comparison:
     """Load, summarise and (with ``out_dir``) write ``compare.md`` and ``curves.png``."""
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir} is a file, not a folder: name a folder for "
+                         "compare.md and curves.png")
     runs = load_runs(tracking_uri, experiments, run_ids, filter_string, metric, group_by)
     rows = summarize(runs)
     result = Comparison(runs=runs, rows=rows, markdown=to_markdown(rows))

@@ -45,6 +45,9 @@ FOOTER = """
 Lightning's Trainer settings (--trainer.devices, --trainer.strategy, --trainer.precision,
 --trainer.default_root_dir ...) and the full parser: llm4teach fit --help-all
 The resolved config of a command line: llm4teach fit ... --print_config
+A config's classes (class_path: schedule, trainer.callbacks...) must be llm4teach's,
+lightning's or torchrl's; allow a module of your own on the command line with
+--allow_module NAME (a config file cannot allow its own code).
 """
 
 

@@ -7,6 +7,7 @@ MLflow 3 refuses the old ``./mlruns`` file store, so runs go to a sqlite databas
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from filelock import FileLock
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
+STORE_CONNECT_S = 5.0  # a tracking server that takes longer to accept a connection is down
 # Tags of a run started from another run's checkpoint: the parent's run id, and the frame
 # count it started at (its own frames/s counts only the frames it trained).
 BRANCHED_FROM, BRANCHED_AT = "branched_from", "branched_at_frames"
@@ -38,6 +40,34 @@ def resolve_tracking_uri(tracking_uri: str | None) -> str:
                          f"sqlite:///PATH (the default is {DEFAULT_TRACKING_URI}), the "
                          "http(s):// address of an MLflow server, or a database URI")
     return uri
+
+
+def check_store(tracking_uri: str) -> None:
+    """Open the store (a new sqlite one gets its tables) before a command makes anything:
+    a store that cannot be used (a damaged or read-only database, a server that is down)
+    is one ``ValueError`` naming it, in seconds, not a traceback or minutes of retries."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+    from sqlalchemy.exc import SQLAlchemyError
+
+    fix = ("fix the tracking URI (--tracking.tracking_uri, --tracking-uri or "
+           f"${TRACKING_URI_ENV})")
+    parts = urlsplit(tracking_uri)
+    if parts.scheme in ("http", "https"):
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname, port), timeout=STORE_CONNECT_S).close()
+        except OSError as err:
+            raise ValueError(f"the MLflow server {tracking_uri} is not reachable "
+                             f"({err.strerror or err or type(err).__name__}): start it "
+                             f"(mlflow server), or {fix}") from None
+    try:
+        with store_lock(tracking_uri):
+            MlflowClient(tracking_uri).search_experiments(max_results=1)
+    except (MlflowException, SQLAlchemyError, OSError) as err:
+        reason = " ".join(str(getattr(err, "orig", None) or err).split())[:160]
+        raise ValueError(f"the MLflow store {tracking_uri} cannot be used ({reason}): {fix}, "
+                         "or move a damaged database away to start a new one") from None
 
 
 def default_run_name(task: str, method: str | None, seed: int | bool | None) -> str:

@@ -43,7 +43,8 @@ def test_two_process_ddp_fit_then_single_process_resume(in_tmp, launcher):
     env = {**os.environ, "PYTHONPATH": path}
     done = subprocess.run(
         [*LAUNCHERS[launcher], "fit", *args, *DDP,
-         "--trainer.callbacks+=rank_recorder.RankRecorder", "--trainer.callbacks.out", str(in_tmp)],
+         "--allow_module", "rank_recorder", "--trainer.callbacks+=rank_recorder.RankRecorder",
+         "--trainer.callbacks.out", str(in_tmp)],
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -85,6 +86,7 @@ def test_ddp_hf_teacher_loads_one_model_that_answers_both_ranks(in_tmp):
     path = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
     subprocess.run(
         [SCRIPT, "fit", *tiny_fit_args(in_tmp, total_frames=256, **teacher), *DDP,
+         "--allow_module", "planner_recorder",
          "--trainer.callbacks+=planner_recorder.PlannerRecorder",
          "--trainer.callbacks.out", str(in_tmp)],
         env={**os.environ, "PYTHONPATH": path}, check=True, capture_output=True, text=True,

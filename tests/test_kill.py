@@ -107,3 +107,60 @@ def test_killed_ten_times_resumes_to_the_uninterrupted_run(tmp_path, monkeypatch
         assert len(client.search_runs([e.experiment_id for e in client.search_experiments()])) == 1
         assert _steps(killed, run_id) == _steps(whole, reference["mlflow_run_id"])
         assert not list((killed / "run/checkpoints").glob("*.tmp*"))
+
+
+def _checkpoint_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in (folder / "run/checkpoints").glob("*.ckpt"))
+
+
+def _best(folder: Path) -> tuple[str, float]:
+    """The best checkpoint's file name and score, as the run's last checkpoint tracks them."""
+    states = load_checkpoint(_last(folder))["callbacks"]
+    (best,) = [s for s in states.values() if isinstance(s, dict) and s.get("monitor")]
+    return Path(best["best_model_path"]).name, float(best["best_model_score"])
+
+
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_and_the_best_checkpoint_survives_resumes(tmp_path, monkeypatch):
+    """SIGTERM (docker stop, Slurm, Kubernetes) just after each of three epochs' checkpoints:
+    each process exits 143 with the line saying how to continue, its MLflow run KILLED.
+    Continued to the end, the run is the uninterrupted one: weights, steps, and the best
+    checkpoint (the one file beside last.ckpt, the same epoch and score)."""
+    total = 768  # 6 epochs: three stops, three epochs after them
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    whole.mkdir(), stopped.mkdir()
+    monkeypatch.chdir(whole)
+    fit(tiny_fit_args(whole, total))
+    args = tiny_fit_args(stopped, total)
+    for stop in range(3):
+        started, resume = time.time(), ["--ckpt_path", "last"] if stop else []
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llm4teach", "fit", *args, *resume], cwd=stopped,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            while process.poll() is None and not _event_seen(stopped, "checkpoint", started):
+                time.sleep(0.02)
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 128 + signal.SIGTERM, err
+        assert err.splitlines()[-1] == (
+            f"llm4teach fit: error: stopped by SIGTERM; the checkpoints in {stopped}/run/"
+            "checkpoints are kept: continue the run with the same command and --ckpt_path last")
+        run_id = (stopped / "run/mlflow_run_id").read_text().strip()
+        client = MlflowClient(f"sqlite:///{stopped}/mlruns/mlflow.db")
+        assert client.get_run(run_id).info.status == "KILLED"
+        assert len(_checkpoint_files(stopped)) <= 2
+    monkeypatch.chdir(stopped)
+    fit([*args, "--ckpt_path", "last"])
+
+    done, reference = load_checkpoint(_last(stopped)), load_checkpoint(_last(whole))
+    for key, value in reference["state_dict"].items():
+        assert torch.equal(done["state_dict"][key], value), key
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert _steps(stopped, run_id) == _steps(whole, reference["mlflow_run_id"])
+    assert _checkpoint_files(stopped) == _checkpoint_files(whole)
+    assert len(_checkpoint_files(stopped)) == 2  # last and one best
+    assert _best(stopped) == _best(whole)

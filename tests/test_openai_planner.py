@@ -213,3 +213,11 @@ def test_fit_with_the_server_teacher(server, in_tmp):
     assert run.data.metrics["teacher/model_calls"] > 0
     assert run.data.metrics["teacher/parse_failures"] == 0
     assert client.get_metric_history(run.info.run_id, "eval/student_greedy_success")
+
+
+def test_model_unset_where_the_server_does_not_list_it_asks_for_model(server, tmp_path):
+    base_url, _ = server
+    with pytest.raises(ValueError, match=r"model is not set, and .*/v1/models does not name the "
+                                         r"one model served \(HTTP 500: .*set teacher model"):
+        make_planner("SimpleDoorKey", TeacherConfig(backend="openai", base_url=base_url,
+                                                    cache_path=str(tmp_path / "p.sqlite")))

@@ -13,6 +13,7 @@ from fit_args import tiny_fit_args
 from lightning.pytorch import Callback
 from mlflow.tracking import MlflowClient
 
+from llm4teach.cli import Stopped
 from llm4teach.envs import make_env
 from llm4teach.teacher import Teacher, TeacherConfig
 from llm4teach.training.artifacts import MLflowTracking
@@ -72,7 +73,7 @@ def test_hard_mode_run_crashed_after_logging_resumes_exactly_and_logs_once(in_tm
 
     args = tiny_fit_args(broken, **hard)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        fit([*args, "--trainer.callbacks+=test_resume.Crash"])
+        fit([*args, "--allow_module", "test_resume", "--trainer.callbacks+=test_resume.Crash"])
     interrupted = load_checkpoint(broken / "run/checkpoints/last.ckpt")
     assert int(interrupted["state_dict"]["updates"]) == 2  # the epoch-end before the crash
     run_id = interrupted["mlflow_run_id"]
@@ -106,8 +107,10 @@ def test_run_stopped_before_its_first_checkpoint_starts_afresh_in_its_mlflow_run
     args = tiny_fit_args(broken)
     sigint = signal.getsignal(signal.SIGINT)  # Lightning ignores Ctrl-C while it shuts down
     try:
-        with pytest.raises(SystemExit):
-            fit([*args, "--trainer.callbacks+=test_resume.CtrlC"])
+        with pytest.raises(Stopped, match=r"interrupted \(Ctrl-C\); no checkpoint was written "
+                                          r"yet: the same command with --ckpt_path last starts"):
+            fit([*args, "--allow_module", "test_resume",
+                 "--trainer.callbacks+=test_resume.CtrlC"])
     finally:
         signal.signal(signal.SIGINT, sigint)
     assert not list((broken / "run/checkpoints").glob("*.ckpt"))

@@ -17,6 +17,7 @@ import torch
 from llm4teach.envs.batch import Observation
 from llm4teach.student import ActorCritic
 from llm4teach.teacher import TeacherTransform
+from llm4teach.teacher.planners import TablePlanner
 
 HELD_OUT_SEED = 2**32
 
@@ -109,4 +110,7 @@ def evaluate_teacher(teacher: TeacherTransform, envs: Sequence[EpisodeEnv],
         return player.sample_actions(batch[key][rows], None,
                                      None if missions is None else missions[rows], rows)
 
-    return {f"teacher_{k}": v for k, v in play(envs, act, episodes)[0].items()}
+    metrics = {f"teacher_{k}": v for k, v in play(envs, act, episodes)[0].items()}
+    if isinstance(player.planner, TablePlanner):  # a user's table that knew no text: an error
+        player.planner.check_matched(episodes)
+    return metrics

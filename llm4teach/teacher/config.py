@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ SKILLS = ("ours", "reference")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 LOGITS_NORMS = ("mean", "sum")
 QUANTIZATIONS = (None, "4bit", "8bit")
+MAX_NEW_TOKENS = 1024  # an answer's bound: plans are lines, not pages
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -46,9 +48,11 @@ class TeacherConfig:
     ``backend="openai"`` asks a server speaking the OpenAI-compatible protocol (vLLM,
     TGI, Ollama, ``transformers serve``) at ``base_url`` (e.g. ``http://127.0.0.1:8000/v1``)
     for ``model``; ``api_key_env`` is the *name* of the environment variable holding the
-    key (the key itself is never logged or cached). Each request waits ``timeout_s``,
-    is retried ``retries`` times with exponential backoff on connection errors, 429 and
-    5xx, and at most ``concurrency`` requests are in flight.
+    key (the key itself is never logged or cached); without ``model``, the one the
+    server lists at ``GET models`` is asked. Each request has ``timeout_s`` in all, its
+    retries (``retries``, with exponential backoff or the server's ``Retry-After``, on
+    connection errors, 408, 429 and 5xx) included, so a dead or hung server is given up
+    on in about ``timeout_s``; at most ``concurrency`` requests are in flight.
 
     Large ``hf`` models: ``device_map`` (``auto`` or ``{module: device}``) places the
     layers over the GPUs (and CPU) through accelerate, within ``max_memory`` (``{"0":
@@ -62,7 +66,7 @@ class TeacherConfig:
         mode: soft (the plans' action distribution) or hard (one plan drawn per episode step)
         fallback: what a state no plan acts in gets: mask (no opinion) or noop (action done)
         method: how an LLM's uncertainty becomes plan weights: sample, prompt or logits
-        model: the LLM: a Hugging Face id or local folder (hf), the served model's name (openai)
+        model: the LLM: a Hugging Face id or folder (hf), the served name (openai; unset: listed)
         revision: the model's hub revision (branch, tag or commit)
         dtype: the model's weights: auto, float32, float16 or bfloat16
         device: where the model runs (cpu, cuda, cuda:N) without a device_map
@@ -83,8 +87,8 @@ class TeacherConfig:
         attn_implementation: attention kernel passed to from_pretrained (sdpa, flash_attention_2)
         base_url: the OpenAI-compatible server's root, e.g. http://127.0.0.1:8000/v1 (openai)
         api_key_env: name of the environment variable holding the server's API key (openai)
-        timeout_s: seconds one request may take (openai)
-        retries: retries of a failed request, with exponential backoff (openai)
+        timeout_s: seconds one request may take in all, its retries included (openai)
+        retries: retries of a failed request within timeout_s, with backoff (openai)
         concurrency: requests in flight at once (openai)
 
     Example:
@@ -117,7 +121,7 @@ class TeacherConfig:
     attn_implementation: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
-    timeout_s: float = 60.0
+    timeout_s: float = 30.0
     retries: int = 3
     concurrency: int = 8
 
@@ -148,17 +152,20 @@ class TeacherConfig:
             )
         if self.backend == "openai":
             self._check_server()
-        if not self.temperature > 0:
-            raise ValueError(f"teacher temperature must be > 0, got {self.temperature!r}")
+        for name in ("temperature", "timeout_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not 0 < value < math.inf:
+                raise ValueError(f"teacher {name} must be a finite number > 0, got {value!r}")
         if not isinstance(self.num_samples, int) or self.num_samples < 1:
             raise ValueError(f"teacher num_samples must be a positive integer, got "
                              f"{self.num_samples!r}")
-        if self.max_new_tokens is not None and (not isinstance(self.max_new_tokens, int)
-                                                or self.max_new_tokens < 1):
-            raise ValueError(f"teacher max_new_tokens must be a positive integer, got "
-                             f"{self.max_new_tokens!r}")
-        if not self.timeout_s > 0:
-            raise ValueError(f"teacher timeout_s must be > 0, got {self.timeout_s!r}")
+        if self.max_new_tokens is not None and (
+                not isinstance(self.max_new_tokens, int)
+                or not 0 < self.max_new_tokens <= MAX_NEW_TOKENS):
+            raise ValueError(f"teacher max_new_tokens must be an integer from 1 to "
+                             f"{MAX_NEW_TOKENS} (a plan is one line), or unset (derived from the "
+                             f"prompt), got {self.max_new_tokens!r}")
         for name, least in (("retries", 0), ("concurrency", 1)):
             value = getattr(self, name)
             if not isinstance(value, int) or value < least:
@@ -170,6 +177,4 @@ class TeacherConfig:
                 "teacher backend 'openai' needs base_url, the server's OpenAI-compatible "
                 f"root (e.g. --base_url http://127.0.0.1:8000/v1), got {self.base_url!r}"
             )
-        if not self.model:
-            raise ValueError("teacher backend 'openai' needs a model: the name the server "
-                             "serves it under (e.g. --model meta-llama/Llama-3.1-8B-Instruct)")
+

@@ -10,6 +10,7 @@ from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import MLFlowLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from llm4teach.tracking import (
     DEFAULT_ARTIFACT_ROOT,
@@ -33,7 +34,8 @@ class RunLogger(MLFlowLogger):
     weights and counters), so these are the points the uninterrupted run logs, and each
     step holds one point. MLflow has no public way to delete a metric's points (only the
     sqlite store's private session could), so keeping the first is the clean choice.
-    A fit ended by Ctrl-C (``interrupted``) is marked KILLED, where Lightning says FAILED.
+    A fit ended by Ctrl-C or SIGTERM (``interrupted``) is marked KILLED, where Lightning
+    says FAILED.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -132,7 +134,7 @@ class MLflowTracking(Callback):
                      exception: BaseException) -> None:
         logger = mlflow_logger(trainer)
         if isinstance(logger, RunLogger):
-            logger.interrupted = isinstance(exception, KeyboardInterrupt)
+            logger.interrupted = isinstance(exception, KeyboardInterrupt | SIGTERMException)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         logger = mlflow_logger(trainer)

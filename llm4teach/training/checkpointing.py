@@ -104,22 +104,27 @@ def remove_stale_temps(dirpath: Path) -> list[Path]:
 
 
 def checkpoint_callbacks(dirpath: Path) -> list[ModelCheckpoint]:
-    """``last.ckpt`` at every epoch end (every ``data.epoch_frames`` frames), and the best one
-    by held-out greedy success.
+    """The best checkpoint by held-out greedy success, and ``last.ckpt``, at every epoch end
+    (every ``data.epoch_frames`` frames).
 
     Two callbacks, because Lightning's ``save_last`` with a monitor only writes ``last``
-    when the monitored value improved.
+    when the monitored value improved. The best one goes first (Lightning keeps their
+    order), so that ``last.ckpt`` holds this epoch's best-tracking state: a run continued
+    from it knows the best file on disk, keeps one, and names the uninterrupted run's.
     """
     common = {"dirpath": dirpath, "save_on_train_epoch_end": True, "save_top_k": 1,
               "auto_insert_metric_name": False, "enable_version_counter": False}
-    return [ModelCheckpoint(filename="last", **common),
-            ModelCheckpoint(filename="best-epoch{epoch}", monitor=BEST_METRIC, mode="max",
-                            **common)]
+    return [ModelCheckpoint(filename="best-epoch{epoch}", monitor=BEST_METRIC, mode="max",
+                            **common),
+            ModelCheckpoint(filename="last", **common)]
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint with the safe loader; a missing or damaged file is a ``ValueError``."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"checkpoint {path} is a folder: pass a checkpoint file a fit wrote "
+                         "(<run folder>/checkpoints/last.ckpt)")
     if not path.is_file():
         raise ValueError(f"checkpoint {path} does not exist")
     try:

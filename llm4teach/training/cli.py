@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import tempfile
 import warnings
 from argparse import ArgumentError
@@ -23,10 +24,12 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from llm4teach.cli import Stopped
 from llm4teach.domains import short_name
 from llm4teach.teacher.planners.table import has_table
-from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM, default_run_name
+from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM, check_store, default_run_name
 from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking, mlflow_logger
 from llm4teach.training.budget import FrameBudget
 from llm4teach.training.checkpointing import (
@@ -38,6 +41,7 @@ from llm4teach.training.checkpointing import (
     remove_stale_temps,
     resolve_checkpoint,
 )
+from llm4teach.training.class_paths import check_class_paths, split_allowed
 from llm4teach.training.data import RolloutDataModule
 from llm4teach.training.evaluation import Evaluation
 from llm4teach.training.module import PPOTeacherModule
@@ -104,18 +108,47 @@ class FitCLI(LightningCLI):
     def __init__(self, args: Sequence[str]) -> None:
         self._ckpt_arg: str | None = None
         self._ckpt: Path | None = None
+        self._root: Path | None = None  # the run folder, once the run has one
         # The run folder's lock, taken in instantiate_trainer, is held until the fit ends.
         with ExitStack() as self._held:
-            super().__init__(
-                PPOTeacherModule, RolloutDataModule, args=list(args),
-                save_config_callback=MLflowConfig, save_config_kwargs={"save_to_log_dir": False},
-                trainer_defaults=TRAINER_DEFAULTS, seed_everything_default=0,
-                auto_configure_optimizers=False,
-                # errors reach fit() as exceptions; no prefix matching (on the subcommand's
-                # parser too): a typo such as --data.num_env is an error, not num_envs
-                parser_kwargs={"exit_on_error": False, "allow_abbrev": False,
-                               "fit": {"allow_abbrev": False}},
-            )
+            try:
+                super().__init__(
+                    PPOTeacherModule, RolloutDataModule, args=list(args),
+                    save_config_callback=MLflowConfig,
+                    save_config_kwargs={"save_to_log_dir": False},
+                    trainer_defaults=TRAINER_DEFAULTS, seed_everything_default=0,
+                    auto_configure_optimizers=False,
+                    # errors reach fit() as exceptions; no prefix matching (on the subcommand's
+                    # parser too): a typo such as --data.num_env is an error, not num_envs
+                    parser_kwargs={"exit_on_error": False, "allow_abbrev": False,
+                                   "fit": {"allow_abbrev": False}},
+                )
+            except (SystemExit, KeyboardInterrupt, ValueError) as err:
+                self._stopped(err)
+                raise
+
+    def _stopped(self, err: BaseException) -> None:
+        """A run stopped after its MLflow run was made: a signal (SIGTERM, at the end of the
+        update it lands in; Ctrl-C) is ``Stopped`` and a failure once a checkpoint exists a
+        ``ValueError``, each saying how to continue; anything else is left as it is.
+
+        Lightning ends a SIGTERM with ``SIGTERMException``, a ``SystemExit`` of code 0, and
+        Ctrl-C with ``sys.exit(1)`` inside its ``except KeyboardInterrupt``."""
+        if self._root is None:
+            return
+        kept = self._root / "checkpoints"
+        last = kept / "last.ckpt"
+        resume = (f"the checkpoints in {kept} are kept: continue the run with the same command "
+                  "and --ckpt_path last" if last.is_file() else
+                  f"no checkpoint was written yet: the same command with --ckpt_path last "
+                  f"starts {self._root} afresh in its MLflow run")
+        if isinstance(err, SIGTERMException):
+            raise Stopped(f"stopped by SIGTERM; {resume}", signal.SIGTERM) from None
+        if isinstance(err, KeyboardInterrupt) or (
+                isinstance(err, SystemExit) and isinstance(err.__context__, KeyboardInterrupt)):
+            raise Stopped(f"interrupted (Ctrl-C); {resume}", signal.SIGINT) from None
+        if isinstance(err, ValueError) and last.is_file() and "--ckpt_path last" not in str(err):
+            raise ValueError(f"{err} ({resume})") from None
 
     def parse_arguments(self, parser, args) -> None:
         """Parse, then take ``ckpt_path`` into our own hands.
@@ -177,7 +210,8 @@ class FitCLI(LightningCLI):
         root = Path(config.trainer.default_root_dir)
         dirpath = root / "checkpoints"
         is_rank_zero = rank_zero_only.rank == 0  # the ranks of one DDP job share one run
-        if is_rank_zero:
+        if is_rank_zero:  # the store first: a fit that cannot log makes no folder
+            check_store(self.config_init[self.subcommand].tracking.tracking_uri)
             check_writable(root)
             self._held.enter_context(hold_run(root))
         init = self.config_init[self.subcommand]
@@ -205,6 +239,7 @@ class FitCLI(LightningCLI):
             kwargs["logger"] = tracking.make_logger(config.data.task, seed=config.seed_everything,
                                                     run_id=run_id)
             record_run_id(root, kwargs["logger"].run_id)
+        self._root = root  # from here on, a stop says how to continue
         kwargs["plugins"] = [AtomicCheckpointIO()]
         callbacks = [*(init.trainer.callbacks or []), *checkpoint_callbacks(dirpath), RunSummary()]
         if config.trainer.enable_progress_bar is not False:
@@ -318,7 +353,11 @@ def _warning_line(message: Warning | str, category: type[Warning], *_: Any, **__
 
 
 def fit(argv: Sequence[str]) -> None:
-    """Entry point of ``llm4teach fit ARGS``; a bad setting is a ``ValueError`` of one line."""
+    """Entry point of ``llm4teach fit ARGS``; a bad setting is a ``ValueError`` of one line.
+    Classes named in the settings are checked before jsonargparse imports them
+    (``class_paths``)."""
+    argv, allowed = split_allowed(argv)
+    check_class_paths(argv, allowed)
     for source in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.loggers.mlflow"):
         logging.getLogger(source).addFilter(DROP_NOTICES)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # table migrations

@@ -14,7 +14,7 @@ def make_planner(task: str, config: TeacherConfig, grammar: Grammar = MINIGRID) 
     ``grammar`` (``hf`` loads its model lazily, on first use, and under DDP on rank 0 only,
     which answers every rank; ``openai`` asks a server)."""
     if config.backend == "table":
-        return TablePlanner(task, config.plans)
+        return TablePlanner(task, config.plans, grammar)
     if config.backend == "openai":
         from llm4teach.teacher.planners.openai import OpenAIPlanner
 

@@ -20,12 +20,13 @@ import yaml
 from llm4teach.envs import TASKS, resolve_task
 from llm4teach.envs.registry import UnknownTaskError
 from llm4teach.teacher.cache import PlanCache, settings_key
-from llm4teach.teacher.config import TeacherConfig
+from llm4teach.teacher.config import MAX_NEW_TOKENS, TeacherConfig
 from llm4teach.teacher.grammar import Grammar
 
 ANSWER_SLACK = 32  # tokens past twice the worked answer: a second or third weighted line
 PlanDist = dict[str, float]  # plan text -> probability (raw text; parsing happens later)
 PROMPT_KEYS = ("system", "sample", "prompt", "logits")
+PROMPT_MAX_CHARS = 32_000  # the texts of one prompt file, about 8,000 tokens
 
 
 @dataclass
@@ -123,6 +124,16 @@ def load_prompt(prompt: str | None, task: str) -> dict[str, str]:
     missing = set(PROMPT_KEYS) - set(texts if isinstance(texts, dict) else {})
     if missing:
         raise ValueError(f"teacher prompt file {path} lacks {', '.join(sorted(missing))}; {fix}")
+    for key in PROMPT_KEYS:
+        if not isinstance(texts[key], str):
+            raise ValueError(f"teacher prompt file {path}: {key} is {texts[key]!r:.40}, not a "
+                             f"text (quote it); {fix}")
+    size = sum(len(texts[key]) for key in PROMPT_KEYS)
+    if size > PROMPT_MAX_CHARS:
+        raise ValueError(f"teacher prompt file {path}: its texts hold {size:,} characters, more "
+                         f"than the {PROMPT_MAX_CHARS:,} a prompt may (each state text is sent "
+                         "with them, and the model's memory grows with their length): shorten "
+                         "them")
     return texts
 
 
@@ -194,7 +205,8 @@ class LLMPlanner:
         the prompt's worked answer (``worked_answer``) and a few weighted lines."""
         if self.config.max_new_tokens is not None:
             return self.config.max_new_tokens
-        return 2 * self.count_tokens(worked_answer(self.prompt["system"])) + ANSWER_SLACK
+        derived = 2 * self.count_tokens(worked_answer(self.prompt["system"])) + ANSWER_SLACK
+        return min(derived, MAX_NEW_TOKENS)
 
     def warn_short_answers(self, count_tokens: Callable[[str], int]) -> None:
         """A warning when ``config.max_new_tokens`` cuts an answer shaped like the prompt's

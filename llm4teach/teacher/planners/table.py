@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from minigrid.core.constants import COLOR_NAMES
 
 from llm4teach.envs import resolve_task
 from llm4teach.envs.registry import UnknownTaskError
 from llm4teach.teacher.describe import abstract_colours, restore_colours
+from llm4teach.teacher.grammar import Grammar
 from llm4teach.teacher.planners.base import PlanDist, TeacherStats
 
 FORMAT = '{"task", "about", "states": {state text: {plan: probability}}}'
@@ -52,8 +54,14 @@ def check_table(table: Any, source: str) -> dict:
             if not isinstance(plan, str) or not number or not math.isfinite(p) or p < 0:
                 raise bad(f"state {text!r}, plan {plan!r}: the probability must be a finite "
                           f"number >= 0, got {p!r}")
-        if not sum(dist.values()) > 0:
+        total = sum(dist.values())
+        if not total > 0:
             raise bad(f"state {text!r} has no plan with a probability > 0")
+        if not math.isfinite(total):
+            raise bad(f"state {text!r}: its probabilities sum to {total} (they overflow): "
+                      "write them as fractions of 1")
+    if not states:
+        raise bad('"states" is empty: the table teaches nothing')
     return table
 
 
@@ -67,6 +75,9 @@ def load_table(path: str | Path) -> dict:
         table = loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ValueError(f"plan table {path} cannot be read: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"plan table {path} is not UTF-8 text: write it as JSON or YAML "
+                         "in UTF-8") from None
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         raise ValueError(f"plan table {path} is not valid {path.suffix[1:].upper()}: "
                          f"{' '.join(str(err).split())}") from None
@@ -128,7 +139,8 @@ class TablePlanner:
         0.02
     """
 
-    def __init__(self, task: str, plans: str | Path | None = None) -> None:
+    def __init__(self, task: str, plans: str | Path | None = None,
+                 grammar: Grammar | None = None) -> None:
         table = table_for(task) if plans is None else load_table(plans)
         if plans is None and not has_table(task):
             warnings.warn(
@@ -140,6 +152,36 @@ class TablePlanner:
         self.states: dict[str, PlanDist] = table["states"]
         self.abstract_colours = bool(table.get("placeholders"))
         self.stats = TeacherStats()
+        self.source = plans  # a user's table, checked against the task it teaches
+        self.unknown_example: str | None = None
+        if plans is not None and grammar is not None:
+            self._check_plans(grammar)
+
+    def _check_plans(self, grammar: Grammar) -> None:
+        """A user's table none of whose plans the domain's grammar reads is an error; one
+        with some such plans a warning naming them (the fallback decides where they are
+        drawn). Placeholders are read as colours."""
+        colours = {f"color{i + 1}": c for i, c in enumerate(COLOR_NAMES)}
+        plans = {p for dist in self.states.values() for p in dist}
+        outside = sorted(p for p in plans if grammar.parse_plan(
+            restore_colours(p, colours) if self.abstract_colours else p) is None)
+        where = (f"plan table {self.source}: {len(outside)} of its {len(plans)} plans are "
+                 f"outside the {grammar.name} grammar (e.g. {outside[:1]!r})" if outside else "")
+        if len(outside) == len(plans):
+            raise ValueError(f"{where}, so it teaches nothing: write plans as the grammar's "
+                             "steps (e.g. 'go to <key>, pick up <key>'; docs/teacher.md)")
+        if outside:
+            warnings.warn(f"{where}: the fallback decides where they are drawn", stacklevel=2)
+
+    def check_matched(self, episodes: int) -> None:
+        """After the teacher's held-out ``episodes``: a user's table that knew none of the
+        texts the task produced teaches nothing, one ``ValueError`` naming it."""
+        if self.source is not None and self.stats.hits == 0 and self.unknown_example:
+            raise ValueError(
+                f"plan table {self.source} knows none of the state texts the task produced in "
+                f"{episodes} held-out episodes (e.g. {self.unknown_example!r}): record a table "
+                "for this task (llm4teach teacher export), or write its texts as the task "
+                "describes states")
 
     def plan(self, texts: Sequence[str]) -> list[PlanDist]:
         out = []
@@ -148,6 +190,7 @@ class TablePlanner:
             dist = self.states.get(key)
             if dist is None:
                 self.stats.unknown_texts += 1
+                self.unknown_example = self.unknown_example or text
                 out.append({})
             else:
                 self.stats.hits += 1
