@@ -13,6 +13,7 @@ from stub_server import Handler, chat, drip, hang, stub_server
 
 from llm4teach.cli import main
 from llm4teach.teacher import TeacherConfig, make_planner
+from llm4teach.teacher.export import export_table
 
 TEXT = "Agent sees <key>, holds <nothing>."
 
@@ -146,3 +147,18 @@ def test_a_fit_whose_server_dies_keeps_its_checkpoint_and_says_how_to_continue(i
         f"(the checkpoints in {in_tmp}/run/checkpoints are kept: continue the run with the "
         "same command and --ckpt_path last)")
     assert last.read_bytes() == kept
+
+
+def test_an_export_records_the_model_the_server_named():
+    def answer(handler: Handler) -> None:
+        if handler.path == "/v1/models":
+            handler.send({"data": [{"id": "served"}]})
+        else:
+            handler.send(chat("Action: explore", "Action: explore"))
+
+    with stub_server(answer) as stub:
+        table = export_table("SimpleDoorKey", TeacherConfig(
+            backend="openai", base_url=stub.base_url, method="sample", num_samples=2,
+            cache_path=":memory:"), episodes=1, policy="random")
+    assert table["model"] == "served" and "openai model served" in table["about"]
+    assert table["states"] and all(d == {"explore": 1.0} for d in table["states"].values())

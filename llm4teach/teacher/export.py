@@ -134,6 +134,8 @@ def export_table(task: str, config: TeacherConfig, episodes: int = 20,
         chunk = todo[start : start + batch]
         recorder.answers.update(zip(chunk, recorder.planner.plan(chunk), strict=True))
         progress(f"asked {start + len(chunk)}/{len(todo)} state texts, {_calls(recorder.stats)}")
+    if isinstance(recorder.planner, OpenAIPlanner):  # the model the server named, if unset
+        config = recorder.planner.config
     prompt = load_prompt(config.prompt, domain.task)  # what the planner sent
     keyed = (HFPlanner if config.backend == "hf" else OpenAIPlanner).KEYED
     about = (f"LLM answers, not hand-written: recorded by `llm4teach teacher export` from "
