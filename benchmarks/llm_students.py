@@ -23,7 +23,7 @@ import numpy as np
 from llm4teach.tracking import DEFAULT_TRACKING_URI
 
 from report import machine_line, write_generated
-from sample_efficiency import BUDGET, FINISHED, METHODS, experiment_name
+from sample_efficiency import BUDGET, METHODS, experiment_name
 
 GREEDY, SAMPLED = "eval/student_greedy_success", "eval/student_sampled_success"
 
@@ -51,7 +51,9 @@ def run_row(client, run, budget: int) -> dict[str, Any]:  # noqa: ANN001 (MLflow
 
     llm = history("teacher/model_cpu_seconds")
     total = max(cpu.values()) if cpu else None
-    return {"seed": int(run.data.tags.get("seed", -1)), "teacher": teacher_success,
+    seed = run.data.tags.get("seed", "?")
+    return {"seed": seed if run.info.status == "FINISHED" else f"{seed} (stopped)",
+            "teacher": teacher_success,
             "greedy_budget": at(greedy, budget), "sampled_budget": at(sampled, budget),
             "frames": greedy[-1][0] if greedy else None,
             "greedy": greedy[-1][1] if greedy else None,
@@ -88,10 +90,11 @@ def main() -> None:
         if experiment is None:
             continue
         for method in args.methods:
-            runs = client.search_runs([experiment.experiment_id],
-                                      f"tags.method = '{method}' and {FINISHED}")
+            runs = [r for r in client.search_runs([experiment.experiment_id],
+                                                  f"tags.method = '{method}'")
+                    if r.info.status != "RUNNING"]  # a stopped run: to its last evaluation
             budget = BUDGET[task]
-            rows = sorted((run_row(client, r, budget) for r in runs), key=lambda r: r["seed"])
+            rows = sorted((run_row(client, r, budget) for r in runs), key=lambda r: str(r["seed"]))
             for r in rows:
                 lines.append(
                     f"| {task} | {method} | {r['seed']} | {cell(r['teacher'], '.2f')} | "
@@ -112,6 +115,7 @@ def main() -> None:
     body = (f"{machine_line(load=False)}\n\nRuns of `python benchmarks/sample_efficiency.py "
             f"--tasks {' '.join(args.tasks)} --methods {' '.join(args.methods)}` (one process "
             "each, one torch thread); held-out success on 100 episodes at every evaluation; "
+            "a stopped run (killed before its budget) is shown to its last evaluation; "
             "*teacher*: the teacher acting alone on the same episodes; CPU-s (in brackets) are "
             "the run's process from its start (imports, model load and the teacher's evaluation "
             "included); the LLM's share counts its answers, asked once per distinct state text "
