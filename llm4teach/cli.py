@@ -352,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     warnings.formatwarning = lambda message, *_, **__: f"llm4teach{command}: warning: {message}\n"
     try:
         _dispatch(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
     except SystemExit:
         raise
     except BaseException as err:  # the command's boundary: every failure ends here
@@ -382,8 +383,8 @@ def _dispatch(argv: list[str]) -> None:
 def _command(argv: list[str]) -> str:
     """The command a failure line names (`` fit``, `` teacher export``...): argparse has
     refused an unknown one before anything can fail."""
-    if argv[:2] == ["teacher", "export"]:
-        return " teacher export"
+    if argv[:2] in (["teacher", "export"], ["teacher", "texts"]):
+        return f" {argv[0]} {argv[1]}"
     return f" {argv[0]}" if argv else ""
 
 
