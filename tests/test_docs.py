@@ -41,7 +41,10 @@ def test_the_readme_quotes_the_main_job_headline_word_for_word():
 
 
 def test_a_changed_number_breaks_the_agreement():
-    report = GENERATED.read_text().replace("| 2,227 ± 40 |", "| 2,228 ± 40 |")
+    report = GENERATED.read_text()
+    (rate,) = [row["frames per CPU-s"] for row in table_rows(report) if "frames per CPU-s" in row]
+    changed = str((int(rate[0]) + 1) % 10) + rate[1:]  # one digit of the measured rate
+    report = report.replace(f"| {rate} |", f"| {changed} |")
     sentence = headline(table_rows(report), 3)[len(HEADLINE):]
     assert _words(sentence) not in _words((ROOT / "README.md").read_text())
 
