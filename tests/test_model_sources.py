@@ -66,8 +66,10 @@ def test_smollm2_from_its_gguf_teaches_and_is_kept_dequantized(tmp_path, monkeyp
     assert key["go to <key>, pick up <key>"] + key["pick up <key>"] > 0.9
     kept = list((tmp_path / "cache" / "llm4teach" / "models").iterdir())
     assert [p.name.split("-")[0] for p in kept] == ["SmolLM2"]
-    assert HFPlanner("SimpleDoorKey", config).load() is None  # loaded once per process:
-    assert load_causal_lm(config)[1] is planner.model  # every planner shares the model
+    second = HFPlanner("SimpleDoorKey", config)
+    second.load()
+    assert second.model is planner.model  # loaded once per process: every planner shares it
+    assert load_causal_lm(config)[1] is planner.model
     # a new process reads the dequantized folder; the same answers
     copy = tmp_path / "copy"
     shutil.copytree(kept[0], copy)

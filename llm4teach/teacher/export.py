@@ -78,6 +78,19 @@ def check_out(path: str | Path) -> Path:
     return path
 
 
+def check_episodes(episodes: int, policy: str, seed: int) -> None:
+    """One ValueError naming the option when the episodes to play are not playable: a known
+    policy, counts that are integers, and seeds below the held-out episodes'."""
+    if policy not in POLICIES:
+        raise ValueError(f"--policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    for name, value, least in (("episodes", episodes, 1), ("seed", seed, 0)):
+        if not isinstance(value, int) or value < least:
+            raise ValueError(f"--{name} must be an integer >= {least}, got {value!r}")
+    if seed + episodes > HELD_OUT_SEED:
+        raise ValueError(f"--seed {seed} with {episodes} episodes reaches the held-out "
+                         f"episodes' seeds ({HELD_OUT_SEED} on): use a smaller --seed")
+
+
 def play_episodes(transform: TeacherTransform, envs: Sequence[EpisodeEnv], episodes: int,
                   policy: str, seed: int) -> dict[str, float]:
     """Success, return and length of the export's episodes (episode ``i`` seeded ``seed + i``)
@@ -113,14 +126,9 @@ def export_table(task: str, config: TeacherConfig, episodes: int = 20,
     if config.backend not in ("hf", "openai"):
         raise ValueError(f"teacher export asks an LLM: set --teacher.backend hf or openai "
                          f"(got {config.backend!r}; a table has nothing to export)")
-    if policy not in POLICIES:
-        raise ValueError(f"--policy must be one of {', '.join(POLICIES)}, got {policy!r}")
-    for name, value, least in (("episodes", episodes, 1), ("batch", batch, 1), ("seed", seed, 0)):
-        if not isinstance(value, int) or value < least:
-            raise ValueError(f"--{name} must be an integer >= {least}, got {value!r}")
-    if seed + episodes > HELD_OUT_SEED:
-        raise ValueError(f"--seed {seed} with {episodes} episodes reaches the held-out "
-                         f"episodes' seeds ({HELD_OUT_SEED} on): use a smaller --seed")
+    if not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"--batch must be an integer >= 1, got {batch!r}")
+    check_episodes(episodes, policy, seed)
     domain = resolve(task)
     transform = domain.make_teacher(config)  # a bad prompt file fails here, before any episode
     recorder = _Recorder(transform.teacher.planner, ask=policy == "teacher", progress=progress)
@@ -162,11 +170,7 @@ def state_texts(task: str, config: TeacherConfig, episodes: int = 50, policy: st
     ``export_table``; the teacher of ``config`` describes every state (and plans, when it
     acts). Each episode is played by a teacher of its own, so a text is counted once per
     episode it occurs in."""
-    if policy not in POLICIES:
-        raise ValueError(f"--policy must be one of {', '.join(POLICIES)}, got {policy!r}")
-    if seed + episodes > HELD_OUT_SEED:
-        raise ValueError(f"--seed {seed} with {episodes} episodes reaches the held-out "
-                         f"episodes' seeds ({HELD_OUT_SEED} on): use a smaller --seed")
+    check_episodes(episodes, policy, seed)
     domain = resolve(task)
     counts: dict[str, int] = {}
     successes = 0.0

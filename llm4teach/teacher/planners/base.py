@@ -208,12 +208,12 @@ class LLMPlanner:
         derived = 2 * self.count_tokens(worked_answer(self.prompt["system"])) + ANSWER_SLACK
         return min(derived, MAX_NEW_TOKENS)
 
-    def warn_short_answers(self, count_tokens: Callable[[str], int]) -> None:
+    def warn_short_answers(self) -> None:
         """A warning when ``config.max_new_tokens`` cuts an answer shaped like the prompt's
         worked one before its ``Action:`` line (nothing would parse)."""
         if self.config.method == "logits" or self.config.max_new_tokens is None:
             return
-        need = count_tokens(worked_answer(self.prompt["system"]))
+        need = self.count_tokens(worked_answer(self.prompt["system"]))
         if self.config.max_new_tokens < need:
             warnings.warn(f"teacher max_new_tokens {self.config.max_new_tokens} is shorter than "
                           f"the prompt's worked answer ({need} tokens): answers of its form are "

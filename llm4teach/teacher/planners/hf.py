@@ -129,7 +129,7 @@ class HFPlanner(LLMPlanner):
         super().__init__(task, config, grammar)
         self.model: Any = None
         self.tokenizer: Any = None
-        self._prefix: dict[str, Any] = {}  # method -> the key/value cache of its fixed part
+        self._prefix: dict[str, tuple[str, Any]] = {}  # method -> _prefix_cache
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "model": None, "tokenizer": None, "_prefix": {}}
@@ -139,7 +139,7 @@ class HFPlanner(LLMPlanner):
         """Load tokenizer and model (``load_causal_lm``: once per process)."""
         if self.model is None:
             self.tokenizer, self.model = load_causal_lm(self.config)
-            self.warn_short_answers(self.count_tokens)
+            self.warn_short_answers()
 
     def count_tokens(self, text: str) -> int:
         self.load()
@@ -204,25 +204,22 @@ class HFPlanner(LLMPlanner):
 
         return self.candidate_dists(texts, score_jobs)
 
-    def _split(self, method: str) -> tuple[str, str]:
-        """The context of ``method`` cut where the state text begins, before the spaces
-        that lead up to it (a tokenizer reads a space with the word after it, so the two
-        parts tokenize as the whole does)."""
-        context = self._context(STATE_MARK, method)
-        cut = context.index(STATE_MARK)
-        while cut > 0 and context[cut - 1] in " \t":
-            cut -= 1
-        return context[:cut], context[cut:]
-
     @torch.inference_mode()
-    def _prefix_cache(self, method: str) -> Any:
-        """The prompt's fixed part (everything before the state text) run once: its
-        key/value cache."""
+    def _prefix_cache(self, method: str) -> tuple[str, Any]:
+        """The context of ``method`` cut where the state text begins, rendered and run once:
+        the part after the cut (``STATE_MARK`` standing for the text) and the key/value cache
+        of the part before it. The cut comes before the spaces that lead up to the text (a
+        tokenizer reads a space with the word after it, so the two parts tokenize as the
+        whole does)."""
         if method not in self._prefix:
-            ids = self.tokenizer(self._split(method)[0])["input_ids"]
+            context = self._context(STATE_MARK, method)
+            cut = context.index(STATE_MARK)
+            while cut > 0 and context[cut - 1] in " \t":
+                cut -= 1
+            ids = self.tokenizer(context[:cut])["input_ids"]
             out = self.model(input_ids=torch.tensor([ids], device=self.model.device),
                              use_cache=True)
-            self._prefix[method] = out.past_key_values
+            self._prefix[method] = (context[cut:], out.past_key_values)
         return self._prefix[method]
 
     @torch.inference_mode()
@@ -233,8 +230,8 @@ class HFPlanner(LLMPlanner):
         state text is read once, and the plans are one right-padded batch on top."""
         self.load()
         tok, device = self.tokenizer, self.model.device
-        prefix = self._prefix_cache("logits")
-        state = self._split("logits")[1].replace(STATE_MARK, text) + "Action:"
+        rest, prefix = self._prefix_cache("logits")
+        state = rest.replace(STATE_MARK, text) + "Action:"
         state_ids = tok(state, add_special_tokens=False)["input_ids"]
         out = self.model(input_ids=torch.tensor([state_ids], device=device),
                          past_key_values=copy.deepcopy(prefix), use_cache=True)
