@@ -50,6 +50,8 @@ from time_to_success import ROOT, fit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from tiny_llm import build_tiny_llm  # noqa: E402
 
+from llm4teach.metrics import EVAL_STUDENT, TEACHER_SUCCESS
+
 TASK = "SimpleDoorKey"
 METHODS = ("sample", "prompt", "logits")
 # On `Agent sees <door>, holds <key>.` only 38% of the table's mass parses: with 200 answers
@@ -202,7 +204,7 @@ def compare(folder: Path) -> tuple[dict[str, dict[str, float]], dict[str, float]
 def teacher_success(config: TeacherConfig, episodes: int) -> float:
     domain = resolve(TASK)
     return evaluate_teacher(domain.make_teacher(config), domain.episode_envs(episodes),
-                            episodes)["teacher_success"]
+                            episodes)[TEACHER_SUCCESS]
 
 
 def student(folder: Path, method: str) -> dict[str, str]:
@@ -219,9 +221,9 @@ def student(folder: Path, method: str) -> dict[str, str]:
     for mode in ("greedy", "sampled"):
         hit = run.first(mode, 0.9)
         out[f"{mode}_0.9"] = "not reached" if hit is None else f"{hit[0]:,}"
-        out[f"{mode}_final"] = f"{run.evals[f'eval/student_{mode}_success'][-1][1]:.2f}"
+        out[f"{mode}_final"] = f"{run.evals[EVAL_STUDENT[mode]][-1][1]:.2f}"
         out[f"{mode}_curve"] = " ".join(
-            f"{v:.2f}" for _, v in run.evals[f"eval/student_{mode}_success"])
+            f"{v:.2f}" for _, v in run.evals[EVAL_STUDENT[mode]])
     print(method, out, flush=True)
     return out
 

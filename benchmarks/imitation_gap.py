@@ -21,6 +21,7 @@ from torchrl.envs import TransformedEnv
 
 from llm4teach.domains import resolve
 from llm4teach.domains.held_out import evaluate_student, evaluate_teacher
+from llm4teach.metrics import GREEDY_SUCCESS, SAMPLED_SUCCESS, TEACHER_SUCCESS
 from llm4teach.teacher import TeacherConfig
 from llm4teach.training.loss import distill_terms
 from llm4teach.training.module import PPOTeacherModule
@@ -68,9 +69,9 @@ def clone(task: str, frames: int, epochs: int, seed: int) -> dict[str, float]:
     played = evaluate_student(student, domain.episode_envs(2 * EPISODES), EPISODES, seed=seed)
     teacher = evaluate_teacher(domain.make_teacher(TeacherConfig()),
                                domain.episode_envs(EPISODES), EPISODES)
-    return {"kl": held_out_kl, "teacher": teacher["teacher_success"],
-            "sampled": played["student_sampled_success"],
-            "greedy": played["student_greedy_success"]}
+    return {"kl": held_out_kl, "teacher": teacher[TEACHER_SUCCESS],
+            "sampled": played[SAMPLED_SUCCESS],
+            "greedy": played[GREEDY_SUCCESS]}
 
 
 def main() -> None:

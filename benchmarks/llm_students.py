@@ -20,12 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from llm4teach.metrics import EVAL_GREEDY, EVAL_SAMPLED, EVAL_TEACHER, TEACHER, TIME_CPU
 from llm4teach.tracking import DEFAULT_TRACKING_URI
 
 from report import machine_line, write_generated
 from sample_efficiency import BUDGET, METHODS, experiment_name
-
-GREEDY, SAMPLED = "eval/student_greedy_success", "eval/student_sampled_success"
 
 
 def at(history: list[tuple[int, float]], frames: int) -> float | None:
@@ -37,8 +36,8 @@ def run_row(client, run, budget: int) -> dict[str, Any]:  # noqa: ANN001 (MLflow
     def history(key: str) -> list[tuple[int, float]]:
         return sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, key))
 
-    greedy, sampled, cpu = history(GREEDY), history(SAMPLED), dict(history("time/cpu_s"))
-    teacher = [v for _, v in history("eval/teacher_success")]
+    greedy, sampled, cpu = history(EVAL_GREEDY), history(EVAL_SAMPLED), dict(history(TIME_CPU))
+    teacher = [v for _, v in history(EVAL_TEACHER)]
     teacher_success = teacher[0] if teacher else None
 
     def when(curve: list[tuple[int, float]], above: float | None,
@@ -49,7 +48,7 @@ def run_row(client, run, budget: int) -> dict[str, Any]:  # noqa: ANN001 (MLflow
         step = next((s for s, v in curve if (v > above if strictly else v >= above)), None)
         return None if step is None else (step, cpu.get(step, float("nan")))
 
-    llm = history("teacher/model_cpu_seconds")
+    llm = history(TEACHER + "model_cpu_seconds")
     total = max(cpu.values()) if cpu else None
     seed = run.data.tags.get("seed", "?")
     return {"seed": seed if run.info.status == "FINISHED" else f"{seed} (stopped)",

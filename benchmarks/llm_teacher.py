@@ -22,6 +22,7 @@ import torch
 
 from llm4teach.domains import resolve
 from llm4teach.domains.held_out import evaluate_teacher
+from llm4teach.metrics import TEACHER_SUCCESS
 from llm4teach.teacher import TeacherConfig
 
 from report import machine_line, write_generated
@@ -38,7 +39,7 @@ def measure(task: str, model: str, method: str, prompt: str, temperature: float,
     metrics = evaluate_teacher(transform, domain.episode_envs(episodes), episodes)
     stats = transform.stats
     texts = max(stats.model_calls, 1)
-    return {"success": metrics["teacher_success"], "texts": stats.model_calls,
+    return {"success": metrics[TEACHER_SUCCESS], "texts": stats.model_calls,
             "planned": 1 - stats.no_plan / texts,
             "cpu_per_text": stats.model_cpu_seconds / texts,
             "wall_per_text": stats.model_seconds / texts,

@@ -40,6 +40,7 @@ import yaml
 from tqdm import tqdm
 
 from llm4teach.compare import compare
+from llm4teach.metrics import EVAL_STUDENT, EVAL_TEACHER
 from llm4teach.tracking import DEFAULT_TRACKING_URI, store_lock
 from llm4teach.training.checkpointing import load_checkpoint
 
@@ -128,7 +129,6 @@ METHODS["smollm2-handover"] = [*METHODS["smollm2"], *HANDOVER]
 METHODS["smollm2-paper-handover"] = [*SMOLLM2, *HANDOVER]
 BRANCHES = {"soft-handover": "soft-floor"}  # method -> the method whose run it continues
 DEFAULT_METHODS = ["soft", "hard", "ppo"]
-METRICS = {"greedy": "eval/student_greedy_success", "sampled": "eval/student_sampled_success"}
 FINISHED = "attributes.status = 'FINISHED'"
 
 
@@ -246,7 +246,7 @@ def teacher_success(client, task: str) -> dict[str, tuple[float, int]]:
     out = {}
     for method in ("soft", "hard", "soft-reference-teacher", "smollm2", "smollm2-paper"):
         values = [h.value for r in _runs(client, task, f"tags.method = '{method}' and {FINISHED}")
-                  for h in client.get_metric_history(r.info.run_id, "eval/teacher_success")]
+                  for h in client.get_metric_history(r.info.run_id, EVAL_TEACHER)]
         if values:
             out[method] = (float(np.mean(values)), len(values))
     return out
@@ -271,7 +271,7 @@ def report(tasks: list[str]) -> None:
         if teacher:
             parts.append("Teacher acting alone (sampling pi_T) on the same held-out episodes: "
                          + "; ".join(f"{m} {v:.2f} (n={n})" for m, (v, n) in teacher.items()) + ".")
-        for name, metric in METRICS.items():
+        for name, metric in EVAL_STUDENT.items():
             out = GENERATED / "sample_efficiency" / task.lower() / name
             references = {f"teacher ({m})": v for m, (v, _) in teacher.items()}
             result = compare(DEFAULT_TRACKING_URI, experiments=[experiment_name(task)],

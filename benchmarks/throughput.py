@@ -25,6 +25,8 @@ import sys
 import tempfile
 import time
 
+from llm4teach.metrics import TRAIN_FRAMES_PER_S
+
 from report import machine_line, write_generated
 
 NUM_ENVS, FRAMES_PER_BATCH, MINIBATCH = 16, 2048, 256
@@ -64,7 +66,7 @@ def _fit(task: str, frames: int, workdir: str, encoder: str, teacher: bool,
     client = MlflowClient(f"sqlite:///{tmp}/mlflow.db")
     run = client.search_runs([e.experiment_id for e in client.search_experiments()])[0]
     rates = [m.value for m in sorted(client.get_metric_history(
-        run.info.run_id, "train/frames_per_s"), key=lambda m: m.step)][1:]
+        run.info.run_id, TRAIN_FRAMES_PER_S), key=lambda m: m.step)][1:]
     steady = len(rates) / sum(1 / r for r in rates)
     return frames / seconds, steady
 

@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 from headline import headline, table_rows
 
+from llm4teach.metrics import EVAL_STUDENT, TIME_CPU, TIME_EVAL_CPU, TIME_WALL
+
 from env_throughput import raw_gymnasium
 from report import machine_line, write_generated
 
@@ -69,8 +71,8 @@ class Run:
         """(frames, CPU-s, wall-s) of the first evaluation at or above ``threshold``; the
         seconds are NaN for a checkout that did not log its clock (``--baseline``)."""
         clock = dict((step, (cpu, wall)) for (step, cpu), (_, wall) in zip(
-            self.evals["time/cpu_s"], self.evals["time/wall_s"], strict=True))
-        for step, value in self.evals[f"eval/student_{mode}_success"]:
+            self.evals[TIME_CPU], self.evals[TIME_WALL], strict=True))
+        for step, value in self.evals[EVAL_STUDENT[mode]]:
             if value >= threshold:
                 return (step, *clock.get(step, (float("nan"), float("nan"))))
         return None
@@ -110,8 +112,8 @@ def fit(method: str, config: str, extra: list[str], seed: int, frames: int | Non
             raise RuntimeError(f"{method} seed {seed} failed:\n{log.read_text()[-3000:]}")
         client = MlflowClient(uri)
         (run,) = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
-        names = [f"eval/student_{m}_success" for m in MODES] + [
-            "time/cpu_s", "time/wall_s", "time/eval_cpu_s"]
+        names = [EVAL_STUDENT[m] for m in MODES] + [
+            TIME_CPU, TIME_WALL, TIME_EVAL_CPU]
         evals = {name: sorted((m.step, m.value) for m in client.get_metric_history(
             run.info.run_id, name)) for name in names}
         return Run(method, seed, frames=evals[names[0]][-1][0],
@@ -145,9 +147,9 @@ def report(runs: list[Run], raw: float, seeds: int) -> str:
     for method in methods:
         mine = [r for r in runs if r.method == method]
         rates = [r.frames / r.cpu_s for r in mine]
-        final = {m: [r.evals[f"eval/student_{m}_success"][-1][1] for r in mine] for m in MODES}
-        share = [r.evals["time/eval_cpu_s"][-1][1] / r.cpu_s for r in mine
-                 if r.evals["time/eval_cpu_s"]]
+        final = {m: [r.evals[EVAL_STUDENT[m]][-1][1] for r in mine] for m in MODES}
+        share = [r.evals[TIME_EVAL_CPU][-1][1] / r.cpu_s for r in mine
+                 if r.evals[TIME_EVAL_CPU]]
         lines.append(
             f"| {method} | {_stat([r.frames for r in mine], ',.0f')} "
             f"| {_stat([r.cpu_s for r in mine], '.0f')} | {_stat([r.wall_s for r in mine], '.0f')}"
@@ -206,7 +208,7 @@ def main() -> None:
               f"{run.wall_s:.0f} wall-s, {run.frames / run.cpu_s:,.0f} frames per CPU-s; "
               f"greedy 0.9 at {run.first('greedy', 0.9)}", flush=True)
         for mode in MODES:
-            curve = " ".join(f"{v:.2f}" for _, v in run.evals[f"eval/student_{mode}_success"])
+            curve = " ".join(f"{v:.2f}" for _, v in run.evals[EVAL_STUDENT[mode]])
             print(f"  {mode}: {curve}", flush=True)
         return run
 

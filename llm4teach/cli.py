@@ -18,6 +18,8 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
+from llm4teach.metrics import TEACHER_SUCCESS
+
 if TYPE_CHECKING:  # imported where used, so that ``llm4teach --help`` stays fast
     from jsonargparse import ArgumentParser, Namespace
 
@@ -124,7 +126,7 @@ def teacher(argv: Sequence[str]) -> None:
     transform = domain.make_teacher(config)
     metrics = evaluate_teacher(transform, domain.episode_envs(args.episodes), args.episodes)
     print(f"{args.task:16s} {config.mode:4s} episodes {args.episodes:4d}  "
-          f"success {metrics['teacher_success']:6.1%}  return {metrics['teacher_return']:.3f}"
+          f"success {metrics[TEACHER_SUCCESS]:6.1%}  return {metrics['teacher_return']:.3f}"
           f"  length {metrics['teacher_length']:6.1f}")
     stats = ", ".join(f"{k} {v:g}" for k, v in dataclasses.asdict(transform.stats).items())
     print(f"teacher counters: {stats} (llm4teach teacher --help says what each counts)")

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from llm4teach.metrics import EVAL_GREEDY
 from llm4teach.tracking import BRANCHED_AT
 
-DEFAULT_METRIC = "eval/student_greedy_success"
+DEFAULT_METRIC = EVAL_GREEDY
 DEFAULT_GROUP_BY = ("tags.task", "tags.method")
 THRESHOLDS = (0.5, 0.8, 0.9)
 # What each column of the table says, one line each (``llm4teach compare --help``).

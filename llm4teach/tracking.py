@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from filelock import FileLock
 
+from llm4teach.metrics import EVAL_GREEDY, EVAL_SAMPLED, EVAL_TEACHER
+
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 DEFAULT_ARTIFACT_ROOT = "mlruns/artifacts"
@@ -107,9 +109,9 @@ def artifact_location(tracking_uri: str, artifact_root: str | None) -> str | Non
 
 
 def learning_curve(tracking_uri: str, run_id: str, path: Path,
-                   metrics: tuple[str, ...] = ("eval/student_greedy_success",
-                                               "eval/student_sampled_success",
-                                               "eval/teacher_success")) -> Path:
+                   metrics: tuple[str, ...] = (EVAL_GREEDY,
+                                               EVAL_SAMPLED,
+                                               EVAL_TEACHER)) -> Path:
     """Plot ``metrics`` of one run against environment frames into a PNG."""
     import matplotlib
 

@@ -13,6 +13,7 @@ from llm4teach.domains.minigrid import GymEpisodes
 from llm4teach.envs import make_env, make_gym_env, resolve_task
 from llm4teach.envs.registry import standard_ids
 from llm4teach.envs.torchrl_env import decode_missions, encode_mission
+from llm4teach.metrics import TEACHER_SUCCESS
 from llm4teach.teacher import Describer, Teacher, TeacherConfig, TeacherStats, TeacherTransform
 from llm4teach.teacher.grammar import MINIGRID_GENERIC
 
@@ -191,7 +192,7 @@ def test_the_teacher_runs_on_every_registered_id(task):
     teacher = domain.make_teacher(TeacherConfig())
     envs = [GymEpisodes(make_gym_env(task, max_steps=12)) for _ in range(2)]
     metrics = evaluate_teacher(teacher, envs, 2)
-    assert 0 <= metrics["teacher_success"] <= 1 and 1 <= metrics["teacher_length"] <= 12
+    assert 0 <= metrics[TEACHER_SUCCESS] <= 1 and 1 <= metrics["teacher_length"] <= 12
     stats = teacher.stats
     assert stats.hits + stats.unknown_texts > 0
     assert stats.unknown_texts == 0 or stats.fallbacks > 0

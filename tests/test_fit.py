@@ -10,6 +10,15 @@ from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
 
 from llm4teach.cli import main
+from llm4teach.metrics import (
+    EVAL_GREEDY,
+    EVAL_TEACHER,
+    TEACHER,
+    TIME_CPU,
+    TIME_EVAL_CPU,
+    TIME_WALL,
+    TRAIN_LAMBDA,
+)
 from llm4teach.training.checkpointing import load_checkpoint
 
 
@@ -41,19 +50,19 @@ def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
     # Lightning's settings only where they differ from their defaults (all in config.yaml)
     trainer = {k for k in run.data.params if k.startswith("trainer.")}
     assert trainer == {"trainer.default_root_dir", "trainer.enable_progress_bar"}
-    history = client.get_metric_history(run.info.run_id, "eval/student_greedy_success")
+    history = client.get_metric_history(run.info.run_id, EVAL_GREEDY)
     assert [m.step for m in history] == [128, 256]  # against frames
-    lambdas = client.get_metric_history(run.info.run_id, "train/lambda")
+    lambdas = client.get_metric_history(run.info.run_id, TRAIN_LAMBDA)
     assert [m.step for m in lambdas] == [64, 128, 192, 256]  # once per update
-    assert client.get_metric_history(run.info.run_id, "eval/teacher_success")
-    assert client.get_metric_history(run.info.run_id, "teacher/hits")
+    assert client.get_metric_history(run.info.run_id, EVAL_TEACHER)
+    assert client.get_metric_history(run.info.run_id, TEACHER + "hits")
     # the clock beside every evaluation: the teacher's at frame 0, then each epoch's
     clock = {name: [m.value for m in sorted(client.get_metric_history(run.info.run_id, name),
                                              key=lambda m: (m.step, m.value))]
-             for name in ("time/cpu_s", "time/wall_s", "time/eval_cpu_s")}
+             for name in (TIME_CPU, TIME_WALL, TIME_EVAL_CPU)}
     for values in clock.values():
         assert len(values) == 3 and values == sorted(values) and values[0] > 0
-    assert clock["time/eval_cpu_s"][-1] < clock["time/cpu_s"][-1]
+    assert clock[TIME_EVAL_CPU][-1] < clock[TIME_CPU][-1]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "learning_curve.png", "checkpoints"} <= artifacts
 
@@ -80,7 +89,7 @@ def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
     assert capsys.readouterr().out == (f"{in_tmp}/run already finished at 256 frames (budget "
                                        f"256): raise --budget.total_frames to train on\n")
     assert (ckpts / "last.ckpt").read_bytes() == before
-    assert len(client.get_metric_history(run.info.run_id, "eval/student_greedy_success")) == 2
+    assert len(client.get_metric_history(run.info.run_id, EVAL_GREEDY)) == 2
     again = client.get_run(run.info.run_id)
     assert (again.info.status, again.info.end_time) == ("FINISHED", run.info.end_time)
     assert _mtimes(run.info.artifact_uri) == uploaded  # nothing uploaded again

@@ -10,6 +10,7 @@ from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
 
 from llm4teach.cli import main
+from llm4teach.metrics import EVAL_SAMPLED, EVAL_TEACHER, TRAIN_KL_TEACHER
 from llm4teach.training.checkpointing import load_checkpoint
 
 CONFIG = str(Path(__file__).parent.parent / "configs" / "habitat_tidy.yaml")
@@ -30,11 +31,11 @@ def test_fit_trains_the_visual_student_in_bf16_and_evaluates_it(in_tmp, capsys):
     client = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
     run = client.get_run(checkpoint["mlflow_run_id"])
     assert run.data.params["trainer.precision"] == "bf16-mixed"
-    history = client.get_metric_history(run.info.run_id, "eval/student_sampled_success")
+    history = client.get_metric_history(run.info.run_id, EVAL_SAMPLED)
     assert [m.step for m in history] == [128]
-    teacher = client.get_metric_history(run.info.run_id, "eval/teacher_success")
+    teacher = client.get_metric_history(run.info.run_id, EVAL_TEACHER)
     assert len(teacher) == 1 and 0.0 <= teacher[0].value <= 1.0
-    assert client.get_metric_history(run.info.run_id, "train/kl_teacher")[0].value > 0
+    assert client.get_metric_history(run.info.run_id, TRAIN_KL_TEACHER)[0].value > 0
 
     main(["evaluate", "--ckpt", str(in_tmp / "run" / "checkpoints" / "last.ckpt"),
           "--episodes", "2"])

@@ -26,6 +26,7 @@ from tiny_llm import TEXTS, build_tiny_llm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from llm4teach.cli import main
+from llm4teach.metrics import EVAL_GREEDY, TEACHER
 from llm4teach.teacher import TeacherConfig, make_planner
 
 START_S = 120  # the server imports transformers and loads the model: seconds, not minutes
@@ -210,9 +211,9 @@ def test_fit_with_the_server_teacher(server, in_tmp):
     client = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
     (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert run.data.params["data.teacher.backend"] == "openai"
-    assert run.data.metrics["teacher/model_calls"] > 0
-    assert run.data.metrics["teacher/parse_failures"] == 0
-    assert client.get_metric_history(run.info.run_id, "eval/student_greedy_success")
+    assert run.data.metrics[TEACHER + "model_calls"] > 0
+    assert run.data.metrics[TEACHER + "parse_failures"] == 0
+    assert client.get_metric_history(run.info.run_id, EVAL_GREEDY)
 
 
 def test_model_unset_where_the_server_does_not_list_it_asks_for_model(server, tmp_path):

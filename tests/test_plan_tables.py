@@ -7,6 +7,7 @@ import yaml
 
 from llm4teach.domains import resolve
 from llm4teach.domains.held_out import evaluate_teacher
+from llm4teach.metrics import TEACHER_SUCCESS
 from llm4teach.teacher import TeacherConfig
 from llm4teach.teacher.planners import TablePlanner
 from llm4teach.teacher.planners.table import load_tables
@@ -100,7 +101,7 @@ def test_a_hand_written_table_knows_every_text_and_the_teacher_succeeds(task, le
     domain = resolve(task)
     teacher = domain.make_teacher(TeacherConfig())
     metrics = evaluate_teacher(teacher, domain.episode_envs(6), 6)
-    assert metrics["teacher_success"] >= least
+    assert metrics[TEACHER_SUCCESS] >= least
     stats = teacher.stats
     assert stats.hits > 0 and stats.parse_failures == 0
     assert stats.unknown_texts == 0  # the running episodes only are asked about

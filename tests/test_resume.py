@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from llm4teach.cli import Stopped
 from llm4teach.envs import make_env
+from llm4teach.metrics import EVAL_GREEDY, TEACHER, TRAIN_LAMBDA, TRAIN_LR
 from llm4teach.teacher import Teacher, TeacherConfig
 from llm4teach.training.artifacts import MLflowTracking
 from llm4teach.training.checkpointing import load_checkpoint
@@ -78,7 +79,7 @@ def test_hard_mode_run_crashed_after_logging_resumes_exactly_and_logs_once(in_tm
     assert int(interrupted["state_dict"]["updates"]) == 2  # the epoch-end before the crash
     run_id = interrupted["mlflow_run_id"]
     assert _status(broken, run_id) == "FAILED"
-    assert _histories(broken, run_id)["eval/student_greedy_success"] == [128, 256]  # past it
+    assert _histories(broken, run_id)[EVAL_GREEDY] == [128, 256]  # past it
     fit([*args, "--ckpt_path", "last"])
 
     done = load_checkpoint(broken / "run/checkpoints/last.ckpt")
@@ -116,7 +117,7 @@ def test_run_stopped_before_its_first_checkpoint_starts_afresh_in_its_mlflow_run
     assert not list((broken / "run/checkpoints").glob("*.ckpt"))
     run_id = (broken / "run/mlflow_run_id").read_text().strip()
     assert _status(broken, run_id) == "KILLED"
-    assert _histories(broken, run_id)["eval/student_greedy_success"] == [128]
+    assert _histories(broken, run_id)[EVAL_GREEDY] == [128]
 
     with pytest.warns(UserWarning, match=f"before its first checkpoint: starting it afresh in "
                                          f"its MLflow run {run_id}"):
@@ -181,15 +182,15 @@ def test_fit_from_another_runs_checkpoint_branches_into_a_new_mlflow_run(in_tmp)
     assert run.data.tags["branched_at_frames"] == "256"
     assert run.data.params["model.epochs"] == "1"
     assert (in_tmp / "branch/mlflow_run_id").read_text().strip() == run.info.run_id
-    steps = [m.step for m in client.get_metric_history(run.info.run_id, "train/lambda")]
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, TRAIN_LAMBDA)]
     assert steps == [320, 384]
-    parent_steps = [m.step for m in client.get_metric_history(parent_id, "train/lambda")]
+    parent_steps = [m.step for m in client.get_metric_history(parent_id, TRAIN_LAMBDA)]
     assert parent_steps == [64, 128, 192, 256]
     # lambda 0 from the start: the branch's rollouts never asked its teacher, not even the
     # collector's first reset (the schedule switches the teacher off before it); its
     # counters are the parent's, continued
-    parent_hits = client.get_metric_history(parent_id, "teacher/hits")[-1].value
-    hits = client.get_metric_history(run.info.run_id, "teacher/hits")
+    parent_hits = client.get_metric_history(parent_id, TEACHER + "hits")[-1].value
+    hits = client.get_metric_history(run.info.run_id, TEACHER + "hits")
     assert hits and all(m.value == parent_hits > 0 for m in hits)
 
     # a branch onto another task warns, in one line, as the command prints it
@@ -234,6 +235,6 @@ def test_learning_rate_warmup_rises_per_update_and_continues_after_a_resume(in_t
     fit([*tiny_fit_args(in_tmp, total_frames=256, **warm), "--ckpt_path", "last"])
     run_id = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")["mlflow_run_id"]
     client = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
-    lrs = sorted((m.step, m.value) for m in client.get_metric_history(run_id, "train/lr"))
+    lrs = sorted((m.step, m.value) for m in client.get_metric_history(run_id, TRAIN_LR))
     assert [step for step, _ in lrs] == [64, 128, 192, 256]
     np.testing.assert_allclose([lr for _, lr in lrs], [0.001, 0.002, 0.003, 0.003])

@@ -10,6 +10,7 @@ from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
 
 from llm4teach.cli import main
+from llm4teach.metrics import EVAL_GREEDY, EVAL_SAMPLED, EVAL_TEACHER
 from llm4teach.training.checkpointing import load_checkpoint
 
 
@@ -44,12 +45,12 @@ def test_fit_shows_one_bar_over_the_run_and_ends_with_a_summary(in_tmp, capsys, 
     final = run.data.metrics
     assert re.fullmatch(r"SimpleDoorKey: 384 frames, [\d,]+ s wall time and [\d,]+ CPU-s "
                         r"\(this process\)", summary[0])
-    assert shown == {"greedy": f"{final['eval/student_greedy_success']:.3f}",
-                     "sampled": f"{final['eval/student_sampled_success']:.3f}"}
+    assert shown == {"greedy": f"{final[EVAL_GREEDY]:.3f}",
+                     "sampled": f"{final[EVAL_SAMPLED]:.3f}"}
     assert summary[1] == (f"final held-out success: greedy "
-                          f"{final['eval/student_greedy_success']:.3f}, sampled "
-                          f"{final['eval/student_sampled_success']:.3f}, teacher "
-                          f"{final['eval/teacher_success']:.3f}")
+                          f"{final[EVAL_GREEDY]:.3f}, sampled "
+                          f"{final[EVAL_SAMPLED]:.3f}, teacher "
+                          f"{final[EVAL_TEACHER]:.3f}")
     assert summary[2] == f"MLflow run SimpleDoorKey-soft-seed0 ({run_id}), experiment SimpleDoorKey"
     best = next((in_tmp / "run/checkpoints").glob("best-*.ckpt"))
     assert summary[3] == f"checkpoints {in_tmp}/run/checkpoints, best {best}"

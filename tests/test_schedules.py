@@ -8,6 +8,7 @@ import torch
 from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
 
+from llm4teach.metrics import EVAL_GREEDY, EVAL_SAMPLED, TRAIN_LAMBDA, TRAIN_LR
 from llm4teach.training.checkpointing import load_checkpoint
 from llm4teach.training.cli import fit
 from llm4teach.training.schedules import (
@@ -94,11 +95,11 @@ def test_handover_gated_by_the_teacher_steps_at_each_evaluation_and_resumes(in_t
     fit([*tiny_fit_args(in_tmp, total_frames=768, **settings), "--ckpt_path", "last"])
     checkpoint = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")
     run_id = checkpoint["mlflow_run_id"]
-    lambdas = _history(in_tmp, run_id, "train/lambda")
+    lambdas = _history(in_tmp, run_id, TRAIN_LAMBDA)
     assert [step for step, _ in lambdas] == list(range(64, 769, 64))
     expected = [10.0, 1.0, 0.1, 0.01, 0.0, 0.0]  # per epoch of 2 updates
     np.testing.assert_allclose([lam for _, lam in lambdas], np.repeat(expected, 2), rtol=1e-6)
-    lrs = [lr for _, lr in _history(in_tmp, run_id, "train/lr")]
+    lrs = [lr for _, lr in _history(in_tmp, run_id, TRAIN_LR)]
     scale = np.minimum(np.arange(6), 4) / 4
     np.testing.assert_allclose(lrs, np.repeat(0.004 * 0.25**scale, 2), rtol=1e-6)
     (state,) = [v for k, v in checkpoint["callbacks"].items() if "HandoverSchedule" in k]
@@ -114,8 +115,8 @@ def test_handover_without_reaching_the_teacher_steps_when_the_student_stalls(in_
         "--schedule.factor": "0.5", "--schedule.off_below": "1", "--schedule.start": "8",
         "--schedule.min_delta": "0.1"}))
     run_id = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")["mlflow_run_id"]
-    greedy = _history(in_tmp, run_id, "eval/student_greedy_success")
-    sampled = _history(in_tmp, run_id, "eval/student_sampled_success")
+    greedy = _history(in_tmp, run_id, EVAL_GREEDY)
+    sampled = _history(in_tmp, run_id, EVAL_SAMPLED)
     expected, lam, best, stale = [8.0], 8.0, -1.0, 0
     for (_, g), (_, s) in zip(greedy[:-1], sampled[:-1], strict=True):
         success = max(g, s)
@@ -123,7 +124,7 @@ def test_handover_without_reaching_the_teacher_steps_when_the_student_stalls(in_
         if stale >= 2 and lam > 0:
             lam, best, stale = (lam / 2 if lam > 1 else 0.0), success, 0
         expected.append(lam)
-    lambdas = [lam for _, lam in _history(in_tmp, run_id, "train/lambda")]
+    lambdas = [lam for _, lam in _history(in_tmp, run_id, TRAIN_LAMBDA)]
     np.testing.assert_allclose(lambdas, np.repeat(expected, 2))
     assert lambdas[-1] < 8.0  # it did step down
 
@@ -133,7 +134,7 @@ def test_handover_keeps_a_teacher_at_keep_above(in_tmp):
     fit(tiny_fit_args(in_tmp, total_frames=512, **{
         "--schedule": HANDOVER, "--schedule.reach": "0", "--schedule.keep_above": "0"}))
     run_id = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")["mlflow_run_id"]
-    assert {lam for _, lam in _history(in_tmp, run_id, "train/lambda")} == {10.0}
+    assert {lam for _, lam in _history(in_tmp, run_id, TRAIN_LAMBDA)} == {10.0}
 
 
 def test_handover_refuses_a_run_that_does_not_evaluate_its_teacher(in_tmp):

@@ -12,6 +12,7 @@ from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
 
 from llm4teach.cli import main
+from llm4teach.metrics import EVAL_TEACHER
 from llm4teach.teacher.planners import TablePlanner
 from llm4teach.training.checkpointing import load_checkpoint
 
@@ -27,7 +28,7 @@ def test_teacher_command_prints_the_fits_eval_teacher_success(in_tmp, capsys):
     main(["fit", *tiny_fit_args(in_tmp, total_frames=64, **settings)])
     run_id = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")["mlflow_run_id"]
     client = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
-    (logged,) = client.get_metric_history(run_id, "eval/teacher_success")
+    (logged,) = client.get_metric_history(run_id, EVAL_TEACHER)
     capsys.readouterr()
 
     main(["teacher", "--task", "TwoDoor", "--teacher.mode", "hard", "--episodes", "40"])

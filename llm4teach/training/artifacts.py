@@ -12,6 +12,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from llm4teach.metrics import TEACHER
 from llm4teach.tracking import (
     DEFAULT_ARTIFACT_ROOT,
     artifact_location,
@@ -127,7 +128,7 @@ class MLflowTracking(Callback):
         logger = mlflow_logger(trainer)
         teacher = trainer.datamodule.teacher
         if logger is not None and teacher is not None:
-            stats = {f"teacher/{k}": float(v) for k, v in teacher.stats.as_dict().items()}
+            stats = {TEACHER + k: float(v) for k, v in teacher.stats.as_dict().items()}
             logger.log_metrics(stats, step=int(pl_module.frames))
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule,

@@ -21,7 +21,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-BEST_METRIC = "eval/student_greedy_success"
+from llm4teach.metrics import EVAL_GREEDY
+
 TEMP_SUFFIX = ".tmp"
 TORCH_WRITE_FAILURES = ("unexpected pos", "inline_container")
 
@@ -114,7 +115,7 @@ def checkpoint_callbacks(dirpath: Path) -> list[ModelCheckpoint]:
     """
     common = {"dirpath": dirpath, "save_on_train_epoch_end": True, "save_top_k": 1,
               "auto_insert_metric_name": False, "enable_version_counter": False}
-    return [ModelCheckpoint(filename="best-epoch{epoch}", monitor=BEST_METRIC, mode="max",
+    return [ModelCheckpoint(filename="best-epoch{epoch}", monitor=EVAL_GREEDY, mode="max",
                             **common),
             ModelCheckpoint(filename="last", **common)]
 

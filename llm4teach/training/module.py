@@ -17,6 +17,14 @@ from tensordict import TensorDictBase
 from torchrl.objectives.value import GAE
 
 from llm4teach.domains import resolve
+from llm4teach.metrics import (
+    TRAIN,
+    TRAIN_EPISODE_SUCCESS,
+    TRAIN_FRAMES_PER_S,
+    TRAIN_LAMBDA,
+    TRAIN_LR,
+    TRAIN_UPDATES,
+)
 from llm4teach.training.artifacts import log_rows
 from llm4teach.training.checkpointing import upgrade_state_dict
 from llm4teach.training.loss import PPOTeacherLoss
@@ -200,14 +208,14 @@ class PPOTeacherModule(LightningModule):
         self._clock = now
         done = rollout["next", "done"]
         episodes = done.sum()
-        train = {f"train/{k}": v for k, v in means.items()}
-        train["train/lambda"] = self.loss.distill_coef
-        train["train/updates"] = self.updates.float()
-        train["train/lr"] = lr
-        train["train/frames_per_s"] = fps
+        train = {TRAIN + k: v for k, v in means.items()}
+        train[TRAIN_LAMBDA] = self.loss.distill_coef
+        train[TRAIN_UPDATES] = self.updates.float()
+        train[TRAIN_LR] = lr
+        train[TRAIN_FRAMES_PER_S] = fps
         if episodes > 0:
             success = ((rollout["next", "reward"] > 0) & done).sum() / episodes
-            train["train/episode_success"] = success
+            train[TRAIN_EPISODE_SUCCESS] = success
         # To the loggers against environment frames (not optimizer steps), once, in one write
         # per epoch (an sqlite store commits each write): Lightning's own logging would log
         # them again at every epoch end.

@@ -15,11 +15,12 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import TQDMProgressBar
 from tqdm import tqdm
 
+from llm4teach.metrics import GREEDY_SUCCESS, SAMPLED_SUCCESS
 from llm4teach.training.budget import FrameBudget
 from llm4teach.training.evaluation import Evaluation
 
 # held-out success on the bar, as the run's summary prints it (Evaluation's latest numbers)
-SUCCESS = {"student_greedy_success": "greedy", "student_sampled_success": "sampled"}
+SUCCESS = {GREEDY_SUCCESS: "greedy", SAMPLED_SUCCESS: "sampled"}
 
 
 class FramesProgressBar(TQDMProgressBar):

@@ -13,12 +13,11 @@ from pathlib import Path
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from llm4teach.clock import process_seconds
+from llm4teach.metrics import EVAL_GREEDY, EVAL_SAMPLED, EVAL_TEACHER
 from llm4teach.training.artifacts import MLflowTracking, mlflow_logger
 
 # (name in the summary, MLflow metric)
-SUCCESS = (("greedy", "eval/student_greedy_success"),
-           ("sampled", "eval/student_sampled_success"),
-           ("teacher", "eval/teacher_success"))
+SUCCESS = (("greedy", EVAL_GREEDY), ("sampled", EVAL_SAMPLED), ("teacher", EVAL_TEACHER))
 
 
 class RunSummary(Callback):
