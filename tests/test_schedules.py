@@ -103,7 +103,7 @@ def test_handover_gated_by_the_teacher_steps_at_each_evaluation_and_resumes(in_t
     scale = np.minimum(np.arange(6), 4) / 4
     np.testing.assert_allclose(lrs, np.repeat(0.004 * 0.25**scale, 2), rtol=1e-6)
     (state,) = [v for k, v in checkpoint["callbacks"].items() if "HandoverSchedule" in k]
-    assert state["step"] == 4 and state["seen"] == 5  # the 6th is read before an update
+    assert state["step"] == 4
 
 
 def test_handover_without_reaching_the_teacher_steps_when_the_student_stalls(in_tmp):

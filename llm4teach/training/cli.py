@@ -48,7 +48,7 @@ from llm4teach.training.module import PPOTeacherModule
 from llm4teach.training.preflight import check_space, check_writable
 from llm4teach.training.progress import FramesProgressBar
 from llm4teach.training.run_lock import hold_run
-from llm4teach.training.schedules import LambdaSchedule
+from llm4teach.training.schedules import LambdaSchedule, ScheduleCallback
 from llm4teach.training.summary import RunSummary
 
 # default_root_dir: None here, runs/<run name> once the run's name is known (before_instantiate)
@@ -57,6 +57,7 @@ TRAINER_DEFAULTS = {"max_epochs": -1, "log_every_n_steps": 1, "num_sanity_val_st
                     "default_root_dir": None, "enable_autolog_hparams": False}
 RUNS = Path("runs")  # where a run's folder goes when --trainer.default_root_dir is not given
 NO_TEACHER = "llm4teach.training.schedules.NoTeacher"
+RUN_CALLBACKS = ((FrameBudget, "budget"), (Evaluation, "evaluation"), (MLflowTracking, "tracking"))
 RUN_ID_FILE = "mlflow_run_id"  # in the run folder: the run's MLflow id, from its start
 
 
@@ -172,12 +173,12 @@ class FitCLI(LightningCLI):
         parser.add_argument("--threads", type=int, default=1,
                             help="torch CPU threads; 1 is fastest for these small networks on a "
                                  "shared CPU (the envs and the teacher run in the same process)")
-        parser.add_lightning_class_args(LambdaSchedule, "schedule", subclass_mode=True)
+        parser.add_subclass_arguments(LambdaSchedule, "schedule", fail_untyped=False)
         parser.set_defaults(
             {"schedule": {"class_path": "llm4teach.training.schedules.ReferenceSchedule"}})
-        parser.add_lightning_class_args(FrameBudget, "budget")
-        parser.add_lightning_class_args(Evaluation, "evaluation")
-        parser.add_lightning_class_args(MLflowTracking, "tracking")
+        # callbacks, but not LightningCLI's: instantiate_trainer lists them in their order
+        for callback, key in RUN_CALLBACKS:
+            parser.add_class_arguments(callback, key, fail_untyped=False, sub_configs=True)
         parser.link_arguments("data.task", "model.task")
 
     def before_instantiate_classes(self) -> None:
@@ -207,6 +208,13 @@ class FitCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self.config[self.subcommand]
+        init = self.config_init[self.subcommand]
+        missing = [name for name in init.schedule.needs if name not in init.evaluation.logged()]
+        if missing:
+            raise ValueError(f"schedule {type(init.schedule).__name__} gates on "
+                             f"{', '.join(missing)}, which the evaluation does not log: keep "
+                             "evaluation.teacher true, or choose another schedule (e.g. "
+                             "ReferenceSchedule)")
         root = Path(config.trainer.default_root_dir)
         dirpath = root / "checkpoints"
         is_rank_zero = rank_zero_only.rank == 0  # the ranks of one DDP job share one run
@@ -214,7 +222,6 @@ class FitCLI(LightningCLI):
             check_store(self.config_init[self.subcommand].tracking.tracking_uri)
             check_writable(root)
             self._held.enter_context(hold_run(root))
-        init = self.config_init[self.subcommand]
         checkpoint, run_id, same_run = self._start(root, dirpath, init.budget.total_frames)
         if is_rank_zero:  # before the first epoch, not at its end
             check_writable(dirpath)
@@ -241,7 +248,10 @@ class FitCLI(LightningCLI):
             record_run_id(root, kwargs["logger"].run_id)
         self._root = root  # from here on, a stop says how to continue
         kwargs["plugins"] = [AtomicCheckpointIO()]
-        callbacks = [*(init.trainer.callbacks or []), *checkpoint_callbacks(dirpath), RunSummary()]
+        # ScheduleCallback after Evaluation: it reads what Evaluation logs at an epoch end
+        callbacks = [*(init.trainer.callbacks or []), init.budget, init.evaluation,
+                     ScheduleCallback(init.schedule), init.tracking,
+                     *checkpoint_callbacks(dirpath), RunSummary()]
         if config.trainer.enable_progress_bar is not False:
             callbacks.append(FramesProgressBar())
         kwargs["callbacks"] = callbacks

@@ -15,13 +15,27 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 
 from llm4teach.clock import process_seconds
 from llm4teach.domains.held_out import evaluate_student, evaluate_teacher
+from llm4teach.metrics import (
+    EVAL,
+    EVAL_GREEDY,
+    EVAL_SAMPLED,
+    EVAL_TEACHER,
+    GREEDY_SUCCESS,
+    SAMPLED_SUCCESS,
+    TEACHER_SUCCESS,
+    TIME_CPU,
+    TIME_EVAL_CPU,
+    TIME_WALL,
+)
 
 
 class Evaluation(Callback):
     """Every epoch end (every ``data.epoch_frames`` frames), evaluate on ``episodes`` held-out
     episodes and log ``eval/...`` against frames; the teacher is evaluated once, at the start.
 
-    ``eval/student_greedy_success`` is what the best checkpoint is chosen by. Beside the
+    ``eval/student_greedy_success`` is what the best checkpoint is chosen by; it, the sampled
+    student's and the teacher's success are also logged for callbacks at every epoch end
+    (``trainer.callback_metrics``: what a schedule gates on, the same on every rank). Beside the
     numbers it logs ``time/cpu_s`` and ``time/wall_s`` of this process (``llm4teach.clock``), so a
     curve can be read against what a user waits for (startup and evaluations included),
     and ``time/eval_cpu_s``, the CPU seconds this process's evaluations took so far.
@@ -39,21 +53,17 @@ class Evaluation(Callback):
         self.episodes, self.teacher = episodes, teacher
         self._teacher_done = False
         self._eval_cpu = 0.0
-        # What a schedule gates on (HandoverSchedule): the same numbers on every rank.
         self.teacher_success: float | None = None
-        self.evaluations = 0
-        self.latest: dict[str, float] = {}
+        self.latest: dict[str, float] = {}  # the last evaluation's numbers, for the progress bar
 
     def state_dict(self) -> dict[str, Any]:
         return {"teacher_done": self._teacher_done, "teacher_success": self.teacher_success,
-                "evaluations": self.evaluations, "latest": dict(self.latest)}
+                "latest": dict(self.latest)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._teacher_done = bool(state_dict["teacher_done"])
-        # checkpoints written before these were kept have none
-        self.teacher_success = state_dict.get("teacher_success")
-        self.evaluations = int(state_dict.get("evaluations", 0))
-        self.latest = dict(state_dict.get("latest", {}))
+        self.teacher_success = state_dict["teacher_success"]
+        self.latest = dict(state_dict["latest"])
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self.teacher or self._teacher_done:
@@ -65,7 +75,7 @@ class Evaluation(Callback):
             self._eval_cpu += time.process_time() - start
             self._log(trainer, pl_module, metrics)
         metrics = trainer.strategy.broadcast(metrics, src=0)
-        self.teacher_success = float(metrics["teacher_success"])
+        self.teacher_success = float(metrics[TEACHER_SUCCESS])
         self._teacher_done = True
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -77,19 +87,27 @@ class Evaluation(Callback):
                                        seed=int(pl_module.updates))
             self._eval_cpu += time.process_time() - start
         metrics = trainer.strategy.broadcast(metrics, src=0)
-        self.evaluations, self.latest = self.evaluations + 1, metrics
+        self.latest = metrics
         self._log(trainer, pl_module, metrics)
-        for mode in ("greedy", "sampled"):  # for the best checkpoint's monitor (the loggers
-            pl_module.log(f"eval/student_{mode}_success",  # have them; the bar reads latest)
-                          metrics[f"student_{mode}_success"], logger=False, batch_size=1)
+        # for callbacks: the best checkpoint's monitor and a schedule's gate (the loggers
+        # have them already)
+        gated = {EVAL_GREEDY: metrics[GREEDY_SUCCESS], EVAL_SAMPLED: metrics[SAMPLED_SUCCESS]}
+        if self.teacher_success is not None:
+            gated[EVAL_TEACHER] = self.teacher_success
+        for name, value in gated.items():
+            pl_module.log(name, value, logger=False, batch_size=1)
+
+    def logged(self) -> tuple[str, ...]:
+        """What each epoch end logs for callbacks to read (``trainer.callback_metrics``)."""
+        return (EVAL_GREEDY, EVAL_SAMPLED, *((EVAL_TEACHER,) if self.teacher else ()))
 
     def _log(self, trainer: Trainer, pl_module: LightningModule,
              metrics: dict[str, float]) -> None:
         frames = int(pl_module.frames)
         cpu, wall = process_seconds()
-        clock = {"time/cpu_s": cpu, "time/wall_s": wall, "time/eval_cpu_s": self._eval_cpu}
+        clock = {TIME_CPU: cpu, TIME_WALL: wall, TIME_EVAL_CPU: self._eval_cpu}
         for logger in trainer.loggers:
-            logger.log_metrics({**{f"eval/{k}": v for k, v in metrics.items()}, **clock},
+            logger.log_metrics({**{EVAL + k: v for k, v in metrics.items()}, **clock},
                                step=frames)
 
 

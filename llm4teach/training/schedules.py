@@ -1,26 +1,30 @@
-"""Schedules of lambda, the weight of the teacher term, as Lightning callbacks.
+"""Schedules of lambda, the weight of the teacher term (the distill coefficient).
 
-Each schedule is one small callback with an explicit ``unit``: ``updates`` (PPO
-updates done) or ``frames`` (environment frames collected). At the start of a fit (after
-a checkpoint is restored) and before every update it writes lambda into the module
-(``pl_module.loss.distill_coef``, the one place lambda lives), the scale of the PPO step's
-learning rate (``pl_module.lr_scale``, 1 but for ``HandoverSchedule``) and switches the data
-module's teacher on or off with it. Every schedule is non-increasing and never negative,
-so once lambda is 0 it stays 0 and the rollouts skip the teacher for good.
+A schedule says what lambda is after ``t`` units of its ``unit``, ``updates`` (PPO updates
+done) or ``frames`` (environment frames collected), and what the PPO step's learning rate is
+multiplied by (1 but for ``HandoverSchedule``); nothing else. ``ScheduleCallback``, the one
+place a schedule acts, writes both into the module (``pl_module.loss.distill_coef``, the one
+place lambda lives, and ``pl_module.lr_scale``) and switches the data module's teacher with
+lambda. Every schedule is non-increasing and never negative, so once lambda is 0 it stays 0
+and the rollouts skip the teacher for good.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-from llm4teach.training.evaluation import Evaluation
+from llm4teach.metrics import EVAL_GREEDY, EVAL_SAMPLED, EVAL_TEACHER
 
 Unit = Literal["updates", "frames"]
 UNITS = ("updates", "frames")
+# Held-out success is a share of episodes, logged as float32: shares that are equal (or a
+# min_delta apart) compare so within this.
+TIE = 1e-6
 
 
 def _check(name: str, value: float, low: float = 0.0, high: float = float("inf")) -> None:
@@ -28,8 +32,14 @@ def _check(name: str, value: float, low: float = 0.0, high: float = float("inf")
         raise ValueError(f"schedule {name} must be in [{low}, {high}], got {value!r}")
 
 
-class LambdaSchedule(Callback):
-    """Base: ``value(t)`` is lambda after ``t`` units; subclasses only define ``value``."""
+class LambdaSchedule:
+    """Base: ``value(t)`` is lambda after ``t`` units; subclasses define ``value``.
+
+    ``needs`` names the logged held-out metrics a schedule reads (``observe``); a fit
+    refuses a schedule whose metrics its evaluation does not log.
+    """
+
+    needs: tuple[str, ...] = ()
 
     def __init__(self, unit: Unit = "updates") -> None:
         if unit not in UNITS:
@@ -43,23 +53,8 @@ class LambdaSchedule(Callback):
         """What the PPO step's learning rate is multiplied by."""
         return 1.0
 
-    def apply(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Lambda for the module's counters; the teacher annotates rollouts only while it is > 0."""
-        t = int(pl_module.updates if self.unit == "updates" else pl_module.frames)
-        lam = self.value(t)
-        pl_module.loss.distill_coef.fill_(lam)
-        pl_module.lr_scale = self.lr_scale()
-        teacher = getattr(trainer.datamodule, "teacher", None)
-        if teacher is not None:
-            teacher.enabled = lam > 0
-
-    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.apply(trainer, pl_module)  # before the collector's first reset asks the teacher
-
-    def on_train_batch_start(
-        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        self.apply(trainer, pl_module)
+    def observe(self, metrics: Mapping[str, float]) -> None:
+        """The numbers logged at a held-out evaluation; a schedule of the clock reads none."""
 
     def settings(self) -> dict[str, Any]:
         """The constructor's arguments (plain values, so checkpoints load with weights_only)."""
@@ -77,6 +72,54 @@ class LambdaSchedule(Callback):
                 f"the checkpoint's lambda schedule {saved} differs from the configured "
                 f"{configured}; continuing with the configured one"
             )
+
+
+class ScheduleCallback(Callback):
+    """Where the run follows its lambda schedule, and nothing else does.
+
+    At the start of a fit (after a checkpoint is restored, before the collector's first
+    reset asks the teacher) and before every update: lambda for the module's counters into
+    the module's distill coefficient, the schedule's lr scale into the module, and the data
+    module's teacher on only while lambda > 0. At every epoch end, the held-out numbers
+    ``Evaluation`` logged (``trainer.callback_metrics``, as ``EarlyStopping`` reads them) to
+    the schedule, before the epoch's checkpoint: so this callback comes after ``Evaluation``
+    in the trainer's. Its checkpoint state is the schedule's, under the schedule's name.
+    """
+
+    def __init__(self, schedule: LambdaSchedule) -> None:
+        self.schedule = schedule
+
+    @property
+    def state_key(self) -> str:
+        return type(self.schedule).__name__
+
+    def apply(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Lambda and the lr scale into the module; the teacher annotates only while lambda > 0."""
+        schedule = self.schedule
+        t = int(pl_module.updates if schedule.unit == "updates" else pl_module.frames)
+        lam = schedule.value(t)
+        pl_module.loss.distill_coef.fill_(lam)
+        pl_module.lr_scale = schedule.lr_scale()
+        teacher = getattr(trainer.datamodule, "teacher", None)
+        if teacher is not None:
+            teacher.enabled = lam > 0
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.apply(trainer, pl_module)
+
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        self.apply(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.schedule.observe({k: float(v) for k, v in trainer.callback_metrics.items()})
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.schedule.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.schedule.load_state_dict(state_dict)
 
 
 class ReferenceSchedule(LambdaSchedule):
@@ -161,19 +204,24 @@ class HandoverSchedule(LambdaSchedule):
     student left to the reward alone can collapse to an action that never succeeds, and
     nothing brings it back). The learning rate falls with it, by equal
     factors per step, from ``lr`` to ``lr_end * lr`` with the teacher off: once the reward
-    alone drives the student, small steps keep what it copied. The gate reads the run's
-    ``Evaluation`` callback (the teacher's success is measured once, at the start); where it
-    stands is in the checkpoint, so a continued run goes on from the same step.
+    alone drives the student, small steps keep what it copied. The gate reads the held-out
+    numbers each evaluation logs (``observe``; the teacher's success is measured once, at the
+    start, and logged with every evaluation); where it stands is in the checkpoint, so a
+    continued run goes on from the same step.
+
+    So it is a schedule of the evaluations, not of the clock: ``value(t)`` is lambda at the
+    step the evaluations observed so far reached, whatever ``t``.
 
     A teacher whose held-out success is ``keep_above`` or more (when set) is kept at ``start``:
-    there
-    is no better policy for the reward to find, and a student handed over to it only loses
+    there is no better policy for the reward to find, and a student handed over to it only loses
     some of what it copied. So one config serves a perfect recorded teacher and a weak LLM.
 
     Example:
         >>> HandoverSchedule(start=10.0, factor=0.1, off_below=0.01).lambdas()
         [10.0, 1.0, 0.1, 0.01, 0.0]
     """
+
+    needs = (EVAL_GREEDY, EVAL_SAMPLED, EVAL_TEACHER)
 
     def __init__(
         self, start: float = 10.0, factor: float = 0.1, off_below: float = 0.01,
@@ -201,48 +249,30 @@ class HandoverSchedule(LambdaSchedule):
             lam *= factor
         self._levels = (*levels, end)
         self.steps = len(levels)  # steps down to the last level
-        self.step, self.seen, self.best, self.stale = 0, 0, -1.0, 0
-        self._evaluation: Evaluation | None = None
+        self.step, self.best, self.stale = 0, -1.0, 0
 
     def lambdas(self) -> list[float]:
         """lambda at each step of the handover, the last ``end`` (0: the teacher off)."""
         return list(self._levels)
 
     def value(self, t: int) -> float:
+        """lambda at the handover's step; ``t`` is not read (the step moves in ``observe``)."""
         return self._levels[self.step]
 
     def lr_scale(self) -> float:
         return self.lr_end ** (self.step / self.steps)
 
-    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        evaluation = next((c for c in trainer.callbacks if isinstance(c, Evaluation)), None)
-        if evaluation is None or not evaluation.teacher:
-            raise ValueError("schedule HandoverSchedule gates on the held-out success of the "
-                             "student and its teacher: keep evaluation.teacher true, or choose "
-                             "another schedule (e.g. ReferenceSchedule)")
-        self._evaluation = evaluation
-        super().on_fit_start(trainer, pl_module)
-
-    def apply(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._take_evaluations()
-        super().apply(trainer, pl_module)
-
-    def _take_evaluations(self) -> None:
-        """Step down at most once per held-out evaluation not yet read."""
-        evaluation = self._evaluation
-        if evaluation is None or evaluation.evaluations <= self.seen:
-            return
-        self.seen = evaluation.evaluations
-        teacher = evaluation.teacher_success
-        if None not in (teacher, self.keep_above) and teacher >= self.keep_above:
+    def observe(self, metrics: Mapping[str, float]) -> None:
+        """Step down at most once per held-out evaluation."""
+        teacher = metrics[EVAL_TEACHER]
+        if self.keep_above is not None and teacher >= self.keep_above - TIE:
             return  # nothing better to hand over to
-        student = max(evaluation.latest["student_greedy_success"],
-                      evaluation.latest["student_sampled_success"])
-        if student >= self.best + self.min_delta - 1e-9:  # 0.53 + 0.05 is 0.5800000000000001
+        student = max(metrics[EVAL_GREEDY], metrics[EVAL_SAMPLED])
+        if student >= self.best + self.min_delta - TIE:
             self.best, self.stale = student, 0
         else:
             self.stale += 1
-        reached = teacher is not None and student >= self.reach * teacher
+        reached = student >= self.reach * teacher - TIE
         if self.step < self.steps and (reached or self.stale >= self.patience):
             why = (f"the student's {student:.2f} reached {self.reach:g} x the teacher's "
                    f"{teacher:.2f}" if reached else
@@ -252,11 +282,10 @@ class HandoverSchedule(LambdaSchedule):
                            f"{self._levels[self.step]:g}, lr x {self.lr_scale():.3g}")
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "step": self.step, "seen": self.seen,
-                "best": self.best, "stale": self.stale}
+        return {**super().state_dict(), "step": self.step, "best": self.best,
+                "stale": self.stale}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         self.step = min(int(state_dict["step"]), self.steps)
-        self.seen, self.best = int(state_dict["seen"]), float(state_dict["best"])
-        self.stale = int(state_dict["stale"])
+        self.best, self.stale = float(state_dict["best"]), int(state_dict["stale"])
