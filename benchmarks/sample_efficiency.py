@@ -105,7 +105,7 @@ METHODS.update(ABLATION)
 # (docs/results.md). The handover: a finished soft-floor run continued with the teacher
 # off and small steps; a branch, its own MLflow run started from its parent's last.ckpt.
 # ppo-small-steps: PPO alone with them, so that the baseline is not the large steps' victim.
-SMALL_STEPS = ["--model.minibatch_size", "256", "--model.epochs", "2"]
+SMALL_STEPS = ["--model.ppo.minibatch_size", "256", "--model.ppo.epochs", "2"]
 METHODS["soft-handover"] = [*METHODS["ppo"], *SMALL_STEPS]
 METHODS["ppo-small-steps"] = [*METHODS["ppo"], *SMALL_STEPS]
 # The config taught by the reference code's teacher (docs/teacher.md, "The reference teacher

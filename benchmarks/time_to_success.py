@@ -19,7 +19,7 @@ commit), run the same way on the first seed, for a before/after ratio in one run
 
     python benchmarks/time_to_success.py                         # main, 3 seeds
     python benchmarks/time_to_success.py --methods main ppo reference
-    python benchmarks/time_to_success.py --seeds 0 --variant mb128="--model.minibatch_size 128"
+    python benchmarks/time_to_success.py --seeds 0 --variant mb128="--model.ppo.minibatch_size 128"
     python benchmarks/time_to_success.py --baseline ../before --seeds 0 --frames 40960
 
 Writes ``docs/generated/time_to_success.md`` (``--no-write``: print only).
@@ -50,8 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 THRESHOLDS = (0.5, 0.8, 0.9)
 MODES = ("greedy", "sampled")
 REFERENCE = ["--model.encoder", "conv", "--model.channels", "[16, 32, 64]", "--model.frame", "map",
-             "--model.strides", "null", "--model.minibatch_size", "128", "--model.epochs", "3",
-             "--model.lr", "1e-3"]
+             "--model.strides", "null", "--model.ppo.minibatch_size", "128",
+             "--model.ppo.epochs", "3", "--model.optimiser.lr", "1e-3"]
 METHODS = {"main": ("simpledoorkey.yaml", []), "ppo": ("simpledoorkey_ppo.yaml", []),
            "reference": ("simpledoorkey.yaml", REFERENCE)}
 

@@ -22,7 +22,9 @@ SECTIONS = {  # our config sections, in the order a user meets them
     "": "the run",
     "data": "the task, its envs and rollouts",
     "data.teacher": "the teacher (llm4teach teacher takes the same settings as --teacher.*)",
-    "model": "the student and its PPO update",
+    "model": "the student",
+    "model.optimiser": "the PPO step's optimiser",
+    "model.ppo": "the PPO update",
     "schedule": "lambda, the weight of the KL to the teacher",
     "budget": "how long the run trains",
     "evaluation": "the held-out evaluation",
@@ -83,6 +85,8 @@ def _type_name(hint: Any) -> str:
         return "{KEY: VALUE}"
     if hint is bool:
         return "{true,false}"
+    if hasattr(hint, "_restrictions"):  # jsonargparse's PositiveInt...: its base type's name
+        return _type_name(hint._type)
     return getattr(hint, "__name__", str(hint)).upper()
 
 

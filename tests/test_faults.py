@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from fit_args import tiny_fit_args
 from lightning.pytorch import Callback
 from stub_server import Handler, chat, drip, hang, stub_server
@@ -146,6 +147,11 @@ def bad(tmp_path_factory) -> Iterator[dict[str, Any]]:
         main(["fit", *tiny_fit_args(root / "source", total_frames=128)])
     finally:
         os.chdir(cwd)
+    # the same checkpoint with the model settings flat, as an earlier llm4teach wrote them
+    checkpoint = torch.load(root / "source/run/checkpoints/last.ckpt", weights_only=True)
+    hparams = checkpoint["hyper_parameters"]
+    hparams.update({**hparams.pop("optimiser"), **hparams.pop("ppo")})
+    torch.save(checkpoint, root / "flat.ckpt")
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
@@ -157,7 +163,7 @@ def bad(tmp_path_factory) -> Iterator[dict[str, Any]]:
                **{name: root / name for name in [
                    *files, "cache_folder", "cache_layout.sqlite", "not_utf8.json",
                    "prompt_not_utf8.yaml", "store_corrupt.db", "a_file", "a_folder",
-                   "folder.json"]}}
+                   "folder.json", "flat.ckpt"]}}
 
 
 Case = Callable[[dict[str, Path], Path], list[str]]
@@ -243,10 +249,15 @@ CATALOGUE: dict[str, tuple[Case, str]] = {
     "no envs": (fit("--data.num_envs", "0"), "num_envs must be a positive integer"),
     "rollout not a multiple": (fit("--data.frames_per_batch", "63"), "multiple of num_envs"),
     "epoch not a multiple": (fit("--data.epoch_frames", "100"), "multiple of frames_per_batch"),
-    "no minibatch": (fit("--model.minibatch_size", "0"), "minibatch_size must be in"),
-    "negative lr": (fit("--model.lr", "-1"), "lr must be in"),
-    "gamma above 1": (fit("--model.gamma", "1.5"), "gamma must be in"),
-    "no PPO epochs": (fit("--model.epochs", "0"), "epochs must be in"),
+    "no minibatch": (fit("--model.ppo.minibatch_size", "0"),
+                     '"model.ppo.minibatch_size": Not of type PositiveInt'),
+    "negative lr": (fit("--model.optimiser.lr", "-1"),
+                    '"model.optimiser.lr": Not of type OpenUnitInterval'),
+    "gamma above 1": (fit("--model.ppo.gamma", "1.5"),
+                      '"model.ppo.gamma": Not of type ClosedUnitInterval'),
+    "no PPO epochs": (fit("--model.ppo.epochs", "0"),
+                      '"model.ppo.epochs": Not of type PositiveInt'),
+    "no student width": (fit("--model.hidden", "0"), '"model.hidden": Not of type PositiveInt'),
     "no threads": (fit("--threads", "0"), "threads must be a positive integer"),
     "no evaluation episodes": (fit("--evaluation.episodes", "0"), "episodes must be a positive"),
     "gpu without one": (fit("--trainer.accelerator", "gpu"), "--trainer.accelerator cpu"),
@@ -291,6 +302,10 @@ CATALOGUE: dict[str, tuple[Case, str]] = {
                                               "[4, 4]"), "channels [8, 8] -> [4, 4]"),
     "checkpoint of another domain": (fit_with("--ckpt_path", "ckpt", "--data.task",
                                               "TidyHabitat"), "'SimpleDoorKey' -> 'TidyHabitat'"),
+    "checkpoint of an earlier version": (fit_with("--ckpt_path", "flat.ckpt"),
+                                         "evaluate or continue it with the llm4teach that"),
+    "evaluate an earlier version's checkpoint": (
+        lambda bad, tmp: ["evaluate", "--ckpt", str(bad["flat.ckpt"])], "written by an earlier"),
     "evaluate a missing file": (lambda bad, tmp: ["evaluate", "--ckpt", str(tmp / "x.ckpt")],
                                 "does not exist"),
     "evaluate a corrupt file": (lambda bad, tmp: ["evaluate", "--ckpt", str(bad["corrupt.ckpt"])],

@@ -46,7 +46,7 @@ def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
     client = MlflowClient(f"sqlite:///{in_tmp}/mlruns/mlflow.db")
     run = client.get_run(checkpoint["mlflow_run_id"])
     assert run.data.params["data.task"] == "SimpleDoorKey"
-    assert run.data.params["model.minibatch_size"] == "32"
+    assert run.data.params["model.ppo.minibatch_size"] == "32"
     # Lightning's settings only where they differ from their defaults (all in config.yaml)
     trainer = {k for k in run.data.params if k.startswith("trainer.")}
     assert trainer == {"trainer.default_root_dir", "trainer.enable_progress_bar"}

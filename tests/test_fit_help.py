@@ -19,7 +19,7 @@ HEAVY = ("torch", "lightning", "mlflow", "torchrl")
 def test_shipped_help_is_the_live_parsers():
     shipped = resources.files("llm4teach").joinpath(HELP_FILE).read_text()
     assert render(fit_parser()) == shipped, "regenerate it: python -m llm4teach.fit_help"
-    for setting in ("--data.task", "--data.teacher.backend", "--model.minibatch_size",
+    for setting in ("--data.task", "--data.teacher.backend", "--model.ppo.minibatch_size",
                     "--budget.total_frames", "--schedule NAME", "--tracking.tracking_uri"):
         assert f"  {setting}" in shipped
     assert "--trainer.max_epochs" not in shipped, "Lightning's settings are in --help-all"

@@ -168,7 +168,7 @@ def test_fit_from_another_runs_checkpoint_branches_into_a_new_mlflow_run(in_tmp)
     parent_bytes = parent_ckpt.read_bytes()
     parent_id = load_checkpoint(parent_ckpt)["mlflow_run_id"]
 
-    branch = {"--trainer.default_root_dir": str(in_tmp / "branch"), "--model.epochs": "1",
+    branch = {"--trainer.default_root_dir": str(in_tmp / "branch"), "--model.ppo.epochs": "1",
               "--schedule": "llm4teach.training.schedules.NoTeacher"}
     fit([*tiny_fit_args(in_tmp, total_frames=384, **branch), "--ckpt_path", str(parent_ckpt)])
 
@@ -180,7 +180,7 @@ def test_fit_from_another_runs_checkpoint_branches_into_a_new_mlflow_run(in_tmp)
     run = client.get_run(done["mlflow_run_id"])
     assert run.info.run_id != parent_id and run.data.tags["branched_from"] == parent_id
     assert run.data.tags["branched_at_frames"] == "256"
-    assert run.data.params["model.epochs"] == "1"
+    assert run.data.params["model.ppo.epochs"] == "1"
     assert (in_tmp / "branch/mlflow_run_id").read_text().strip() == run.info.run_id
     steps = [m.step for m in client.get_metric_history(run.info.run_id, TRAIN_LAMBDA)]
     assert steps == [320, 384]
@@ -230,7 +230,7 @@ def test_a_checkpoint_of_the_torchrl_loss_layout_continues(in_tmp):
 
 
 def test_learning_rate_warmup_rises_per_update_and_continues_after_a_resume(in_tmp):
-    warm = {"--model.lr": "0.003", "--model.lr_warmup": "3"}
+    warm = {"--model.optimiser.lr": "0.003", "--model.optimiser.lr_warmup": "3"}
     fit(tiny_fit_args(in_tmp, total_frames=128, **warm))  # 2 updates, then a checkpoint
     fit([*tiny_fit_args(in_tmp, total_frames=256, **warm), "--ckpt_path", "last"])
     run_id = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")["mlflow_run_id"]

@@ -90,7 +90,7 @@ def _history(folder, run_id: str, key: str) -> list[tuple[int, float]]:
 def test_handover_gated_by_the_teacher_steps_at_each_evaluation_and_resumes(in_tmp):
     """reach 0: every evaluation finds the student at its teacher, so lambda and lr step down
     once per epoch (2 updates); a run continued from a checkpoint goes on from its step."""
-    settings = {"--schedule": HANDOVER, "--schedule.reach": "0", "--model.lr": "0.004"}
+    settings = {"--schedule": HANDOVER, "--schedule.reach": "0", "--model.optimiser.lr": "0.004"}
     fit(tiny_fit_args(in_tmp, total_frames=256, **settings))  # 2 epochs, then a checkpoint
     fit([*tiny_fit_args(in_tmp, total_frames=768, **settings), "--ckpt_path", "last"])
     checkpoint = load_checkpoint(in_tmp / "run/checkpoints/last.ckpt")

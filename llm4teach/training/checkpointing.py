@@ -137,20 +137,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                          "wrote (<run folder>/checkpoints/last.ckpt)") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ValueError(f"checkpoint {path} holds no state_dict: not an llm4teach checkpoint")
-    upgrade_state_dict(checkpoint["state_dict"])
+    if "optimiser" not in checkpoint.get("hyper_parameters", {}):
+        raise ValueError(f"checkpoint {path} was written by an earlier llm4teach, whose model "
+                         "settings were not grouped (model.lr, not model.optimiser.lr): evaluate "
+                         "or continue it with the llm4teach that wrote it, or train a new run")
     return checkpoint
-
-
-def upgrade_state_dict(state_dict: dict[str, Any]) -> None:
-    """Bring a checkpoint of the TorchRL-loss layout (before ``PPOTeacherLoss``: ``ppo.*``,
-    ``distill.*``) to today's, in place, so that runs of earlier versions continue."""
-    if "distill.coef" not in state_dict:
-        return
-    state_dict["loss.distill_coef"] = state_dict.pop("distill.coef")
-    for key in [k for k in state_dict if k.startswith(("ppo.", "distill."))]:
-        del state_dict[key]  # copies of the student's heads and of TorchRL's settings
-    for key in [k for k in state_dict if k.startswith("student.")]:
-        state_dict[f"loss.{key}"] = state_dict[key]
 
 
 def check_student_fits(checkpoint: dict[str, Any], module: torch.nn.Module, path: Path) -> None:

@@ -157,7 +157,7 @@ class FitCLI(LightningCLI):
         With a checkpoint file as ``ckpt_path``, Lightning would next replace the config's
         and command line's model settings with the checkpoint's hyper-parameters (its
         private ``_parse_ckpt_path``, for which it has no public switch): a branch's
-        ``--model.epochs 2`` would be dropped without a word. Taking the path out of the
+        ``--model.ppo.epochs 2`` would be dropped without a word. Taking the path out of the
         config here, in the public parse hook, keeps the settings; ``instantiate_trainer``
         resolves and checks it, ``before_fit`` hands it to ``Trainer.fit``.
         """

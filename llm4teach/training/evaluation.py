@@ -117,8 +117,7 @@ def load_module(path: str | Path) -> LightningModule:
     from llm4teach.training.module import PPOTeacherModule
 
     checkpoint = load_checkpoint(path)
-    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}
-    module = PPOTeacherModule(**hparams)
+    module = PPOTeacherModule.from_hparams(checkpoint["hyper_parameters"])
     module.load_state_dict(checkpoint["state_dict"])
     return module
 

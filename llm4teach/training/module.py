@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, get_type_hints
 
 import torch
+from jsonargparse.typing import (
+    ClosedUnitInterval,
+    NonNegativeFloat,
+    NonNegativeInt,
+    OpenUnitInterval,
+    PositiveFloat,
+    PositiveInt,
+)
 from lightning.pytorch import LightningModule
 from tensordict import TensorDictBase
 from torchrl.objectives.value import GAE
@@ -26,16 +35,73 @@ from llm4teach.metrics import (
     TRAIN_UPDATES,
 )
 from llm4teach.training.artifacts import log_rows
-from llm4teach.training.checkpointing import upgrade_state_dict
 from llm4teach.training.loss import PPOTeacherLoss
 
 LOGGED = ("loss_objective", "loss_critic", "loss_entropy", "loss_distill", "entropy",
           "kl_teacher", "teacher_agreement", "kl_approx", "clip_fraction", "explained_variance")
 
 
-def _check(name: str, value: float, low: float, high: float = float("inf")) -> None:
-    if not low <= value <= high:
-        raise ValueError(f"model {name} must be in [{low}, {high}], got {value!r}")
+def _validate(settings: object) -> None:
+    """Each field through its type's own check (jsonargparse checks a config's before the
+    settings are made), kept as a plain number: checkpoints load with weights_only."""
+    types = get_type_hints(type(settings))
+    for item in fields(settings):
+        kind = types[item.name]
+        try:
+            value = kind(getattr(settings, item.name))
+        except ValueError as err:
+            section = type(settings).__name__.lower()
+            raise ValueError(f"model {section}.{item.name}: {err}") from None
+        object.__setattr__(settings, item.name, kind._type(value))
+
+
+@dataclass(frozen=True)
+class Optimiser:
+    """The PPO step's optimiser (Adam).
+
+    Attributes:
+        lr: Adam learning rate
+        lr_warmup: PPO updates over which the learning rate rises linearly to lr (0: from the
+            start); a full first step can kill a wide student's units (large maps)
+        adam_eps: Adam epsilon
+        max_grad_norm: gradient norm clipped to before each step
+    """
+
+    lr: OpenUnitInterval = 1e-3
+    lr_warmup: NonNegativeInt = 0
+    adam_eps: PositiveFloat = 1e-8
+    max_grad_norm: NonNegativeFloat = 0.5
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
+@dataclass(frozen=True)
+class PPO:
+    """PPO's update over one rollout (reference settings are the defaults).
+
+    Attributes:
+        clip_epsilon: PPO's clip range of the probability ratio
+        clip_value: clip range of the value update (0 turns value clipping off)
+        value_coef: weight of the value loss
+        entropy_coef: weight of the entropy bonus
+        epochs: PPO passes over each rollout
+        minibatch_size: frames per gradient step
+        gamma: discount factor
+        gae_lambda: GAE's lambda (bias against variance of the advantage)
+    """
+
+    clip_epsilon: ClosedUnitInterval = 0.2
+    clip_value: NonNegativeFloat = 0.2
+    value_coef: NonNegativeFloat = 0.5
+    entropy_coef: NonNegativeFloat = 0.001
+    epochs: PositiveInt = 3
+    minibatch_size: PositiveInt = 128
+    gamma: ClosedUnitInterval = 0.99
+    gae_lambda: ClosedUnitInterval = 0.95
+
+    def __post_init__(self) -> None:
+        _validate(self)
 
 
 class PPOTeacherModule(LightningModule):
@@ -43,8 +109,8 @@ class PPOTeacherModule(LightningModule):
 
     The student is the task's domain's (``llm4teach.domains``): the memory-map network for the
     MiniGrid tasks (``encoder``, ``channels``, ``strides``, ``frame``, ``hidden``), the visual
-    one for ``TidyHabitat`` (``hidden``). Reference settings are the defaults; ``epochs`` are PPO
-    passes over one rollout (a Lightning epoch is ``data.epoch_frames`` of rollouts).
+    one for ``TidyHabitat`` (``hidden``). Reference settings are the defaults; ``ppo.epochs``
+    are PPO passes over one rollout (a Lightning epoch is ``data.epoch_frames`` of rollouts).
     ``frames`` and ``updates`` are buffers, so the checkpoint carries the counters the
     schedules and the frame budget read.
     """
@@ -53,23 +119,13 @@ class PPOTeacherModule(LightningModule):
         self,
         task: str = "SimpleDoorKey",
         encoder: Literal["onehot", "embedding", "conv"] = "embedding",
-        hidden: int = 64,
+        hidden: PositiveInt = 64,
         channels: tuple[int, ...] = (16, 32, 64),
         strides: tuple[int, ...] | None = None,
         frame: Literal["map", "agent"] = "map",
-        embed_dim: int = 8,
-        lr: float = 1e-3,
-        lr_warmup: int = 0,
-        adam_eps: float = 1e-8,
-        clip_epsilon: float = 0.2,
-        clip_value: float = 0.2,
-        value_coef: float = 0.5,
-        entropy_coef: float = 0.001,
-        max_grad_norm: float = 0.5,
-        epochs: int = 3,
-        minibatch_size: int = 128,
-        gamma: float = 0.99,
-        gae_lambda: float = 0.95,
+        embed_dim: PositiveInt = 8,
+        optimiser: Optimiser = Optimiser(),  # noqa: B008 (frozen; jsonargparse shows it)
+        ppo: PPO = PPO(),  # noqa: B008 (frozen; jsonargparse shows it)
     ) -> None:
         """The student and its PPO update.
 
@@ -83,90 +139,76 @@ class PPOTeacherModule(LightningModule):
                 agent faces up (the same decision in every direction: fewer frames to learn)
             embed_dim: size of the learned vector of each of a cell's four codes (encoder
                 embedding)
-            lr: Adam learning rate
-            lr_warmup: PPO updates over which the learning rate rises linearly to lr (0: from
-                the start); a full first step can kill a wide student's units (large maps)
-            adam_eps: Adam epsilon
-            clip_epsilon: PPO's clip range of the probability ratio
-            clip_value: clip range of the value update (0 turns value clipping off)
-            value_coef: weight of the value loss
-            entropy_coef: weight of the entropy bonus
-            max_grad_norm: gradient norm clipped to before each step
-            epochs: PPO passes over each rollout
-            minibatch_size: frames per gradient step
-            gamma: discount factor
-            gae_lambda: GAE's lambda (bias against variance of the advantage)
+            optimiser: the PPO step's optimiser (--model.optimiser.*)
+            ppo: PPO's update (--model.ppo.*)
         """
         super().__init__()
-        for name, value, low, high in (
-            ("lr", lr, 1e-12, 1.0), ("clip_epsilon", clip_epsilon, 0.0, 1.0),
-            ("clip_value", clip_value, 0.0, float("inf")), ("value_coef", value_coef, 0.0, 1e3),
-            ("entropy_coef", entropy_coef, 0.0, 1e3), ("max_grad_norm", max_grad_norm, 0.0, 1e6),
-            ("epochs", epochs, 1, 1000), ("minibatch_size", minibatch_size, 1, 1 << 30),
-            ("gamma", gamma, 0.0, 1.0), ("gae_lambda", gae_lambda, 0.0, 1.0),
-            ("hidden", hidden, 1, 1 << 16), ("embed_dim", embed_dim, 1, 1 << 16),
-            ("lr_warmup", lr_warmup, 0, 1 << 30),
-        ):
-            _check(name, value, low, high)
         self.save_hyperparameters()
+        # plain values in the checkpoint: it loads with weights_only (from_hparams reads them)
+        self.hparams.optimiser, self.hparams.ppo = asdict(optimiser), asdict(ppo)
+        self.optimiser, self.ppo = optimiser, ppo
         self.automatic_optimization = False
         self.domain = resolve(task)
         self.student = self.domain.make_student(encoder=encoder, hidden=hidden,
                                                 channels=channels, strides=strides, frame=frame,
                                                 embed_dim=embed_dim)
         # The collector writes state values; bootstrap() adds the next ones (no value network).
-        self.gae = GAE(gamma=gamma, lmbda=gae_lambda, value_network=None)
+        self.gae = GAE(gamma=ppo.gamma, lmbda=ppo.gae_lambda, value_network=None)
         # Advantages are normalised once per rollout below, as the reference does.
-        self.loss = PPOTeacherLoss(self.student, clip_epsilon=clip_epsilon,
-                                   clip_value=clip_value, entropy_coef=entropy_coef,
-                                   value_coef=value_coef)
+        self.loss = PPOTeacherLoss(self.student, clip_epsilon=ppo.clip_epsilon,
+                                   clip_value=ppo.clip_value, entropy_coef=ppo.entropy_coef,
+                                   value_coef=ppo.value_coef)
         self.register_buffer("frames", torch.zeros((), dtype=torch.int64))
         self.register_buffer("updates", torch.zeros((), dtype=torch.int64))
         self.lr_scale = 1.0  # the lambda schedule's: smaller PPO steps as the teacher hands over
         self._clock: float | None = None
         self._train_rows: list[tuple[int, dict[str, float]]] = []
 
+    @classmethod
+    def from_hparams(cls, hparams: dict[str, Any]) -> PPOTeacherModule:
+        """The module of a checkpoint's ``hyper_parameters`` (settings as plain values)."""
+        settings = {k: v for k, v in hparams.items() if not k.startswith("_")}
+        return cls(**{**settings, "optimiser": Optimiser(**settings["optimiser"]),
+                      "ppo": PPO(**settings["ppo"])})
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # One fused kernel for all parameters (4x less than the per-tensor loop). Lightning's
         # mixed precision refuses to clip a fused optimizer's gradients: foreach there.
         mixed = "mixed" in str(self.trainer.precision) if self._trainer is not None else False
         return torch.optim.Adam(
-            self.student.parameters(), lr=self.hparams.lr, eps=self.hparams.adam_eps,
+            self.student.parameters(), lr=self.optimiser.lr, eps=self.optimiser.adam_eps,
             fused=not mixed, foreach=mixed or None,
         )
 
     def training_step(self, dataloader_iter: Iterator) -> None:
         # The rollout is fetched here, after the previous update: no stale prefetch.
         rollout, _, _ = next(dataloader_iter)
-        hp, optimizer = self.hparams, self.optimizers()
-        warmup = min(1.0, (int(self.updates) + 1) / max(hp.lr_warmup, 1))
-        lr = hp.lr * warmup * self.lr_scale
+        settings, ppo, optimizer = self.optimiser, self.ppo, self.optimizers()
+        warmup = min(1.0, (int(self.updates) + 1) / max(settings.lr_warmup, 1))
+        lr = settings.lr * warmup * self.lr_scale
         for group in optimizer.param_groups:
             group["lr"] = lr  # of the update count and the schedule: a resumed run continues it
 
         self.advantages(rollout)
         flat = rollout.select(*self.loss.in_keys, strict=False).reshape(-1)  # what the loss reads
         sums: dict[str, torch.Tensor] = {}
-        for _ in range(hp.epochs):
-            for idx in torch.randperm(flat.numel(), device=flat.device).split(hp.minibatch_size):
+        for _ in range(ppo.epochs):
+            for idx in torch.randperm(flat.numel(), device=flat.device).split(ppo.minibatch_size):
                 losses = self.losses(flat[idx])
                 optimizer.zero_grad()
                 self.manual_backward(losses["loss"])
-                self.clip_gradients(optimizer, gradient_clip_val=hp.max_grad_norm,
+                self.clip_gradients(optimizer, gradient_clip_val=settings.max_grad_norm,
                                     gradient_clip_algorithm="norm")
                 optimizer.step()
                 for key in LOGGED:
                     value = losses.get(key, None)
                     if value is not None:
                         sums[key] = sums.get(key, 0.0) + value.detach().float().mean()
-        steps = hp.epochs * len(range(0, flat.numel(), hp.minibatch_size))
+        steps = ppo.epochs * len(range(0, flat.numel(), ppo.minibatch_size))
 
         self.frames += rollout.numel() * self.trainer.world_size  # all ranks' frames
         self.updates += 1
         self._log_update({k: v / steps for k, v in sums.items()}, rollout, lr)
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        upgrade_state_dict(checkpoint["state_dict"])  # Lightning reads the file itself
 
     def on_train_epoch_end(self) -> None:
         log_rows(self.loggers, self._train_rows)
