@@ -205,30 +205,6 @@ def test_fit_from_another_runs_checkpoint_branches_into_a_new_mlflow_run(in_tmp)
 
 
 
-def test_a_checkpoint_of_the_torchrl_loss_layout_continues(in_tmp):
-    """Checkpoints written before ``PPOTeacherLoss`` held TorchRL's ``ppo.*`` and ``distill.*``
-    entries (copies of the heads, lambda as ``distill.coef``): such a run still continues."""
-    fit(tiny_fit_args(in_tmp, total_frames=256))
-    path = in_tmp / "run/checkpoints/last.ckpt"
-    checkpoint = torch.load(path, weights_only=True)
-    state = checkpoint["state_dict"]
-    state["distill.coef"] = state.pop("loss.distill_coef")
-    for key in [k for k in state if k.startswith("loss.student.")]:
-        del state[key]
-    for key in [k for k in state if k.startswith("student.module.1.")]:
-        state[key.replace("student.module.1.", "ppo.actor_network.")] = state[key].clone()
-        state[key.replace("student.module.1.", "distill.actor_network.")] = state[key].clone()
-    state["ppo.clip_epsilon"] = torch.tensor(0.2)
-    torch.save(checkpoint, path)
-    weights = _weights(path)
-
-    fit(tiny_fit_args(in_tmp, total_frames=384) + ["--ckpt_path", "last"])
-    done = load_checkpoint(path)
-    assert int(done["state_dict"]["frames"]) == 384
-    assert not any(k.startswith(("ppo.", "distill.")) for k in done["state_dict"])
-    assert any((done["state_dict"][k] != weights[k]).any() for k in weights)  # it trained on
-
-
 def test_learning_rate_warmup_rises_per_update_and_continues_after_a_resume(in_tmp):
     warm = {"--model.optimiser.lr": "0.003", "--model.optimiser.lr_warmup": "3"}
     fit(tiny_fit_args(in_tmp, total_frames=128, **warm))  # 2 updates, then a checkpoint

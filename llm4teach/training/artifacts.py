@@ -1,4 +1,5 @@
-"""MLflow side of a run: the run id in checkpoints, teacher counters, and the final artifacts."""
+"""MLflow side of a run: its logger, its settings as params and config, the run id in
+checkpoints, teacher counters, and the final artifacts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import MLFlowLogger
+from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from llm4teach.metrics import TEACHER
@@ -149,6 +152,48 @@ class MLflowTracking(Callback):
         with tempfile.TemporaryDirectory() as tmp:
             png = learning_curve(self.tracking_uri, run_id, Path(tmp) / "learning_curve.png")
             client.log_artifact(run_id, str(png))
+
+
+class MLflowConfig(SaveConfigCallback):
+    """Our settings as MLflow params, and the whole resolved config as ``config.yaml``.
+
+    Lightning's Trainer has some forty settings a run rarely changes: only those that
+    differ from their default (devices, precision, the run folder...) become params, the
+    others are in the artifact, so a run's params are the ones worth comparing.
+    """
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        logger = mlflow_logger(trainer)
+        if logger is None:
+            return
+        config = self.config.clone()
+        config.pop("ckpt_path", None)  # differs between a run and its resumption
+        config.pop("weights_only", None)  # always True: before_fit sets it
+        defaults = _flatten(self.parser.get_defaults().as_dict())
+        params = {k: v for k, v in _flatten(config.as_dict()).items()
+                  if not k.startswith("trainer.") or k not in defaults or v != defaults[k]}
+        # MLflow params are immutable: a resumed run keeps its first values and warns.
+        logged = logger.experiment.get_run(logger.run_id).data.params
+        changed = sorted(k for k, v in params.items() if k in logged and logged[k] != str(v))
+        if changed:
+            rank_zero_warn(f"settings changed since the run started (MLflow keeps the first "
+                           f"values): {', '.join(changed)}")
+        logger.log_hyperparams({k: v for k, v in params.items() if k not in logged})
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "config.yaml"
+            path.write_text(self.parser.dump(config, skip_none=False))
+            logger.experiment.log_artifact(logger.run_id, str(path))
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"data": {"task": "X"}}`` -> ``{"data.task": "X"}``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def mlflow_logger(trainer: Trainer) -> MLFlowLogger | None:

@@ -137,7 +137,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                          "wrote (<run folder>/checkpoints/last.ckpt)") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ValueError(f"checkpoint {path} holds no state_dict: not an llm4teach checkpoint")
-    if "optimiser" not in checkpoint.get("hyper_parameters", {}):
+    if "lr" in checkpoint.get("hyper_parameters", {}):  # before model.optimiser and model.ppo
         raise ValueError(f"checkpoint {path} was written by an earlier llm4teach, whose model "
                          "settings were not grouped (model.lr, not model.optimiser.lr): evaluate "
                          "or continue it with the llm4teach that wrote it, or train a new run")

@@ -1,17 +1,16 @@
 """``llm4teach fit``: LightningCLI over the module, the rollout data and the training callbacks.
 
-Top-level config sections: ``model`` (PPO and the student), ``data`` (task, envs,
-teacher), ``budget`` (frames to train for), ``schedule`` (lambda), ``evaluation``,
-``tracking`` (MLflow) and ``trainer``. Checkpoints go to ``<trainer.default_root_dir>/checkpoints``,
-the run's MLflow id to ``<trainer.default_root_dir>/mlflow_run_id`` (from the start).
+Top-level config sections: ``model`` (the student, ``optimiser`` and ``ppo``), ``data``
+(task, envs, teacher), ``budget`` (frames to train for), ``schedule`` (lambda),
+``evaluation``, ``tracking`` (MLflow) and ``trainer``. Where the run starts and what its
+folder holds is ``run_folder``'s; what MLflow holds, ``artifacts``'. This module parses,
+checks the settings, wires the run's callbacks in order and turns failures into one line.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import tempfile
 import warnings
 from argparse import ArgumentError
 from collections.abc import Callable, Iterator, Sequence
@@ -21,33 +20,23 @@ from typing import Any
 
 import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
-from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch import Trainer
+from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from llm4teach.cli import Stopped
 from llm4teach.domains import short_name
 from llm4teach.teacher.planners.table import has_table
-from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM, check_store, default_run_name
-from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking, mlflow_logger
+from llm4teach.tracking import default_run_name
+from llm4teach.training.artifacts import MLflowConfig, MLflowTracking
 from llm4teach.training.budget import FrameBudget
-from llm4teach.training.checkpointing import (
-    TEMP_SUFFIX,
-    AtomicCheckpointIO,
-    check_student_fits,
-    checkpoint_callbacks,
-    load_checkpoint,
-    remove_stale_temps,
-    resolve_checkpoint,
-)
+from llm4teach.training.checkpointing import AtomicCheckpointIO, checkpoint_callbacks
 from llm4teach.training.class_paths import check_class_paths, split_allowed
 from llm4teach.training.data import RolloutDataModule
 from llm4teach.training.evaluation import Evaluation
 from llm4teach.training.module import PPOTeacherModule
-from llm4teach.training.preflight import check_space, check_writable
 from llm4teach.training.progress import FramesProgressBar
-from llm4teach.training.run_lock import hold_run
+from llm4teach.training.run_folder import RunFinished, how_to_continue, open_run, record_run_id
 from llm4teach.training.schedules import LambdaSchedule, ScheduleCallback
 from llm4teach.training.summary import RunSummary
 
@@ -58,49 +47,6 @@ TRAINER_DEFAULTS = {"max_epochs": -1, "log_every_n_steps": 1, "num_sanity_val_st
 RUNS = Path("runs")  # where a run's folder goes when --trainer.default_root_dir is not given
 NO_TEACHER = "llm4teach.training.schedules.NoTeacher"
 RUN_CALLBACKS = ((FrameBudget, "budget"), (Evaluation, "evaluation"), (MLflowTracking, "tracking"))
-RUN_ID_FILE = "mlflow_run_id"  # in the run folder: the run's MLflow id, from its start
-
-
-class MLflowConfig(SaveConfigCallback):
-    """Our settings as MLflow params, and the whole resolved config as ``config.yaml``.
-
-    Lightning's Trainer has some forty settings a run rarely changes: only those that
-    differ from their default (devices, precision, the run folder...) become params, the
-    others are in the artifact, so a run's params are the ones worth comparing.
-    """
-
-    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        logger = mlflow_logger(trainer)
-        if logger is None:
-            return
-        config = self.config.clone()
-        config.pop("ckpt_path", None)  # differs between a run and its resumption
-        config.pop("weights_only", None)  # always True: before_fit sets it
-        defaults = _flatten(self.parser.get_defaults().as_dict())
-        params = {k: v for k, v in _flatten(config.as_dict()).items()
-                  if not k.startswith("trainer.") or k not in defaults or v != defaults[k]}
-        # MLflow params are immutable: a resumed run keeps its first values and warns.
-        logged = logger.experiment.get_run(logger.run_id).data.params
-        changed = sorted(k for k, v in params.items() if k in logged and logged[k] != str(v))
-        if changed:
-            rank_zero_warn(f"settings changed since the run started (MLflow keeps the first "
-                           f"values): {', '.join(changed)}")
-        logger.log_hyperparams({k: v for k, v in params.items() if k not in logged})
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "config.yaml"
-            path.write_text(self.parser.dump(config, skip_none=False))
-            logger.experiment.log_artifact(logger.run_id, str(path))
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"data": {"task": "X"}}`` -> ``{"data.task": "X"}``."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 class FitCLI(LightningCLI):
@@ -137,18 +83,14 @@ class FitCLI(LightningCLI):
         Ctrl-C with ``sys.exit(1)`` inside its ``except KeyboardInterrupt``."""
         if self._root is None:
             return
-        kept = self._root / "checkpoints"
-        last = kept / "last.ckpt"
-        resume = (f"the checkpoints in {kept} are kept: continue the run with the same command "
-                  "and --ckpt_path last" if last.is_file() else
-                  f"no checkpoint was written yet: the same command with --ckpt_path last "
-                  f"starts {self._root} afresh in its MLflow run")
+        resume = how_to_continue(self._root)
         if isinstance(err, SIGTERMException):
             raise Stopped(f"stopped by SIGTERM; {resume}", signal.SIGTERM) from None
         if isinstance(err, KeyboardInterrupt) or (
                 isinstance(err, SystemExit) and isinstance(err.__context__, KeyboardInterrupt)):
             raise Stopped(f"interrupted (Ctrl-C); {resume}", signal.SIGINT) from None
-        if isinstance(err, ValueError) and last.is_file() and "--ckpt_path last" not in str(err):
+        saved = (self._root / "checkpoints" / "last.ckpt").is_file()
+        if isinstance(err, ValueError) and saved and "--ckpt_path last" not in str(err):
             raise ValueError(f"{err} ({resume})") from None
 
     def parse_arguments(self, parser, args) -> None:
@@ -207,8 +149,7 @@ class FitCLI(LightningCLI):
                              "--trainer.accelerator cpu (or auto), or a GPU machine")
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        config = self.config[self.subcommand]
-        init = self.config_init[self.subcommand]
+        config, init = self.config[self.subcommand], self.config_init[self.subcommand]
         missing = [name for name in init.schedule.needs if name not in init.evaluation.logged()]
         if missing:
             raise ValueError(f"schedule {type(init.schedule).__name__} gates on "
@@ -216,72 +157,29 @@ class FitCLI(LightningCLI):
                              "evaluation.teacher true, or choose another schedule (e.g. "
                              "ReferenceSchedule)")
         root = Path(config.trainer.default_root_dir)
-        dirpath = root / "checkpoints"
-        is_rank_zero = rank_zero_only.rank == 0  # the ranks of one DDP job share one run
-        if is_rank_zero:  # the store first: a fit that cannot log makes no folder
-            check_store(self.config_init[self.subcommand].tracking.tracking_uri)
-            check_writable(root)
-            self._held.enter_context(hold_run(root))
-        checkpoint, run_id, same_run = self._start(root, dirpath, init.budget.total_frames)
-        if is_rank_zero:  # before the first epoch, not at its end
-            check_writable(dirpath)
-            remove_stale_temps(dirpath)  # a killed save's leftovers do not count as used
-            check_space(dirpath, self.model)
+        rank_zero = rank_zero_only.rank == 0  # the ranks of one DDP job share one run
         tracking: MLflowTracking = init.tracking
-        if self._ckpt is not None and not same_run:
-            # Another run's checkpoint: a branch (new settings from its weights and
-            # counters), so a new MLflow run that names its parent; the parent keeps its own.
-            frames = int(checkpoint["state_dict"]["frames"])
-            trained_on = checkpoint.get("hyper_parameters", {}).get("task", config.data.task)
-            if trained_on != config.data.task:
-                rank_zero_warn(f"{self._ckpt} is a {trained_on} student: its weights go on "
-                               f"training on {config.data.task}")
-            tracking.tags.update({BRANCHED_FROM: run_id or str(self._ckpt),
-                                  BRANCHED_AT: str(frames)})
-            run_id = None
+        start = open_run(root, self._ckpt_arg, init.budget.total_frames, config.data.task,
+                         self.model, tracking.tracking_uri, self._held, rank_zero)
+        self._ckpt = start.checkpoint
+        tracking.tags.update(start.tags)
         # Only rank 0 logs. Opening the store on every rank at once (torchrun starts them
         # together) would race to create a new sqlite store's tables.
         kwargs["logger"] = False
-        if is_rank_zero:
+        if rank_zero:
             kwargs["logger"] = tracking.make_logger(config.data.task, seed=config.seed_everything,
-                                                    run_id=run_id)
+                                                    run_id=start.run_id)
             record_run_id(root, kwargs["logger"].run_id)
         self._root = root  # from here on, a stop says how to continue
         kwargs["plugins"] = [AtomicCheckpointIO()]
         # ScheduleCallback after Evaluation: it reads what Evaluation logs at an epoch end
         callbacks = [*(init.trainer.callbacks or []), init.budget, init.evaluation,
-                     ScheduleCallback(init.schedule), init.tracking,
-                     *checkpoint_callbacks(dirpath), RunSummary()]
+                     ScheduleCallback(init.schedule), tracking,
+                     *checkpoint_callbacks(root / "checkpoints"), RunSummary()]
         if config.trainer.enable_progress_bar is not False:
             callbacks.append(FramesProgressBar())
         kwargs["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
-
-    def _start(self, root: Path, dirpath: Path,
-               total_frames: int) -> tuple[dict[str, Any], str | None, bool]:
-        """Where the run starts: sets ``self._ckpt``; returns the checkpoint read (empty for
-        a fresh start), the MLflow run to continue, and whether the checkpoint is this run's.
-
-        A finished run of this folder raises ``RunFinished`` before Lightning starts.
-        """
-        run_id = started_run_id(root) if self._ckpt_arg == "last" else None
-        if run_id is not None and not (dirpath / "last.ckpt").is_file():
-            # Killed before its first checkpoint: nothing to continue from but its MLflow run,
-            # whose points the fresh start repeats exactly (RunLogger keeps one per step).
-            rank_zero_warn(f"{root} was stopped before its first checkpoint: starting it "
-                           f"afresh in its MLflow run {run_id}")
-            self._ckpt = None
-        else:
-            self._ckpt = resolve_checkpoint(self._ckpt_arg, dirpath)
-        checkpoint = load_checkpoint(self._ckpt) if self._ckpt else {}
-        if checkpoint:
-            check_student_fits(checkpoint, self.model, self._ckpt)
-        same_run = self._ckpt is not None and self._ckpt.resolve().parent == dirpath.resolve()
-        frames = int(checkpoint["state_dict"]["frames"]) if checkpoint else 0
-        if same_run and frames >= total_frames:
-            raise RunFinished(f"{root} already finished at {frames:,} frames (budget "
-                              f"{total_frames:,}): raise --budget.total_frames to train on")
-        return checkpoint, checkpoint.get(RUN_ID_KEY, run_id), same_run
 
     def before_fit(self) -> None:
         fit = self.config_init[self.subcommand]
@@ -314,25 +212,6 @@ def _formatted(format_warning: Callable[..., str]) -> Iterator[None]:
         yield
     finally:
         warnings.formatwarning = before
-
-
-class RunFinished(Exception):
-    """A continued run whose frame budget is already spent: nothing to do (its one line)."""
-
-
-def record_run_id(root: Path, run_id: str) -> None:
-    """Write the run's MLflow id to ``<root>/mlflow_run_id`` at the start, before any
-    checkpoint holds it: a run killed before its first checkpoint continues in its MLflow run."""
-    path = root / RUN_ID_FILE
-    tmp = path.with_name(path.name + TEMP_SUFFIX)
-    tmp.write_text(run_id + "\n")
-    os.replace(tmp, path)  # never a half-written id
-
-
-def started_run_id(root: Path) -> str | None:
-    """The MLflow id ``record_run_id`` wrote in ``root``, or None."""
-    path = root / RUN_ID_FILE
-    return (path.read_text().strip() or None) if path.is_file() else None
 
 
 class _DropNotices(logging.Filter):
