@@ -27,8 +27,8 @@ class TeacherTransform(Transform):
 
     Example:
         >>> from torchrl.envs import TransformedEnv
-        >>> from llm4teach.envs import make_env
-        >>> from llm4teach.teacher import Teacher
+        >>> from llm4teach.domains.minigrid import make_env
+        >>> from llm4teach.domains.minigrid import Teacher
         >>> t = TeacherTransform(Teacher("SimpleDoorKey"))
         >>> td = TransformedEnv(make_env("SimpleDoorKey", num_envs=2), t).rollout(3)
         >>> td["teacher_probs"].shape, td["teacher_mask"].dtype

@@ -21,16 +21,16 @@ from test_skills_and_env import _oracle  # noqa: E402
 
 from llm4teach.cli import main  # noqa: E402
 from llm4teach.domains import resolve  # noqa: E402
-from llm4teach.envs.habitat import SKILL_INDEX, SkillBatchEnv, TidySkillEnv  # noqa: E402
-from llm4teach.envs.habitat.habitat_lab import (  # noqa: E402
+from llm4teach.domains.habitat import SKILL_INDEX, SkillBatchEnv, TidySkillEnv  # noqa: E402
+from llm4teach.domains.habitat.habitat_lab import (  # noqa: E402
     SIM,
     HabitatGymSkillEnv,
     config,
     make_gym_env,
     register,
 )
+from llm4teach.domains.habitat.teacher import SkillTeacher  # noqa: E402
 from llm4teach.teacher import TeacherTransform  # noqa: E402
-from llm4teach.teacher.habitat import SkillTeacher  # noqa: E402
 from llm4teach.training.checkpointing import load_checkpoint  # noqa: E402
 
 CONFIG = str(Path(__file__).parents[2] / "configs" / "habitat_tidy.yaml")

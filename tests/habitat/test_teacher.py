@@ -6,9 +6,9 @@ import torch
 from torchrl.envs import TransformedEnv
 from torchrl.envs.utils import check_env_specs
 
-from llm4teach.envs.habitat import SKILL_INDEX, SKILLS, SkillBatchEnv
+from llm4teach.domains.habitat import SKILL_INDEX, SKILLS, SkillBatchEnv
+from llm4teach.domains.habitat.teacher import HABITAT, SkillTeacher, describe, plan_skill
 from llm4teach.teacher import TeacherConfig, TeacherTransform, make_planner
-from llm4teach.teacher.habitat import HABITAT, SkillTeacher, describe, plan_skill
 from llm4teach.teacher.planners import TablePlanner
 
 parse_plan = HABITAT.parse_plan

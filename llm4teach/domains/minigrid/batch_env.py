@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torchrl.data import Bounded, Unbounded
 
+from llm4teach.domains.minigrid.memory_map import MemoryMapObservation
+from llm4teach.domains.minigrid.registry import make_gym_env, resolve_task
 from llm4teach.envs.batch import BatchEnv, Observation, Specs
-from llm4teach.envs.memory_map import MemoryMapObservation
-from llm4teach.envs.registry import make_gym_env, resolve_task
 
 MISSION_BYTES = 512  # BabyAI's longest missions are under 200 characters
 
@@ -27,7 +27,7 @@ def encode_mission(text: str) -> np.ndarray:
     if len(raw) > MISSION_BYTES:
         raise ValueError(f"mission of {len(raw)} bytes is longer than the {MISSION_BYTES} the "
                          f"mission key holds: {text[:60]!r}...; shorten it or raise "
-                         "llm4teach.envs.torchrl_env.MISSION_BYTES")
+                         "llm4teach.domains.minigrid.batch_env.MISSION_BYTES")
     out = np.zeros(MISSION_BYTES, dtype=np.uint8)
     out[:len(raw)] = np.frombuffer(raw, dtype=np.uint8)
     return out

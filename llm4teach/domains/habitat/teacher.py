@@ -1,7 +1,7 @@
 """The teacher in the Habitat domain: describe the episode, plan, choose a skill.
 
 Same three steps as on MiniGrid (spec 2), over the skill action space of
-``llm4teach.envs.habitat``: ``scene`` -> ``Agent sees <apple>, <sink>, holds <nothing>.``
+``llm4teach.domains.habitat``: ``scene`` -> ``Agent sees <apple>, <sink>, holds <nothing>.``
 -> a planner's ``{plan: p}`` in the ``HABITAT`` grammar -> the skill of each plan's
 first unfinished step. The default planner is the packaged stand-in table
 ``plan_tables/tidyhabitat.json`` (hand-written, not LLM answers). A skill space has no
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from llm4teach.envs.habitat import ENTITIES, SKILL_INDEX, SKILLS
+from llm4teach.domains.habitat import ENTITIES, SKILL_INDEX, SKILLS
 from llm4teach.teacher.core import PlanTeacher, Resolved
 from llm4teach.teacher.grammar import Grammar, Plan
 
