@@ -115,7 +115,7 @@ def drive(task, plan, seed, limit=200):
     teacher = Teacher(task, TeacherConfig(fallback="mask"), planner=Recording(plan))
     mission = encode_mission(env.unwrapped.mission)[None]
     for _ in range(limit):
-        probs, mask = teacher.act_probs(obs[None], missions=mission)
+        probs, mask = teacher.act_probs({"observation": obs[None], "mission": mission})
         assert mask[0], "every state of these tasks has a plan that acts"
         obs, reward, terminated, truncated, _ = env.step(int(np.argmax(probs[0])))
         if terminated or truncated:

@@ -72,7 +72,7 @@ def test_batched_torchrl_env_over_habitat_gym_with_the_teacher():
     env = TransformedEnv(
         SkillBatchEnv(num_envs=2, seed=0, make=HabitatGymSkillEnv, resolution=16,
                       num_episodes=16),
-        TeacherTransform(SkillTeacher("TidyHabitat"), in_key="scene"),
+        TeacherTransform(SkillTeacher("TidyHabitat")),
     )
     check_env_specs(env)
     td = env.rollout(30, break_when_any_done=False)

@@ -102,7 +102,7 @@ def test_hard_mode_is_one_hot_and_noop_fallback_is_refused():
 
 def test_transform_annotates_rollouts():
     env = TransformedEnv(SkillBatchEnv(num_envs=2, seed=0, resolution=16),
-                         TeacherTransform(SkillTeacher("TidyHabitat"), in_key="scene"))
+                         TeacherTransform(SkillTeacher("TidyHabitat")))
     check_env_specs(env)
     td = env.rollout(5, break_when_any_done=False)
     assert td["teacher_probs"].shape == (2, 5, len(SKILLS))

@@ -41,7 +41,7 @@ class HabitatDomain:
         if config.backend != "table":
             raise ValueError(f"the {HABITAT_TASK} teacher has only its stand-in plan table: "
                              f"set data.teacher.backend to table (got {config.backend!r})")
-        return TeacherTransform(SkillTeacher(self.task, config), in_key="scene")
+        return TeacherTransform(SkillTeacher(self.task, config))
 
     def make_student(self, encoder: str, hidden: int, channels: tuple[int, ...],
                      strides: tuple[int, ...] | None, frame: str = "map",

@@ -65,10 +65,11 @@ class SkillTeacher(PlanTeacher):
 
     grammar = HABITAT
     num_actions = len(SKILLS)
+    in_keys = ("scene",)
 
-    def _resolve(self, scenes: np.ndarray, missions: np.ndarray | None,
-                 envs: Sequence[int]) -> list[Resolved]:
-        """Each scene's plans and skills (the tidy-up task has no mission to read)."""
+    def _resolve(self, batch: dict[str, np.ndarray], envs: Sequence[int]) -> list[Resolved]:
+        """Each scene's plans and skills."""
+        scenes = batch["scene"]
         dists = self.plans([describe(s) for s in scenes])
         return [self._entry(dist, tuple(plan_skill(plan, scene) for plan, _ in dist))
                 for scene, dist in zip(scenes, dists, strict=True)]

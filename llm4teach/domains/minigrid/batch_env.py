@@ -19,6 +19,7 @@ from llm4teach.domains.minigrid.registry import make_gym_env, resolve_task
 from llm4teach.envs.batch import BatchEnv, Observation, Specs
 
 MISSION_BYTES = 512  # BabyAI's longest missions are under 200 characters
+MISSION_KEY = "mission"  # the episode's mission, next to the memory map
 
 
 def encode_mission(text: str) -> np.ndarray:
@@ -69,7 +70,7 @@ class MiniGridBatchEnv(BatchEnv):
     def _env_specs(self, env: MemoryMapObservation) -> Specs:
         shape = env.observation_space.shape
         return ({"observation": Bounded(0, 255, shape=shape, dtype=torch.uint8),
-                 "mission": Bounded(0, 255, shape=(MISSION_BYTES,), dtype=torch.uint8)},
+                 MISSION_KEY: Bounded(0, 255, shape=(MISSION_BYTES,), dtype=torch.uint8)},
                 int(env.action_space.n), Unbounded(shape=(1,), dtype=torch.float32))
 
     def _seed_envs(self, words: list[int]) -> None:

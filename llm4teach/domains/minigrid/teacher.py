@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from llm4teach.domains.minigrid.batch_env import decode_missions
+from llm4teach.domains.minigrid.batch_env import MISSION_KEY, decode_missions
 from llm4teach.domains.minigrid.describe import (
     DOOR,
     GOAL_NAME,
@@ -116,6 +116,7 @@ class Teacher(PlanTeacher):
     grammar = MINIGRID
     num_actions = NUM_ACTIONS
     noop = DONE
+    in_keys = ("observation", MISSION_KEY)
 
     def __init__(
         self, task: str, config: TeacherConfig | None = None, planner: Planner | None = None,
@@ -148,8 +149,7 @@ class Teacher(PlanTeacher):
         twin._describers = []
         return twin
 
-    def _resolve(self, obs: np.ndarray, missions: np.ndarray | None,
-                 envs: Sequence[int]) -> list[Resolved]:
+    def _resolve(self, batch: dict[str, np.ndarray], envs: Sequence[int]) -> list[Resolved]:
         """Memo entries of a batch ``[N, W, H, 4]``; the missing ones in one path search.
 
         The memo keys on the describer's state (and the mission, for generic texts) and
@@ -158,6 +158,7 @@ class Teacher(PlanTeacher):
         """
         self._grow(max(envs, default=-1) + 1)
         describers = [self._describers[e] for e in envs]
+        obs, missions = batch["observation"], batch.get(MISSION_KEY)
         use = self.generic and missions is not None
         missions = np.asarray(missions) if use else np.zeros((len(obs), 0), dtype=np.uint8)
         keys = [(o.tobytes(), m.tobytes(), d.state)
