@@ -38,8 +38,8 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from llm4teach.domains import resolve
 from llm4teach.domains.held_out import evaluate_teacher
+from llm4teach.domains.minigrid.grammar import MINIGRID
 from llm4teach.teacher import TeacherConfig
-from llm4teach.teacher.grammar import MINIGRID
 from llm4teach.teacher.planners.base import PlanDist
 from llm4teach.teacher.planners.hf import HFPlanner
 from llm4teach.teacher.planners.table import TablePlanner

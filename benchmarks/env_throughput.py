@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torchrl.collectors import Collector, MultiSyncCollector
 
-from llm4teach.envs import make_env, make_gym_env
+from llm4teach.domains.minigrid import make_env, make_gym_env
 
 from report import machine_line, write_generated
 

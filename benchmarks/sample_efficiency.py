@@ -63,7 +63,7 @@ def _config(task: str) -> dict:
 # Frames per run: a paper task's config's own budget (one source: the config).
 BUDGET = {task: int(_config(task)["budget"]["total_frames"]) for task in PAPER_TASKS}
 # Standard MiniGrid/BabyAI tasks none of the code was written for, taught by their
-# hand-written tables (teacher/plan_tables/), trained with SimpleDoorKey's config and
+# hand-written tables (domains/minigrid/plan_tables/), trained with SimpleDoorKey's config and
 # --data.task: what a user's first run on their own task looks like.
 STANDARD = {"BabyAI-GoToObj-v0": 40_960, "BabyAI-KeyInBox-v0": 81_920,
             "MiniGrid-DoorKey-8x8-v0": 122_880}

@@ -16,7 +16,7 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from llm4teach.envs import make_gym_env
+from llm4teach.domains.minigrid import make_gym_env
 
 
 class ActorCritic(nn.Module):

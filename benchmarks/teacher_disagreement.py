@@ -21,7 +21,8 @@ import torch
 import yaml
 from torchrl.envs import TransformedEnv
 
-from llm4teach.teacher import Describer, TeacherConfig
+from llm4teach.domains.minigrid import Describer
+from llm4teach.teacher import TeacherConfig
 from llm4teach.training.data import make_collector
 from llm4teach.training.evaluation import load_module
 from llm4teach.training.loss import teacher_kl

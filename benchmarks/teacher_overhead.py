@@ -21,9 +21,9 @@ import torch
 from torchrl.collectors import Collector, MultiSyncCollector
 from torchrl.envs import TransformedEnv
 
-from llm4teach.envs import make_env
-from llm4teach.student import make_actor_critic
-from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
+from llm4teach.domains.minigrid import Teacher, make_env
+from llm4teach.domains.minigrid.student import make_actor_critic
+from llm4teach.teacher import TeacherConfig, TeacherTransform
 
 from report import machine_line, write_generated
 

@@ -32,7 +32,7 @@ def _demo(args: argparse.Namespace) -> None:
 
     from torchrl.collectors import Collector
 
-    from llm4teach.envs import make_env
+    from llm4teach.domains.minigrid import make_env
 
     env = make_env(args.task, num_envs=args.num_envs, seed=args.seed)
     collector = Collector(
@@ -77,19 +77,18 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _tasks(args: argparse.Namespace) -> None:
-    """The task names (``llm4teach.domains.task_names``'s, read from the light modules that
-    hold them: no torch, so the list comes in about a second); ``--all``: every id too."""
-    from llm4teach.envs.habitat import TASK_NAMES as HABITAT
-    from llm4teach.envs.registry import TASK_NAMES as MINIGRID
-    from llm4teach.envs.registry import more_names, standard_ids
+    """The task names (``llm4teach.domains.task_names``, read from the light family
+    packages: no torch, so the list comes in about a second); ``--all``: every id too."""
+    from llm4teach.domains import families, task_names
 
-    for name, about in {**MINIGRID, **HABITAT}.items():
+    for name, about in task_names().items():
         print(f"{name:16s} {about}")
-    if args.all:
-        print("and every registered MiniGrid-*/BabyAI-* id:")
-        print("\n".join(standard_ids()))
-    else:
-        print(f"and {more_names()}")
+    for family in families():
+        if args.all and family.other_names():
+            print("and these ids:")
+            print("\n".join(family.other_names()))
+        elif family.more_names():
+            print(f"and {family.more_names()}")
 
 
 def teacher(argv: Sequence[str]) -> None:

@@ -3,7 +3,7 @@
 import torch
 from torchrl.objectives.value import GAE
 
-from llm4teach.envs import make_env
+from llm4teach.domains.minigrid import make_env
 from llm4teach.training import PPOTeacherModule
 from llm4teach.training.data import make_collector
 

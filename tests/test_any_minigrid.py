@@ -9,13 +9,13 @@ from torchrl.envs import TransformedEnv
 
 from llm4teach.domains import resolve
 from llm4teach.domains.held_out import evaluate_teacher
-from llm4teach.domains.minigrid import GymEpisodes
-from llm4teach.envs import make_env, make_gym_env, resolve_task
-from llm4teach.envs.registry import standard_ids
-from llm4teach.envs.torchrl_env import decode_missions, encode_mission
+from llm4teach.domains.minigrid import Describer, Teacher, make_env, make_gym_env, resolve_task
+from llm4teach.domains.minigrid.batch_env import decode_missions, encode_mission
+from llm4teach.domains.minigrid.domain import GymEpisodes
+from llm4teach.domains.minigrid.grammar import MINIGRID_GENERIC
+from llm4teach.domains.minigrid.registry import standard_ids
 from llm4teach.metrics import TEACHER_SUCCESS
-from llm4teach.teacher import Describer, Teacher, TeacherConfig, TeacherStats, TeacherTransform
-from llm4teach.teacher.grammar import MINIGRID_GENERIC
+from llm4teach.teacher import TeacherConfig, TeacherStats, TeacherTransform
 
 EMPTY = OBJECT_TO_IDX["empty"]
 
@@ -116,7 +116,7 @@ def drive(task, plan, seed, limit=200):
     teacher = Teacher(task, TeacherConfig(fallback="mask"), planner=Recording(plan))
     mission = encode_mission(env.unwrapped.mission)[None]
     for _ in range(limit):
-        probs, mask = teacher.act_probs(obs[None], missions=mission)
+        probs, mask = teacher.act_probs({"observation": obs[None], "mission": mission})
         assert mask[0], "every state of these tasks has a plan that acts"
         obs, reward, terminated, truncated, _ = env.step(int(np.argmax(probs[0])))
         if terminated or truncated:

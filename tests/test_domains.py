@@ -7,8 +7,8 @@ import torch
 from torchrl.envs import TransformedEnv
 
 from llm4teach.domains import resolve
-from llm4teach.envs import make_env
-from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
+from llm4teach.domains.minigrid import Teacher, make_env
+from llm4teach.teacher import TeacherConfig, TeacherTransform
 
 
 def test_every_spelling_gives_one_domain_with_its_canonical_name():

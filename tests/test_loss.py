@@ -5,7 +5,7 @@ import torch
 from tensordict import TensorDict
 from torchrl.objectives import ClipPPOLoss
 
-from llm4teach.student import make_actor_critic
+from llm4teach.domains.minigrid.student import make_actor_critic
 from llm4teach.training import PPOTeacherLoss
 
 

@@ -5,8 +5,8 @@ import pytest
 from minigrid.core.constants import OBJECT_TO_IDX
 from minigrid.core.world_object import Key
 
-from llm4teach.envs import TASKS, make_gym_env
-from llm4teach.envs.memory_map import NO_DIRECTION
+from llm4teach.domains.minigrid import TASKS, make_gym_env
+from llm4teach.domains.minigrid.memory_map import NO_DIRECTION
 
 LEFT, PICKUP = 0, 3
 
@@ -79,8 +79,8 @@ def test_egocentric_image_equals_minigrids_own_view(task, view):
     import gymnasium as gym
     from minigrid.minigrid_env import MiniGridEnv
 
-    from llm4teach.envs.memory_map import egocentric_image
-    from llm4teach.envs.registry import resolve_task
+    from llm4teach.domains.minigrid.memory_map import egocentric_image
+    from llm4teach.domains.minigrid.registry import resolve_task
 
     base = gym.make(resolve_task(task) if task in TASKS else task, agent_view_size=view,
                     disable_env_checker=True).unwrapped
@@ -94,8 +94,8 @@ def test_egocentric_image_equals_minigrids_own_view(task, view):
 
 
 def test_wrapper_installs_the_fast_view_only_over_minigrids_own():
-    from llm4teach.envs.memory_map import MemoryMapObservation
-    from llm4teach.envs.tasks import SimpleDoorKeyEnv
+    from llm4teach.domains.minigrid.memory_map import MemoryMapObservation
+    from llm4teach.domains.minigrid.tasks import SimpleDoorKeyEnv
 
     env = make_gym_env("SimpleDoorKey")
     assert env.unwrapped.gen_obs.__func__.__name__ == "_fast_gen_obs"

@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from llm4teach.envs import TASKS, MemoryMapObservation, make_gym_env
+from llm4teach.domains.minigrid import TASKS, MemoryMapObservation, make_gym_env
 
 
 @pytest.mark.parametrize("task", TASKS)

@@ -14,9 +14,9 @@ from lightning.pytorch import Callback
 from mlflow.tracking import MlflowClient
 
 from llm4teach.cli import Stopped
-from llm4teach.envs import make_env
+from llm4teach.domains.minigrid import Teacher, make_env
 from llm4teach.metrics import EVAL_GREEDY, TEACHER, TRAIN_LAMBDA, TRAIN_LR
-from llm4teach.teacher import Teacher, TeacherConfig
+from llm4teach.teacher import TeacherConfig
 from llm4teach.training.artifacts import MLflowTracking
 from llm4teach.training.checkpointing import load_checkpoint
 from llm4teach.training.cli import fit

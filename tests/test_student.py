@@ -6,9 +6,8 @@ import torch
 from minigrid.core.constants import DIR_TO_VEC
 from tensordict import TensorDict
 
-from llm4teach.envs import make_gym_env
-from llm4teach.student import make_actor_critic
-from llm4teach.student.networks import ConvBody
+from llm4teach.domains.minigrid import make_gym_env
+from llm4teach.domains.minigrid.student import ConvBody, make_actor_critic
 
 
 @pytest.mark.parametrize("frame", ["map", "agent"])

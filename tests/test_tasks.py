@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from minigrid.core.world_object import Door, Key, Lava
 
-from llm4teach.envs import TASKS, make_gym_env
-from llm4teach.envs.tasks import MAX_STEPS, DoorTaskEnv
+from llm4teach.domains.minigrid import TASKS, make_gym_env
+from llm4teach.domains.minigrid.tasks import MAX_STEPS, DoorTaskEnv
 
 TOGGLE, FORWARD, PICKUP = 5, 2, 3
 

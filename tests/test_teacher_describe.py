@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
-from llm4teach.teacher.describe import Describer, abstract_colours, restore_colours
+from llm4teach.domains.minigrid.describe import Describer, abstract_colours, restore_colours
 
 KEY, DOOR, EMPTY = OBJECT_TO_IDX["key"], OBJECT_TO_IDX["door"], OBJECT_TO_IDX["empty"]
 

@@ -11,7 +11,8 @@ import pytest
 
 from llm4teach.cli import main
 from llm4teach.domains import resolve
-from llm4teach.teacher import Teacher, TeacherConfig
+from llm4teach.domains.minigrid import Teacher
+from llm4teach.teacher import TeacherConfig
 from llm4teach.teacher.export import play_episodes
 from llm4teach.teacher.planners import TablePlanner
 from llm4teach.teacher.planners.base import load_prompt

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm4teach.teacher.grammar import MINIGRID, Grammar
+from llm4teach.domains.minigrid.grammar import MINIGRID
+from llm4teach.teacher.grammar import Grammar
 
 parse_plan, parse_answer = MINIGRID.parse_plan, MINIGRID.parse_answer
 format_plan, parse_weighted_answer = MINIGRID.format_plan, MINIGRID.parse_weighted_answer

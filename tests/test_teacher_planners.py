@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from llm4teach.teacher import Teacher, TeacherConfig
-from llm4teach.teacher.grammar import MINIGRID, MINIGRID_GENERIC
+from llm4teach.domains.minigrid import Teacher
+from llm4teach.domains.minigrid.grammar import MINIGRID, MINIGRID_GENERIC
+from llm4teach.teacher import TeacherConfig
 from llm4teach.teacher.planners import TablePlanner
 from llm4teach.teacher.planners.base import load_prompt, prompt_file, worked_answer
 from llm4teach.teacher.planners.hf import HFPlanner
@@ -158,7 +159,7 @@ def test_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="does not exist"):
         hf(tmp_path / "missing", tmp_path).load()
     with pytest.raises(ValueError, match=r"prompt file \S+ cannot be read .*paper or ours.*"
-                                         r"llm4teach/teacher/prompts/"):
+                                         r"llm4teach/domains/minigrid/prompts/"):
         hf("x", tmp_path, prompt=str(tmp_path / "nope.yaml"))
     (tmp_path / "half.yaml").write_text("system: hi\n")
     with pytest.raises(ValueError, match="lacks logits, prompt, sample"):
@@ -189,7 +190,7 @@ def test_the_paper_prompt_is_the_default_per_task(task, opening, grammar):
 
 
 def test_a_prompt_file_is_copied_and_edited(tmp_path):
-    packaged = resources.files("llm4teach.teacher") / prompt_file("paper", "SimpleDoorKey")
+    packaged = resources.files("llm4teach.domains.minigrid") / prompt_file("paper", "SimpleDoorKey")
     mine = tmp_path / "mine.yaml"
     mine.write_text(packaged.read_text(encoding="utf-8").replace("open the door",
                                                                  "open the red door"))

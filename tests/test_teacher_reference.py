@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 from minigrid.core.world_object import Key, Lava
 
-from llm4teach.envs import make_gym_env
-from llm4teach.teacher import Describer, Teacher, TeacherConfig, TeacherStats
-from llm4teach.teacher.reference import ReferenceDescriber, ReferenceGrammar, reference_explore
-from llm4teach.teacher.skills import DONE, DROP, FORWARD, LEFT, PICKUP, RIGHT, TOGGLE
+from llm4teach.domains.minigrid import Describer, Teacher, make_gym_env
+from llm4teach.domains.minigrid.reference import (
+    ReferenceDescriber,
+    ReferenceGrammar,
+    reference_explore,
+)
+from llm4teach.domains.minigrid.skills import DONE, DROP, FORWARD, LEFT, PICKUP, RIGHT, TOGGLE
+from llm4teach.teacher import TeacherConfig, TeacherStats
 
 REFERENCE = TeacherConfig(skills="reference")
 OURS_NOOP = TeacherConfig(lava="passable", fallback="noop")

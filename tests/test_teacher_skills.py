@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from minigrid.core.world_object import Key, Lava
 
-from llm4teach.envs import make_gym_env
-from llm4teach.teacher import Teacher, TeacherConfig, TeacherStats
-from llm4teach.teacher.skills import (
+from llm4teach.domains.minigrid import Teacher, make_gym_env
+from llm4teach.domains.minigrid.skills import (
     FINISHED,
     FORWARD,
     LEFT,
@@ -15,6 +14,7 @@ from llm4teach.teacher.skills import (
     facing_goals,
     first_actions,
 )
+from llm4teach.teacher import TeacherConfig, TeacherStats
 
 
 class FixedPlanner:

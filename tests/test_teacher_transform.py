@@ -9,10 +9,11 @@ from torchrl.collectors import Collector, MultiSyncCollector
 from torchrl.envs import TransformedEnv
 from torchrl.envs.utils import check_env_specs
 
-from llm4teach.envs import make_env
-from llm4teach.teacher import MINIGRID, Scene, Teacher, TeacherConfig, TeacherTransform
-from llm4teach.teacher.skills import FINISHED, FORWARD, LEFT, PICKUP, UNREACHABLE
-from llm4teach.teacher.teacher import PENDING, first_action
+from llm4teach.domains.minigrid import Scene, Teacher, make_env
+from llm4teach.domains.minigrid.grammar import MINIGRID
+from llm4teach.domains.minigrid.skills import FINISHED, FORWARD, LEFT, PICKUP, UNREACHABLE
+from llm4teach.domains.minigrid.teacher import PENDING, first_action
+from llm4teach.teacher import TeacherConfig, TeacherTransform
 
 
 def teacher_env(task="SimpleDoorKey", num_envs=4, **config):

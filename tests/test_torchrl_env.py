@@ -9,7 +9,7 @@ import torch
 from torchrl.collectors import Collector, MultiSyncCollector
 from torchrl.envs.utils import check_env_specs
 
-from llm4teach.envs import TASKS, make_env
+from llm4teach.domains.minigrid import TASKS, make_env
 
 
 @pytest.mark.parametrize("task", [*TASKS, "MiniGrid-DoorKey-8x8-v0"])

@@ -12,7 +12,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from llm4teach.teacher.grammar import MINIGRID
+from llm4teach.domains.minigrid.grammar import MINIGRID
 from llm4teach.teacher.planners.base import load_prompt
 
 CHAT_TEMPLATE = (

@@ -4,7 +4,7 @@ A domain is bound to one task and makes its batched TorchRL env, its teacher, it
 student and the single envs its held-out episodes are played on (``held_out.py``: one
 loop and one seed set for every domain). The trainer, the data module, the evaluation
 and the ``llm4teach`` command ask ``resolve(task)`` and never look at the task's name
-again. A new family of tasks is one new module here and one entry in ``FAMILIES``.
+again. A new family of tasks is one new package here and one entry in ``FAMILIES``.
 
 Example:
     >>> domain = resolve("SimpleDoorKey")
@@ -16,26 +16,30 @@ Example:
 
 from __future__ import annotations
 
-from typing import Protocol
+from importlib import import_module
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
 
-from torchrl.envs import EnvBase
+if TYPE_CHECKING:
+    from torchrl.envs import EnvBase
 
-from llm4teach.domains.habitat import HabitatDomain
-from llm4teach.domains.held_out import EpisodeEnv
-from llm4teach.domains.minigrid import MiniGridDomain
-from llm4teach.student import ActorCritic
-from llm4teach.teacher import TeacherConfig, TeacherTransform
+    from llm4teach.domains.held_out import EpisodeEnv
+    from llm4teach.student import ActorCritic
+    from llm4teach.teacher import TeacherConfig, TeacherTransform
+
+# The registry: one package per family of tasks. Each package is light (no torch) and
+# has ``TASK_NAMES`` (short name -> a line about it), ``canonical(task)`` (the name it
+# knows ``task`` by, None when not its), ``more_names()`` (the other names it accepts,
+# in words, "" when none), ``other_names()`` (those names, listed) and
+# ``make_domain(task)`` (the ``Domain``, importing torch).
+FAMILIES = ("llm4teach.domains.minigrid", "llm4teach.domains.habitat")
+_MADE: dict[str, Domain] = {}  # canonical task name -> its one domain object
 
 
 class Domain(Protocol):
-    """One task as the trainer sees it; ``task`` is its canonical name (``canonical``)."""
+    """One task as the trainer sees it; ``task`` is its canonical name."""
 
     task: str
-    names: dict[str, str]  # the family's short task names, each with a line about it
-    more_names: str  # the other names it accepts, in words ("" when none)
-
-    @staticmethod
-    def canonical(task: str) -> str | None: ...
 
     def make_env(self, num_envs: int, seed: int | None) -> EnvBase: ...
 
@@ -48,13 +52,14 @@ class Domain(Protocol):
     def episode_envs(self, n: int) -> list[EpisodeEnv]: ...
 
 
-FAMILIES = (MiniGridDomain, HabitatDomain)
-_MADE: dict[str, Domain] = {}  # canonical task name -> its one domain object
+def families() -> list[ModuleType]:
+    """The family packages, in ``FAMILIES`` order."""
+    return [import_module(name) for name in FAMILIES]
 
 
 def task_names() -> dict[str, str]:
     """Every task's short name with a line about it (``llm4teach tasks``)."""
-    return {name: about for family in FAMILIES for name, about in family.names.items()}
+    return {name: about for family in families() for name, about in family.TASK_NAMES.items()}
 
 
 def short_name(task: str) -> str:
@@ -68,11 +73,11 @@ def short_name(task: str) -> str:
 def resolve(task: str) -> Domain:
     """The domain object of ``task``, made once per task; an unknown name is one error line
     that lists the valid ones."""
-    for family in FAMILIES:
+    for family in families():
         canonical = family.canonical(task)
         if canonical is not None:
             if canonical not in _MADE:  # every spelling of a task: one object, one name
-                _MADE[canonical] = family(canonical)
+                _MADE[canonical] = family.make_domain(canonical)
             return _MADE[canonical]
-    more = "".join(f", {family.more_names}" for family in FAMILIES if family.more_names)
+    more = "".join(f", {family.more_names()}" for family in families() if family.more_names())
     raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(task_names())}{more}")

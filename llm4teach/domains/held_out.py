@@ -102,13 +102,12 @@ def evaluate_teacher(teacher: TeacherTransform, envs: Sequence[EpisodeEnv],
     number equals ``llm4teach teacher`` with the same settings. Only the running
     episodes are asked about, each with its own env's per-episode state.
     """
-    player, key = teacher.teacher.fork(), teacher.in_keys[0]
+    player = teacher.teacher.fork()
 
     def act(batch: Observation, live: np.ndarray) -> np.ndarray:
         rows = np.flatnonzero(live)
-        missions = batch.get("mission")  # MiniGrid's episode missions, for its texts
-        return player.sample_actions(batch[key][rows], None,
-                                     None if missions is None else missions[rows], rows)
+        return player.sample_actions({key: batch[key][rows] for key in player.in_keys}, None,
+                                     rows)
 
     metrics = {f"teacher_{k}": v for k, v in play(envs, act, episodes)[0].items()}
     if isinstance(player.planner, TablePlanner):  # a user's table that knew no text: an error

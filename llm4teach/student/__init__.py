@@ -1,5 +1,5 @@
-"""The student: actor-critic networks as TorchRL tensordict modules."""
+"""The student every domain shares: actor-critic heads on a domain's body."""
 
-from llm4teach.student.networks import ENCODERS, ActorCritic, make_actor_critic
+from llm4teach.student.actor_critic import ActorCritic, assemble
 
-__all__ = ["ENCODERS", "ActorCritic", "make_actor_critic"]
+__all__ = ["ActorCritic", "assemble"]

@@ -1,28 +1,25 @@
-"""The LLM teacher: describe the observation, plan with an LLM (or its recorded table), act.
+"""The teacher every domain shares: plan with an LLM (or its recorded table), act, annotate.
 
-``PlanTeacher`` is what every domain's teacher shares; ``Teacher`` is MiniGrid's,
-``habitat.SkillTeacher`` the Habitat domain's. ``TeacherTransform`` puts the teacher's
-action distribution (``teacher_probs``) and whether it had an opinion (``teacher_mask``)
-next to every observation of a TorchRL env.
+``PlanTeacher`` (``core.py``) turns a planner's plans into action distributions; each
+domain subclasses it with its describer, grammar and skills
+(``llm4teach.domains.<family>.teacher``). ``TeacherTransform`` puts the teacher's action
+distribution (``teacher_probs``) and whether it had an opinion (``teacher_mask``) next to
+every observation of a TorchRL env.
 """
 
-from llm4teach.teacher.config import TeacherConfig
-from llm4teach.teacher.core import PlanTeacher
-from llm4teach.teacher.describe import Describer, Scene
-from llm4teach.teacher.grammar import MINIGRID, Grammar
-from llm4teach.teacher.planners import TeacherStats, make_planner
-from llm4teach.teacher.teacher import Teacher
-from llm4teach.teacher.transform import TeacherTransform
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "MINIGRID",
-    "Describer",
-    "Grammar",
-    "PlanTeacher",
-    "Scene",
-    "Teacher",
-    "TeacherConfig",
-    "TeacherStats",
-    "TeacherTransform",
-    "make_planner",
-]
+# imported on first use, so that a domain's grammar (``teacher.grammar``) does not pull
+# in the planners, which read the domains' files
+_LAZY = {"TeacherConfig": "config", "PlanTeacher": "core", "Grammar": "grammar",
+         "TeacherStats": "planners", "make_planner": "planners", "TeacherTransform": "transform"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"llm4teach.teacher.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

@@ -9,15 +9,16 @@ reference's choice: MiniGrid's action 6 "done") or no opinion (``mask``: ``teach
 False and a uniform row).
 
 A domain subclasses ``PlanTeacher`` with its ``grammar``, ``num_actions``, ``noop``
-(None when its actions have none) and ``_resolve``: each observation's plan
-distribution and each plan's action. MiniGrid's is ``Teacher`` (``teacher.py``),
-Habitat's ``SkillTeacher`` (``habitat.py``).
+(None when its actions have none), ``in_keys`` (the observation keys it reads) and
+``_resolve``: each observation's plan distribution and each plan's action. MiniGrid's is
+``llm4teach.domains.minigrid.teacher.Teacher``, Habitat's
+``llm4teach.domains.habitat.teacher.SkillTeacher``.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -28,6 +29,9 @@ from llm4teach.teacher.grammar import Grammar, Plan
 from llm4teach.teacher.planners import Planner, make_planner
 
 Parsed = list[tuple[Plan | None, float]]  # (parsed plan or None, normalised probability)
+Array = np.ndarray | torch.Tensor
+# a batch as the teacher reads it: its ``in_keys``' arrays (or the first key's alone)
+Observations = Mapping[str, Array] | Array
 
 
 class Resolved(NamedTuple):
@@ -52,6 +56,7 @@ class PlanTeacher:
     grammar: Grammar
     num_actions: int
     noop: int | None = None  # the action fallback "noop" gives the mass; None: refused
+    in_keys: tuple[str, ...] = ("observation",)  # what it reads of a step; the first is required
 
     def __init__(self, task: str, config: TeacherConfig | None = None,
                  planner: Planner | None = None) -> None:
@@ -97,21 +102,20 @@ class PlanTeacher:
         return [self._plans[t] for t in texts]
 
     def act_probs(
-        self, obs: np.ndarray | torch.Tensor, rng: np.random.Generator | None = None,
-        missions: np.ndarray | torch.Tensor | None = None, envs: Sequence[int] | None = None,
+        self, obs: Observations, rng: np.random.Generator | None = None,
+        envs: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(probs float32 [N, num_actions], mask bool [N])`` for a batch of observations.
 
-        Hard mode draws each step's plan from ``rng`` (the teacher's own when None).
-        ``missions``: the episodes' missions (a MiniGrid env's ``mission`` key), for the
-        domains whose state texts name them. ``envs``: the env each row comes from, whose
-        per-episode state it uses (row ``i`` is env ``i`` when None), so a caller can ask
-        about the running episodes only.
+        ``obs``: the batch's arrays under the teacher's ``in_keys`` (the first alone may be
+        passed as an array; a later key that is absent is not read). Hard mode draws each
+        step's plan from ``rng`` (the teacher's own when None). ``envs``: the env each row
+        comes from, whose per-episode state it uses (row ``i`` is env ``i`` when None), so
+        a caller can ask about the running episodes only.
         """
-        obs = obs.numpy() if isinstance(obs, torch.Tensor) else np.asarray(obs)
-        if isinstance(missions, torch.Tensor):
-            missions = missions.numpy()
-        entries = self._resolve(obs, missions, range(len(obs)) if envs is None else envs)
+        batch = self.read(obs)
+        n = len(batch[self.in_keys[0]])
+        entries = self._resolve(batch, range(n) if envs is None else envs)
         if self.config.mode == "hard":
             rng = self._rng if rng is None else rng
             probs = np.stack([_sample_row(e, self.num_actions, rng) for e in entries])
@@ -121,27 +125,32 @@ class PlanTeacher:
         self.stats.fallbacks += int((mass == 0).sum())
         if self.config.fallback == "noop":
             probs[:, self.noop] += np.clip(1.0 - mass, 0.0, None)
-            mask = np.ones(len(obs), dtype=bool)
+            mask = np.ones(n, dtype=bool)
         else:
             mask = mass > 0
             probs[~mask] = 1.0
         return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32), mask
 
+    def read(self, obs: Observations) -> dict[str, np.ndarray]:
+        """The batch's ``in_keys`` as numpy arrays (those present)."""
+        arrays = obs if isinstance(obs, Mapping) else {self.in_keys[0]: obs}
+        return {key: value.numpy(force=True) if isinstance(value, torch.Tensor)
+                else np.asarray(value) for key, value in arrays.items() if key in self.in_keys}
+
     def sample_actions(
-        self, obs: np.ndarray | torch.Tensor, rng: np.random.Generator | None = None,
-        missions: np.ndarray | torch.Tensor | None = None, envs: Sequence[int] | None = None,
+        self, obs: Observations, rng: np.random.Generator | None = None,
+        envs: Sequence[int] | None = None,
     ) -> np.ndarray:
         """Actions drawn from ``pi_T`` for a batch (evaluation: the teacher as the policy),
         with ``rng`` (the teacher's own generator when None); arguments as ``act_probs``."""
         rng = self._rng if rng is None else rng
-        probs, _ = self.act_probs(obs, rng, missions, envs)
+        probs, _ = self.act_probs(obs, rng, envs)
         cum = probs.cumsum(axis=1)
         draws = rng.random(len(probs))[:, None] * cum[:, -1:]
         return np.minimum((draws >= cum).sum(axis=1), self.num_actions - 1)
 
     # ------------------------------------------------------------------ for domains
-    def _resolve(self, obs: np.ndarray, missions: np.ndarray | None,
-                 envs: Sequence[int]) -> list[Resolved]:
+    def _resolve(self, obs: dict[str, np.ndarray], envs: Sequence[int]) -> list[Resolved]:
         """Each observation's plans and their actions (``_entry``); the domain's part."""
         raise NotImplementedError
 

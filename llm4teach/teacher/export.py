@@ -99,13 +99,12 @@ def play_episodes(transform: TeacherTransform, envs: Sequence[EpisodeEnv], episo
     generator seeded ``seed``, so a table teacher with the exported answers replays the
     export's episodes step for step. A fork of the teacher plays (fresh per-episode state,
     the same planner and counters)."""
-    teacher, key = transform.teacher.fork(), transform.in_keys[0]
+    teacher = transform.teacher.fork()
     rng = np.random.default_rng(seed)
 
     def act(obs: Observation, live: np.ndarray) -> np.ndarray:
         rows = np.flatnonzero(live)
-        missions = obs.get("mission")
-        args = (obs[key][rows], rng, None if missions is None else missions[rows], rows)
+        args = ({key: obs[key][rows] for key in teacher.in_keys}, rng, rows)
         if policy == "teacher":
             return teacher.sample_actions(*args)
         teacher.act_probs(*args)

@@ -1,14 +1,10 @@
 """Plan grammar: strict parsing of plans and of LLM answers that end with ``Action: {plan}``.
 
 A plan is a comma-separated list of steps, each ``explore`` or ``<verb> <obj>``; a
-``Grammar`` fixes the verbs and the object names of one domain. ``MINIGRID`` (the four
-paper tasks) has the verbs ``go to``, ``pick up``, ``drop``, ``open`` over keys and doors,
-optionally with a colour (or a ``color1`` placeholder) or a door number.
-``MINIGRID_GENERIC`` (every other MiniGrid or BabyAI task) adds ``toggle`` and the
-objects ``<colour> ball``, ``<colour> box``, ``goal`` and ``lava``; an object may carry
-the state the generic text shows (``<blue door (locked)>``), which parsing drops.
-Anything else (``use <key>``, ``open <door> with <key>``, ``go to east``) does not
-parse. Parsing is regular expressions only: model output is never evaluated.
+``Grammar`` fixes the verbs and the object names of one domain (each domain declares
+its own: ``llm4teach.domains.<family>.grammar``). A step outside them (``use <key>``,
+``open <door> with <key>``, ``go to east``) does not parse. Parsing is regular
+expressions only: model output is never evaluated.
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-
-from minigrid.core.constants import COLOR_NAMES
 
 Step = tuple[str, str | None]  # ("explore", None) or ("go to", "key")
 Plan = tuple[Step, ...]
@@ -58,9 +52,10 @@ class Grammar:
         """The steps of ``text``, or None when any step is outside the grammar.
 
         Example:
-            >>> MINIGRID.parse_plan("go to <key>, pick up <key>")
+            >>> g = Grammar("toy", verbs=("go to", "pick up"), objects="key|door")
+            >>> g.parse_plan("go to <key>, pick up <key>")
             (('go to', 'key'), ('pick up', 'key'))
-            >>> MINIGRID.parse_plan("go to <door>, open <door> with <key>") is None
+            >>> g.parse_plan("go to <door>, open <door> with <key>") is None
             True
         """
         if not isinstance(text, str):
@@ -126,66 +121,6 @@ def answer_plan_text(answer: str) -> str | None:
     return text.strip("{}[]\"'` ").rstrip(".").strip("{}[]\"'` ")
 
 
-def _minigrid_candidates(text: str) -> list[str]:
-    """MiniGrid's key-and-door plans over the objects ``text`` names.
-
-    Example:
-        >>> _minigrid_candidates("Agent sees <key>, holds <nothing>.")
-        ['explore', 'go to <key>, pick up <key>', 'pick up <key>']
-    """
-    *seen, held = _OBJECT_RE.findall(text) or ["nothing"]
-    keys = [o for o in seen if o.endswith("key")]
-    doors = [o for o in seen if not o.endswith("key") and o != "nothing"]
-    out = ["explore"]
-    for k in keys:
-        out += [f"go to <{k}>, pick up <{k}>", f"pick up <{k}>"]
-    for d in doors:
-        out += [f"go to <{d}>, open <{d}>", f"open <{d}>"]
-    if held != "nothing":
-        out.append(f"drop <{held}>")
-        out += [f"drop <{held}>, go to <{k}>, pick up <{k}>" for k in keys]
-    else:
-        out += [f"go to <{k}>, pick up <{k}>, go to <{d}>, open <{d}>" for k in keys for d in doors]
-    return out
-
-
-MINIGRID = Grammar(
-    "MiniGrid",
-    verbs=("go to", "pick up", "drop", "open"),
-    objects=r"(?:(?:" + "|".join(COLOR_NAMES) + r"|color\d) )?(?:key|door\d*)",
-    candidates=_minigrid_candidates,
-)
-
-
-_COLOURED = r"(?:(?:" + "|".join(COLOR_NAMES) + r"|color\d) )"
-
-
-def _generic_candidates(text: str) -> list[str]:
-    """Plans over the objects a generic state text names: reach each object and act on it.
-
-    Example:
-        >>> _generic_candidates("Agent sees <red ball>, <goal>, holds <blue key>.")
-        ['explore', 'go to <red ball>', 'go to <red ball>, pick up <red ball>', \
-'go to <goal>', 'drop <blue key>']
-    """
-    *seen, held = [o.split(" (")[0] for o in _OBJECT_RE.findall(text)] or ["nothing"]
-    out = ["explore"]
-    for obj in (o for o in seen if o != "nothing"):
-        kind = obj.rsplit(" ", 1)[-1]
-        out.append(f"go to <{obj}>")
-        if kind in ("key", "ball", "box"):
-            out.append(f"go to <{obj}>, pick up <{obj}>")
-        if kind in ("door", "box"):
-            out.append(f"go to <{obj}>, toggle <{obj}>")
-    if held != "nothing":
-        out.append(f"drop <{held}>")
-    return out
-
-
-MINIGRID_GENERIC = Grammar(
-    "MiniGrid (any task)",
-    verbs=("go to", "pick up", "drop", "open", "toggle"),
-    objects=_COLOURED + r"?(?:key|ball|box|door\d*)|goal|lava",
-    candidates=_generic_candidates,
-    suffix=r" \((?:open|closed|locked)\)",
-)
+def named_objects(text: str) -> list[str]:
+    """The ``<object>`` names of a state text, in order (candidate plans are built on them)."""
+    return _OBJECT_RE.findall(text)

@@ -10,14 +10,12 @@ from torchrl.envs import Transform
 from llm4teach.teacher.core import PlanTeacher
 
 PROBS_KEY, MASK_KEY = "teacher_probs", "teacher_mask"
-MISSION_KEY = "mission"  # a MiniGrid env's episode missions, read when present
 
 
 class TeacherTransform(Transform):
     """Annotates each step of a batched env with the teacher's distribution (on reset and step).
 
-    Reads ``in_key`` (MiniGrid's ``observation``, Habitat's ``scene``), and ``mission``
-    where the env has it (MiniGrid's; the teacher's generic texts name it), and writes
+    Reads the teacher's ``in_keys`` (what its domain's texts are made from) and writes
     ``teacher_probs`` ``[*batch, teacher.num_actions]`` and ``teacher_mask`` ``[*batch]``.
     The whole batch goes through ``teacher.act_probs`` at once, so the planner is asked
     once per batch, for texts it has not answered. Partial resets (``_reset``) restart
@@ -27,17 +25,16 @@ class TeacherTransform(Transform):
 
     Example:
         >>> from torchrl.envs import TransformedEnv
-        >>> from llm4teach.envs import make_env
-        >>> from llm4teach.teacher import Teacher
+        >>> from llm4teach.domains.minigrid import make_env
+        >>> from llm4teach.domains.minigrid import Teacher
         >>> t = TeacherTransform(Teacher("SimpleDoorKey"))
         >>> td = TransformedEnv(make_env("SimpleDoorKey", num_envs=2), t).rollout(3)
         >>> td["teacher_probs"].shape, td["teacher_mask"].dtype
         (torch.Size([2, 3, 7]), torch.bool)
     """
 
-    def __init__(self, teacher: PlanTeacher, in_key: str = "observation",
-                 enabled: bool = True) -> None:
-        super().__init__(in_keys=[in_key], out_keys=[PROBS_KEY, MASK_KEY])
+    def __init__(self, teacher: PlanTeacher, enabled: bool = True) -> None:
+        super().__init__(in_keys=list(teacher.in_keys), out_keys=[PROBS_KEY, MASK_KEY])
         self.teacher = teacher
         self.enabled = enabled
 
@@ -50,11 +47,10 @@ class TeacherTransform(Transform):
         obs = next_tensordict.get(self.in_keys[0])
         batch, n = next_tensordict.batch_size, self.teacher.num_actions
         if self.enabled:
-            flat = obs.reshape(batch.numel(), *obs.shape[len(batch):]).cpu()
-            missions = next_tensordict.get(MISSION_KEY, None)
-            if missions is not None:
-                missions = missions.reshape(batch.numel(), -1).cpu()
-            probs_np, mask_np = self.teacher.act_probs(flat, missions=missions)
+            flat = {key: value.reshape(batch.numel(), *value.shape[len(batch):]).cpu()
+                    for key in self.in_keys
+                    if (value := next_tensordict.get(key, None)) is not None}
+            probs_np, mask_np = self.teacher.act_probs(flat)
             probs, mask = torch.from_numpy(probs_np), torch.from_numpy(mask_np)
         else:
             probs = torch.full((batch.numel(), n), 1.0 / n)

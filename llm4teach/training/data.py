@@ -33,7 +33,6 @@ from llm4teach.domains import resolve
 from llm4teach.student import ActorCritic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
 from llm4teach.teacher.planners import RankSharedPlanner
-from llm4teach.teacher.transform import MISSION_KEY
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -107,6 +106,7 @@ class RolloutDataModule(LightningDataModule):
         self.teacher: TeacherTransform | None = None
         self.env: TransformedEnv | None = None
         self.collector: Collector | None = None
+        self.teacher_only: list[str] = []  # keys the teacher reads and the student does not
 
     def setup(self, stage: str) -> None:
         if self.env is None:
@@ -117,7 +117,9 @@ class RolloutDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")
         self._check_episode_cut()
-        self.collector = make_collector(self.env, self.trainer.lightning_module.student,
+        student = self.trainer.lightning_module.student
+        self.teacher_only = [key for key in self.teacher.in_keys if key not in student.in_keys]
+        self.collector = make_collector(self.env, student,
                                         self.frames_per_batch)  # resets the envs: may plan
         self.settle()
         return DataLoader(_Rollouts(self, self.collector), batch_size=None, collate_fn=_identity)
@@ -188,8 +190,9 @@ class _Rollouts(IterableDataset):
         for _ in range(data.epoch_frames // per_update):
             rollout = self.collector.next()  # the epoch's first also follows its reset
             data.settle()
-            # the teacher has read the missions: the update need not gather them per minibatch
-            yield rollout.exclude(MISSION_KEY, ("next", MISSION_KEY))
+            # what only the teacher reads: the update need not gather it per minibatch
+            only = data.teacher_only
+            yield rollout.exclude(*only, *(("next", key) for key in only))
 
 
 def _identity(batch: TensorDictBase) -> TensorDictBase:

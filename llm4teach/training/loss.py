@@ -62,7 +62,7 @@ class PPOTeacherLoss(LossModule):
     ``teacher_mask``; the observation is the student body's in-key.
 
     Example:
-        >>> from llm4teach.student import make_actor_critic
+        >>> from llm4teach.domains.minigrid.student import make_actor_critic
         >>> net = make_actor_critic((10, 10, 4))
         >>> loss = PPOTeacherLoss(net, distill_coef=1.0)
         >>> td = net(TensorDict(observation=torch.zeros(3, 10, 10, 4, dtype=torch.uint8),

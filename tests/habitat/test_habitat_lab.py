@@ -21,16 +21,16 @@ from test_skills_and_env import _oracle  # noqa: E402
 
 from llm4teach.cli import main  # noqa: E402
 from llm4teach.domains import resolve  # noqa: E402
-from llm4teach.envs.habitat import SKILL_INDEX, SkillBatchEnv, TidySkillEnv  # noqa: E402
-from llm4teach.envs.habitat.habitat_lab import (  # noqa: E402
+from llm4teach.domains.habitat import SKILL_INDEX, SkillBatchEnv, TidySkillEnv  # noqa: E402
+from llm4teach.domains.habitat.habitat_lab import (  # noqa: E402
     SIM,
     HabitatGymSkillEnv,
     config,
     make_gym_env,
     register,
 )
+from llm4teach.domains.habitat.teacher import SkillTeacher  # noqa: E402
 from llm4teach.teacher import TeacherTransform  # noqa: E402
-from llm4teach.teacher.habitat import SkillTeacher  # noqa: E402
 from llm4teach.training.checkpointing import load_checkpoint  # noqa: E402
 
 CONFIG = str(Path(__file__).parents[2] / "configs" / "habitat_tidy.yaml")
@@ -72,7 +72,7 @@ def test_batched_torchrl_env_over_habitat_gym_with_the_teacher():
     env = TransformedEnv(
         SkillBatchEnv(num_envs=2, seed=0, make=HabitatGymSkillEnv, resolution=16,
                       num_episodes=16),
-        TeacherTransform(SkillTeacher("TidyHabitat"), in_key="scene"),
+        TeacherTransform(SkillTeacher("TidyHabitat")),
     )
     check_env_specs(env)
     td = env.rollout(30, break_when_any_done=False)

@@ -4,9 +4,9 @@ import numpy as np
 import torch
 from torchrl.envs.utils import check_env_specs
 
-from llm4teach.envs.habitat import SKILL_INDEX, SKILLS, SkillBatchEnv, TidySkillEnv
-from llm4teach.envs.habitat.skills import navigate
-from llm4teach.envs.habitat.world import ENTITIES
+from llm4teach.domains.habitat import SKILL_INDEX, SKILLS, SkillBatchEnv, TidySkillEnv
+from llm4teach.domains.habitat.skills import navigate
+from llm4teach.domains.habitat.world import ENTITIES
 
 
 def _oracle(env: TidySkillEnv) -> str:

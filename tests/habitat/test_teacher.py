@@ -6,9 +6,9 @@ import torch
 from torchrl.envs import TransformedEnv
 from torchrl.envs.utils import check_env_specs
 
-from llm4teach.envs.habitat import SKILL_INDEX, SKILLS, SkillBatchEnv
+from llm4teach.domains.habitat import SKILL_INDEX, SKILLS, SkillBatchEnv
+from llm4teach.domains.habitat.teacher import HABITAT, SkillTeacher, describe, plan_skill
 from llm4teach.teacher import TeacherConfig, TeacherTransform, make_planner
-from llm4teach.teacher.habitat import HABITAT, SkillTeacher, describe, plan_skill
 from llm4teach.teacher.planners import TablePlanner
 
 parse_plan = HABITAT.parse_plan
@@ -102,7 +102,7 @@ def test_hard_mode_is_one_hot_and_noop_fallback_is_refused():
 
 def test_transform_annotates_rollouts():
     env = TransformedEnv(SkillBatchEnv(num_envs=2, seed=0, resolution=16),
-                         TeacherTransform(SkillTeacher("TidyHabitat"), in_key="scene"))
+                         TeacherTransform(SkillTeacher("TidyHabitat")))
     check_env_specs(env)
     td = env.rollout(5, break_when_any_done=False)
     assert td["teacher_probs"].shape == (2, 5, len(SKILLS))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from llm4teach.envs.habitat.world import (
+from llm4teach.domains.habitat.world import (
     ENTITIES,
     FIRST_ENTITY,
     FLOOR,

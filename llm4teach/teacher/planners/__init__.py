@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from llm4teach.domains.minigrid.grammar import MINIGRID
 from llm4teach.teacher.config import TeacherConfig
-from llm4teach.teacher.grammar import MINIGRID, Grammar
+from llm4teach.teacher.grammar import Grammar
 from llm4teach.teacher.planners.base import PlanDist, Planner, TeacherStats
 from llm4teach.teacher.planners.ranks import RankSharedPlanner, share_across_ranks
 from llm4teach.teacher.planners.table import TablePlanner

@@ -17,8 +17,8 @@ from typing import Protocol
 
 import yaml
 
-from llm4teach.envs import TASKS, resolve_task
-from llm4teach.envs.registry import UnknownTaskError
+from llm4teach.domains.minigrid import TASKS, resolve_task
+from llm4teach.domains.minigrid.registry import UnknownTaskError
 from llm4teach.teacher.cache import PlanCache, settings_key
 from llm4teach.teacher.config import MAX_NEW_TOKENS, TeacherConfig
 from llm4teach.teacher.grammar import Grammar
@@ -108,10 +108,10 @@ def load_prompt(prompt: str | None, task: str) -> dict[str, str]:
     ``task`` (``prompt_file``); a missing or malformed file is one ValueError naming it."""
     path = prompt_file(prompt, task)
     fix = ("set teacher prompt to paper or ours, or to a YAML file with system, sample, "
-           "prompt and logits texts (copy one of llm4teach/teacher/prompts/ and edit it)")
+           "prompt and logits texts (copy one of llm4teach/domains/minigrid/prompts/ and edit it)")
     packaged = prompt in (None, "paper", "ours")
     try:
-        source = resources.files("llm4teach.teacher") / path if packaged else Path(path)
+        source = resources.files("llm4teach.domains.minigrid") / path if packaged else Path(path)
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         reason = getattr(err, "strerror", None) or type(err).__name__

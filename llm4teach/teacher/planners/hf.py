@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 
 import torch
 
+from llm4teach.domains.minigrid.grammar import MINIGRID
 from llm4teach.teacher.cache import default_cache_path
 from llm4teach.teacher.config import TeacherConfig
-from llm4teach.teacher.grammar import MINIGRID, Grammar
+from llm4teach.teacher.grammar import Grammar
 from llm4teach.teacher.planners.base import LLMPlanner, PlanDist
 from llm4teach.teacher.planners.sources import (
     ModelSource,

@@ -38,8 +38,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from llm4teach.domains.minigrid.grammar import MINIGRID
 from llm4teach.teacher.config import TeacherConfig
-from llm4teach.teacher.grammar import MINIGRID, Grammar
+from llm4teach.teacher.grammar import Grammar
 from llm4teach.teacher.planners.base import LLMPlanner, PlanDist
 
 RETRIED_STATUS = {408, 429, 500, 502, 503, 504}  # worth asking again: busy or restarting

@@ -1,7 +1,7 @@
 """The ``table`` planner: recorded (or hand-written) answer distributions, no model needed.
 
 A table is ``{"task", "also_used_for"?, "about", "placeholders"?, "states": {state text:
-{plan: probability}}}``. The packaged ones live in ``llm4teach/teacher/plan_tables/``; a
+{plan: probability}}}``. The packaged ones live in ``llm4teach/domains/minigrid/plan_tables/``; a
 user brings one as a JSON or YAML file (``TeacherConfig.plans``), used for any task, e.g.
 one ``llm4teach teacher export`` wrote, which also records ``model``, ``revision``,
 ``method``, ``prompt``, ``settings``... Only ``states`` (and ``placeholders``) is read;
@@ -22,9 +22,9 @@ from typing import Any
 import yaml
 from minigrid.core.constants import COLOR_NAMES
 
-from llm4teach.envs import resolve_task
-from llm4teach.envs.registry import UnknownTaskError
-from llm4teach.teacher.describe import abstract_colours, restore_colours
+from llm4teach.domains.minigrid import resolve_task
+from llm4teach.domains.minigrid.describe import abstract_colours, restore_colours
+from llm4teach.domains.minigrid.registry import UnknownTaskError
 from llm4teach.teacher.grammar import Grammar
 from llm4teach.teacher.planners.base import PlanDist, TeacherStats
 
@@ -88,7 +88,9 @@ def load_table(path: str | Path) -> dict:
 def load_tables() -> dict[str, dict]:
     """Every packaged table by the task names it serves (its ``task`` and ``also_used_for``)."""
     tables: dict[str, dict] = {}
-    for entry in (resources.files("llm4teach.teacher") / "plan_tables").iterdir():
+    folders = (resources.files(f"llm4teach.domains.{family}") / "plan_tables"
+               for family in ("minigrid", "habitat"))
+    for entry in (entry for folder in folders for entry in folder.iterdir()):
         if entry.name.endswith(".json"):
             table = check_table(json.loads(entry.read_text(encoding="utf-8")), entry.name)
             for task in (table["task"], *table.get("also_used_for", [])):

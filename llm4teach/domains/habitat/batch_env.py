@@ -2,7 +2,7 @@
 
 Works over any env with the ``TidySkillEnv`` interface (``reset(seed)``, ``step(skill)``,
 ``image_shape``, ``num_skills``): the small world here, or a habitat-lab task through
-``habitat.gym`` (``llm4teach.envs.habitat.habitat_lab``) where habitat-sim is installed.
+``habitat.gym`` (``llm4teach.domains.habitat.habitat_lab``) where habitat-sim is installed.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torchrl.data import Bounded
 
+from llm4teach.domains.habitat.task import SCENE_SIZE, TidySkillEnv
 from llm4teach.envs.batch import BatchEnv, Observation, Specs
-from llm4teach.envs.habitat.task import SCENE_SIZE, TidySkillEnv
 
 
 class SkillBatchEnv(BatchEnv):

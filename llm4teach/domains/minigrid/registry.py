@@ -14,8 +14,8 @@ from typing import Any
 import gymnasium as gym
 import minigrid  # noqa: F401  (registers the standard MiniGrid-* ids)
 
-from llm4teach.envs.memory_map import AGENT_VIEW_SIZE, MemoryMapObservation
-from llm4teach.envs.tasks import (
+from llm4teach.domains.minigrid.memory_map import AGENT_VIEW_SIZE, MemoryMapObservation
+from llm4teach.domains.minigrid.tasks import (
     ColoredDoorKeyEnv,
     DoorTaskEnv,
     LavaDoorKeyEnv,

@@ -27,10 +27,10 @@ from __future__ import annotations
 import numpy as np
 from minigrid.core.constants import OBJECT_TO_IDX
 
-from llm4teach.envs.memory_map import AGENT_VIEW_SIZE
-from llm4teach.teacher.describe import Describer, Scene, agent_states
-from llm4teach.teacher.grammar import MINIGRID, Grammar, Plan, Step
-from llm4teach.teacher.skills import (
+from llm4teach.domains.minigrid.describe import Describer, Scene, agent_states
+from llm4teach.domains.minigrid.grammar import MINIGRID
+from llm4teach.domains.minigrid.memory_map import AGENT_VIEW_SIZE
+from llm4teach.domains.minigrid.skills import (
     DIR_VEC,
     DONE,
     DROP,
@@ -42,6 +42,7 @@ from llm4teach.teacher.skills import (
     TOGGLE,
     UNREACHABLE,
 )
+from llm4teach.teacher.grammar import Grammar, Plan, Step
 
 NOOP = "noop"  # a step the reference cannot read: it acts 6 ("done")
 VERBS = ("explore", "go to", "pick up", "drop", "open")  # the reference's order of tests

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from llm4teach.envs.habitat.skills import SKILLS, run_skill
-from llm4teach.envs.habitat.world import ENTITIES, OBJECTS, RECEPTACLES, TidyWorld
-from llm4teach.envs.reward import success_reward
+from llm4teach.domains.habitat.skills import SKILLS, run_skill
+from llm4teach.domains.habitat.world import ENTITIES, OBJECTS, RECEPTACLES, TidyWorld
+from llm4teach.domains.minigrid.reward import success_reward
 
 SCENE_SIZE = len(ENTITIES) + 2
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from llm4teach.envs.habitat.skills import SKILLS
+from llm4teach.domains.habitat.skills import SKILLS
 
 PREFIX = "LLM4Teach"
 SIM, TASK, DATASET = f"{PREFIX}-TidySim-v0", f"{PREFIX}-Tidy-v0", f"{PREFIX}-TidyEpisodes-v0"
@@ -128,4 +128,4 @@ def register() -> None:
     """
     import habitat  # noqa: F401  (before gym, which habitat-lab brings)
 
-    import llm4teach.envs.habitat.habitat_lab_classes  # noqa: F401
+    import llm4teach.domains.habitat.habitat_lab_classes  # noqa: F401

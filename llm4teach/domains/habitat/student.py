@@ -13,7 +13,7 @@ import torch
 from tensordict.nn import TensorDictModule
 from torch import nn
 
-from llm4teach.student.networks import ActorCritic, assemble
+from llm4teach.domains.minigrid.student import ActorCritic, assemble
 
 
 class VisualEncoder(nn.Module):

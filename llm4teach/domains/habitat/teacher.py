@@ -1,7 +1,7 @@
 """The teacher in the Habitat domain: describe the episode, plan, choose a skill.
 
 Same three steps as on MiniGrid (spec 2), over the skill action space of
-``llm4teach.envs.habitat``: ``scene`` -> ``Agent sees <apple>, <sink>, holds <nothing>.``
+``llm4teach.domains.habitat``: ``scene`` -> ``Agent sees <apple>, <sink>, holds <nothing>.``
 -> a planner's ``{plan: p}`` in the ``HABITAT`` grammar -> the skill of each plan's
 first unfinished step. The default planner is the packaged stand-in table
 ``plan_tables/tidyhabitat.json`` (hand-written, not LLM answers). A skill space has no
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from llm4teach.envs.habitat import ENTITIES, SKILL_INDEX, SKILLS
+from llm4teach.domains.habitat import ENTITIES, SKILL_INDEX, SKILLS
 from llm4teach.teacher.core import PlanTeacher, Resolved
 from llm4teach.teacher.grammar import Grammar, Plan
 
@@ -65,10 +65,11 @@ class SkillTeacher(PlanTeacher):
 
     grammar = HABITAT
     num_actions = len(SKILLS)
+    in_keys = ("scene",)
 
-    def _resolve(self, scenes: np.ndarray, missions: np.ndarray | None,
-                 envs: Sequence[int]) -> list[Resolved]:
-        """Each scene's plans and skills (the tidy-up task has no mission to read)."""
+    def _resolve(self, batch: dict[str, np.ndarray], envs: Sequence[int]) -> list[Resolved]:
+        """Each scene's plans and skills."""
+        scenes = batch["scene"]
         dists = self.plans([describe(s) for s in scenes])
         return [self._entry(dist, tuple(plan_skill(plan, scene) for plan, _ in dist))
                 for scene, dist in zip(scenes, dists, strict=True)]

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from minigrid.core.constants import COLOR_NAMES, IDX_TO_COLOR, IDX_TO_OBJECT, OBJECT_TO_IDX
 
-from llm4teach.envs import resolve_task
-from llm4teach.envs.registry import TASKS
+from llm4teach.domains.minigrid import resolve_task
+from llm4teach.domains.minigrid.registry import TASKS
 
 KEY, DOOR = OBJECT_TO_IDX["key"], OBJECT_TO_IDX["door"]
 GOAL, LAVA = OBJECT_TO_IDX["goal"], OBJECT_TO_IDX["lava"]
@@ -72,7 +72,7 @@ class Describer:
     ``door1`` stays ``door1`` for the whole episode. Call ``reset()`` at episode start.
 
     Example:
-        >>> from llm4teach.envs import make_gym_env
+        >>> from llm4teach.domains.minigrid import make_gym_env
         >>> obs, _ = make_gym_env("SimpleDoorKey").reset(seed=0)
         >>> Describer("SimpleDoorKey")(obs).text.startswith("Agent sees ")
         True

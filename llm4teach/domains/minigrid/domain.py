@@ -11,30 +11,19 @@ import gymnasium as gym
 from torchrl.envs import EnvBase
 
 from llm4teach.domains.held_out import Observation
-from llm4teach.envs import make_env, make_gym_env, resolve_task
-from llm4teach.envs.registry import TASK_NAMES, UnknownTaskError, more_names
-from llm4teach.envs.torchrl_env import encode_mission
-from llm4teach.student import ActorCritic, make_actor_critic
-from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
+from llm4teach.domains.minigrid import Teacher, make_env, make_gym_env
+from llm4teach.domains.minigrid.batch_env import encode_mission
+from llm4teach.domains.minigrid.student import make_actor_critic
+from llm4teach.student import ActorCritic
+from llm4teach.teacher import TeacherConfig, TeacherTransform
 
 
 class MiniGridDomain:
     """One MiniGrid task: its batched env, teacher, memory-map student and held-out envs."""
 
-    names = TASK_NAMES
-    more_names = more_names()
-
     def __init__(self, task: str) -> None:
         self.task = task
         self._episode_envs: list[GymEpisodes] = []  # reused by every evaluation (reset by seed)
-
-    @staticmethod
-    def canonical(task: str) -> str | None:
-        """The gymnasium id ``task`` names in this domain, None when it is not one of its."""
-        try:
-            return resolve_task(task)
-        except UnknownTaskError:
-            return None
 
     def make_env(self, num_envs: int, seed: int | None) -> EnvBase:
         return make_env(self.task, num_envs, seed)

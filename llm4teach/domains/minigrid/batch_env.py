@@ -14,11 +14,12 @@ import numpy as np
 import torch
 from torchrl.data import Bounded, Unbounded
 
+from llm4teach.domains.minigrid.memory_map import MemoryMapObservation
+from llm4teach.domains.minigrid.registry import make_gym_env, resolve_task
 from llm4teach.envs.batch import BatchEnv, Observation, Specs
-from llm4teach.envs.memory_map import MemoryMapObservation
-from llm4teach.envs.registry import make_gym_env, resolve_task
 
 MISSION_BYTES = 512  # BabyAI's longest missions are under 200 characters
+MISSION_KEY = "mission"  # the episode's mission, next to the memory map
 
 
 def encode_mission(text: str) -> np.ndarray:
@@ -27,7 +28,7 @@ def encode_mission(text: str) -> np.ndarray:
     if len(raw) > MISSION_BYTES:
         raise ValueError(f"mission of {len(raw)} bytes is longer than the {MISSION_BYTES} the "
                          f"mission key holds: {text[:60]!r}...; shorten it or raise "
-                         "llm4teach.envs.torchrl_env.MISSION_BYTES")
+                         "llm4teach.domains.minigrid.batch_env.MISSION_BYTES")
     out = np.zeros(MISSION_BYTES, dtype=np.uint8)
     out[:len(raw)] = np.frombuffer(raw, dtype=np.uint8)
     return out
@@ -69,7 +70,7 @@ class MiniGridBatchEnv(BatchEnv):
     def _env_specs(self, env: MemoryMapObservation) -> Specs:
         shape = env.observation_space.shape
         return ({"observation": Bounded(0, 255, shape=shape, dtype=torch.uint8),
-                 "mission": Bounded(0, 255, shape=(MISSION_BYTES,), dtype=torch.uint8)},
+                 MISSION_KEY: Bounded(0, 255, shape=(MISSION_BYTES,), dtype=torch.uint8)},
                 int(env.action_space.n), Unbounded(shape=(1,), dtype=torch.float32))
 
     def _seed_envs(self, words: list[int]) -> None:

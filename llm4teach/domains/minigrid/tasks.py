@@ -15,8 +15,8 @@ from minigrid.core.mission import MissionSpace
 from minigrid.core.world_object import Door, Key, Lava
 from minigrid.minigrid_env import MiniGridEnv
 
-from llm4teach.envs.memory_map import AGENT_VIEW_SIZE
-from llm4teach.envs.reward import success_reward
+from llm4teach.domains.minigrid.memory_map import AGENT_VIEW_SIZE
+from llm4teach.domains.minigrid.reward import success_reward
 
 MAX_STEPS = 150
 DOOR_COLORS = ("red", "green", "blue", "purple", "yellow", "grey")

@@ -25,7 +25,7 @@ from habitat.core.simulator import (
     Simulator,
 )
 
-from llm4teach.envs.habitat.habitat_lab import (
+from llm4teach.domains.habitat.habitat_lab import (
     DATASET,
     PREFIX,
     SIM,
@@ -33,10 +33,10 @@ from llm4teach.envs.habitat.habitat_lab import (
     TASK,
     action_key,
 )
-from llm4teach.envs.habitat.skills import SKILLS, run_skill
-from llm4teach.envs.habitat.task import SCENE_SIZE
-from llm4teach.envs.habitat.world import ENTITIES, TidyWorld
-from llm4teach.envs.reward import success_reward
+from llm4teach.domains.habitat.skills import SKILLS, run_skill
+from llm4teach.domains.habitat.task import SCENE_SIZE
+from llm4teach.domains.habitat.world import ENTITIES, TidyWorld
+from llm4teach.domains.minigrid.reward import success_reward
 
 
 class _Camera:

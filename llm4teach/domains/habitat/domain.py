@@ -14,34 +14,25 @@ from typing import Any
 
 from torchrl.envs import EnvBase
 
-from llm4teach.envs.habitat import (
+from llm4teach.domains.habitat import (
     HABITAT_LAB_TASK,
     HABITAT_TASK,
     SKILLS,
-    TASK_NAMES,
     SkillBatchEnv,
     TidySkillEnv,
 )
+from llm4teach.domains.habitat.student import make_visual_actor_critic
+from llm4teach.domains.habitat.teacher import SkillTeacher
 from llm4teach.student import ActorCritic
-from llm4teach.student.visual import make_visual_actor_critic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
-from llm4teach.teacher.habitat import SkillTeacher
 
 
 class HabitatDomain:
     """The tidy-up task (goal: the apple on the sink), directly or through habitat-lab."""
 
-    names = TASK_NAMES
-    more_names = ""
-
     def __init__(self, task: str) -> None:
         self.task = task
         self._episode_envs: list[TidySkillEnv] = []
-
-    @staticmethod
-    def canonical(task: str) -> str | None:
-        return next((name for name in HabitatDomain.names if name.lower() == task.lower()),
-                    None)
 
     def make_env(self, num_envs: int, seed: int | None) -> EnvBase:
         return SkillBatchEnv(num_envs=num_envs, seed=seed, make=self._skill_env())
@@ -50,7 +41,7 @@ class HabitatDomain:
         if config.backend != "table":
             raise ValueError(f"the {HABITAT_TASK} teacher has only its stand-in plan table: "
                              f"set data.teacher.backend to table (got {config.backend!r})")
-        return TeacherTransform(SkillTeacher(self.task, config), in_key="scene")
+        return TeacherTransform(SkillTeacher(self.task, config))
 
     def make_student(self, encoder: str, hidden: int, channels: tuple[int, ...],
                      strides: tuple[int, ...] | None, frame: str = "map",
@@ -66,10 +57,10 @@ class HabitatDomain:
 
     def _skill_env(self) -> Callable[..., Any]:
         """What one skill-level env is made by: the world itself, or habitat-lab's gym env."""
-        if self.canonical(self.task) != HABITAT_LAB_TASK:
+        if self.task != HABITAT_LAB_TASK:
             return TidySkillEnv
         try:
-            from llm4teach.envs.habitat.habitat_lab import HabitatGymSkillEnv, register
+            from llm4teach.domains.habitat.habitat_lab import HabitatGymSkillEnv, register
 
             register()
         except ImportError as err:

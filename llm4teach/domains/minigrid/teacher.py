@@ -13,10 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from llm4teach.envs.torchrl_env import decode_missions
-from llm4teach.teacher.config import TeacherConfig
-from llm4teach.teacher.core import PlanTeacher, Resolved
-from llm4teach.teacher.describe import (
+from llm4teach.domains.minigrid.batch_env import MISSION_KEY, decode_missions
+from llm4teach.domains.minigrid.describe import (
     DOOR,
     GOAL_NAME,
     Describer,
@@ -25,10 +23,13 @@ from llm4teach.teacher.describe import (
     object_cells,
     style_of,
 )
-from llm4teach.teacher.grammar import MINIGRID, MINIGRID_GENERIC, Plan
-from llm4teach.teacher.planners import Planner
-from llm4teach.teacher.reference import ReferenceDescriber, ReferenceGrammar, reference_action
-from llm4teach.teacher.skills import (
+from llm4teach.domains.minigrid.grammar import MINIGRID, MINIGRID_GENERIC
+from llm4teach.domains.minigrid.reference import (
+    ReferenceDescriber,
+    ReferenceGrammar,
+    reference_action,
+)
+from llm4teach.domains.minigrid.skills import (
     DIR_VEC,
     DONE,
     DROP,
@@ -42,6 +43,10 @@ from llm4teach.teacher.skills import (
     passable,
     unseen,
 )
+from llm4teach.teacher.config import TeacherConfig
+from llm4teach.teacher.core import PlanTeacher, Resolved
+from llm4teach.teacher.grammar import Plan
+from llm4teach.teacher.planners import Planner
 
 NUM_ACTIONS = 7
 MEMO_LIMIT = 100_000
@@ -101,7 +106,7 @@ class Teacher(PlanTeacher):
     action the env lacks gives no action, and without action 6 there is no ``noop``.
 
     Example:
-        >>> from llm4teach.envs import make_gym_env
+        >>> from llm4teach.domains.minigrid import make_gym_env
         >>> obs, _ = make_gym_env("SimpleDoorKey").reset(seed=0)
         >>> probs, mask = Teacher("SimpleDoorKey").act_probs(obs[None])
         >>> probs.shape, bool(mask[0])
@@ -111,6 +116,7 @@ class Teacher(PlanTeacher):
     grammar = MINIGRID
     num_actions = NUM_ACTIONS
     noop = DONE
+    in_keys = ("observation", MISSION_KEY)
 
     def __init__(
         self, task: str, config: TeacherConfig | None = None, planner: Planner | None = None,
@@ -143,8 +149,7 @@ class Teacher(PlanTeacher):
         twin._describers = []
         return twin
 
-    def _resolve(self, obs: np.ndarray, missions: np.ndarray | None,
-                 envs: Sequence[int]) -> list[Resolved]:
+    def _resolve(self, batch: dict[str, np.ndarray], envs: Sequence[int]) -> list[Resolved]:
         """Memo entries of a batch ``[N, W, H, 4]``; the missing ones in one path search.
 
         The memo keys on the describer's state (and the mission, for generic texts) and
@@ -153,6 +158,7 @@ class Teacher(PlanTeacher):
         """
         self._grow(max(envs, default=-1) + 1)
         describers = [self._describers[e] for e in envs]
+        obs, missions = batch["observation"], batch.get(MISSION_KEY)
         use = self.generic and missions is not None
         missions = np.asarray(missions) if use else np.zeros((len(obs), 0), dtype=np.uint8)
         keys = [(o.tobytes(), m.tobytes(), d.state)

@@ -13,7 +13,7 @@ from collections import deque
 
 import numpy as np
 
-from llm4teach.envs.habitat.world import (
+from llm4teach.domains.habitat.world import (
     DIRECTIONS,
     ENTITIES,
     FLOOR,
