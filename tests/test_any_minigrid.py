@@ -178,7 +178,7 @@ def test_unknown_ids_are_one_line_and_name_llm4teach_tasks():
     assert make_gym_env("BabyAI-GoToObj-v0", agent_view_size=5).unwrapped.agent_view_size == 5
 
 
-@pytest.mark.slow  # about 20 s in all
+@pytest.mark.slow  # a teacher's episodes on every standard id
 @pytest.mark.parametrize("task", standard_ids())
 def test_the_teacher_runs_on_every_registered_id(task):
     """Held-out episodes (2, capped at 12 steps) of the table teacher: no table for most
