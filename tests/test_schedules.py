@@ -8,7 +8,7 @@ import torch
 from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
 
-from llm4teach.metrics import EVAL_GREEDY, EVAL_SAMPLED, TRAIN_LAMBDA, TRAIN_LR
+from llm4teach.metrics import EVAL_GREEDY, EVAL_SAMPLED, EVAL_TEACHER, TRAIN_LAMBDA, TRAIN_LR
 from llm4teach.training.checkpointing import load_checkpoint
 from llm4teach.training.cli import fit
 from llm4teach.training.schedules import (
@@ -140,3 +140,17 @@ def test_handover_keeps_a_teacher_at_keep_above(in_tmp):
 def test_handover_refuses_a_run_that_does_not_evaluate_its_teacher(in_tmp):
     with pytest.raises(ValueError, match="evaluation.teacher true"):
         fit(tiny_fit_args(in_tmp, **{"--schedule": HANDOVER, "--evaluation.teacher": "false"}))
+
+
+def test_handover_reads_logged_float32_success_as_the_shares_they_are():
+    """Logged metrics are float32: 0.12 is then a little below 0.07 + 0.05, and still a new
+    best by min_delta; a student at its teacher's share reaches it."""
+    handover = HandoverSchedule(reach=1.0, patience=1, min_delta=0.05)
+    logged = {EVAL_GREEDY: 0.07, EVAL_SAMPLED: 0.0, EVAL_TEACHER: 0.9}
+    handover.observe({k: float(np.float32(v)) for k, v in logged.items()})
+    handover.observe({**{k: float(np.float32(v)) for k, v in logged.items()},
+                      EVAL_GREEDY: float(np.float32(0.12))})
+    assert handover.step == 0 and handover.stale == 0  # a new best, not a stall
+    handover.observe({EVAL_GREEDY: float(np.float32(0.9)), EVAL_SAMPLED: 0.0,
+                      EVAL_TEACHER: float(np.float32(0.9))})
+    assert handover.step == 1 and handover.value(10**6) == 1.0
