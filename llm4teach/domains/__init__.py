@@ -25,10 +25,15 @@ from llm4teach.domains.held_out import EpisodeEnv
 from llm4teach.domains.minigrid import MiniGridDomain
 from llm4teach.student import ActorCritic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.teacher.planners import PlanSources
 
 
-class Domain(Protocol):
-    """One task as the trainer sees it; ``task`` is its canonical name (``canonical``)."""
+class Domain(PlanSources, Protocol):
+    """One task as the trainer sees it; ``task`` is its canonical name (``canonical``).
+
+    As ``PlanSources`` it hands its teacher's planner the task's packaged plan table, its
+    prompts and its table placeholders, so no planner looks a task up.
+    """
 
     task: str
     names: dict[str, str]  # the family's short task names, each with a line about it

@@ -10,6 +10,7 @@ habitat-lab unless the task is ``TidyHabitatLab``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import resources
 from typing import Any
 
 from torchrl.envs import EnvBase
@@ -25,7 +26,12 @@ from llm4teach.envs.habitat import (
 from llm4teach.student import ActorCritic
 from llm4teach.student.visual import make_visual_actor_critic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
-from llm4teach.teacher.habitat import SkillTeacher
+from llm4teach.teacher.habitat import HABITAT, SkillTeacher
+from llm4teach.teacher.planners import make_planner
+from llm4teach.teacher.planners.base import load_prompt
+from llm4teach.teacher.planners.table import load_tables
+
+PACKAGE = resources.files("llm4teach.teacher")  # its plan_tables/
 
 
 class HabitatDomain:
@@ -33,6 +39,7 @@ class HabitatDomain:
 
     names = TASK_NAMES
     more_names = ""
+    placeholders = None
 
     def __init__(self, task: str) -> None:
         self.task = task
@@ -47,10 +54,22 @@ class HabitatDomain:
         return SkillBatchEnv(num_envs=num_envs, seed=seed, make=self._skill_env())
 
     def make_teacher(self, config: TeacherConfig) -> TeacherTransform:
-        if config.backend != "table":
+        planner = make_planner(config, HABITAT, self)
+        if planner.asks_llm:
             raise ValueError(f"the {HABITAT_TASK} teacher has only its stand-in plan table: "
                              f"set data.teacher.backend to table (got {config.backend!r})")
-        return TeacherTransform(SkillTeacher(self.task, config), in_key="scene")
+        return TeacherTransform(SkillTeacher(planner, config), in_key="scene")
+
+    def plan_table(self) -> dict | None:
+        """The stand-in table (hand-written, not LLM answers) of both tasks."""
+        return load_tables(PACKAGE / "plan_tables").get(self.task)
+
+    def prompt(self, name: str | None) -> dict[str, str]:
+        """A user's prompt file; no prompt is packaged for the tidy-up world yet."""
+        if name in (None, "paper", "ours"):
+            raise ValueError(f"no {name or 'paper'} prompt is written for {self.task}: set "
+                             "teacher prompt to a YAML file (docs/teacher.md)")
+        return load_prompt(name)
 
     def make_student(self, encoder: str, hidden: int, channels: tuple[int, ...],
                      strides: tuple[int, ...] | None, frame: str = "map",

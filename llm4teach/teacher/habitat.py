@@ -3,7 +3,7 @@
 Same three steps as on MiniGrid (spec 2), over the skill action space of
 ``llm4teach.envs.habitat``: ``scene`` -> ``Agent sees <apple>, <sink>, holds <nothing>.``
 -> a planner's ``{plan: p}`` in the ``HABITAT`` grammar -> the skill of each plan's
-first unfinished step. The default planner is the packaged stand-in table
+first unfinished step. The domain's packaged planner is the stand-in table
 ``plan_tables/tidyhabitat.json`` (hand-written, not LLM answers). A skill space has no
 no-op, so states where no plan gives a skill are masked out (fallback ``mask``).
 """
@@ -58,7 +58,10 @@ class SkillTeacher(PlanTeacher):
     Nothing is kept per episode: the scene already carries the episode's memory.
 
     Example:
-        >>> probs, mask = SkillTeacher("TidyHabitat").act_probs(np.array([[1, 0, 0, 0, 0, 0]]))
+        >>> from llm4teach.domains import resolve
+        >>> from llm4teach.teacher import TeacherConfig
+        >>> teacher = resolve("TidyHabitat").make_teacher(TeacherConfig()).teacher
+        >>> probs, mask = teacher.act_probs(np.array([[1, 0, 0, 0, 0, 0]]))
         >>> SKILLS[int(probs[0].argmax())], bool(mask[0])
         ('navigate to <apple>', True)
     """
