@@ -38,6 +38,7 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from llm4teach.domains import resolve
 from llm4teach.domains.held_out import evaluate_teacher
+from llm4teach.domains.tiny_llm import build_tiny_llm
 from llm4teach.teacher import TeacherConfig
 from llm4teach.teacher.grammar import MINIGRID
 from llm4teach.teacher.planners.base import PlanDist
@@ -46,9 +47,6 @@ from llm4teach.teacher.planners.table import TablePlanner
 
 from report import machine_line, write_generated
 from time_to_success import ROOT, fit
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from tiny_llm import build_tiny_llm  # noqa: E402
 
 TASK = "SimpleDoorKey"
 METHODS = ("sample", "prompt", "logits")

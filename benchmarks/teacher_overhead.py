@@ -11,7 +11,6 @@ load from other processes on a shared machine hits both sides alike. Writes the
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,14 +20,12 @@ import torch
 from torchrl.collectors import Collector, MultiSyncCollector
 from torchrl.envs import TransformedEnv
 
+from llm4teach.domains.tiny_llm import build_tiny_llm
 from llm4teach.envs import make_env
 from llm4teach.student import make_actor_critic
 from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
 
 from report import machine_line, write_generated
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from tiny_llm import build_tiny_llm  # noqa: E402
 
 NUM_ENVS = 32
 

@@ -17,6 +17,7 @@ from torchrl.envs.utils import check_env_specs
 install()
 habitat = pytest.importorskip("habitat")
 
+from helpers import teacher_of  # noqa: E402
 from test_skills_and_env import _oracle  # noqa: E402
 
 from llm4teach.cli import main  # noqa: E402
@@ -30,7 +31,6 @@ from llm4teach.envs.habitat.habitat_lab import (  # noqa: E402
     register,
 )
 from llm4teach.teacher import TeacherTransform  # noqa: E402
-from llm4teach.teacher.habitat import SkillTeacher  # noqa: E402
 from llm4teach.training.checkpointing import load_checkpoint  # noqa: E402
 
 CONFIG = str(Path(__file__).parents[2] / "configs" / "habitat_tidy.yaml")
@@ -72,7 +72,7 @@ def test_batched_torchrl_env_over_habitat_gym_with_the_teacher():
     env = TransformedEnv(
         SkillBatchEnv(num_envs=2, seed=0, make=HabitatGymSkillEnv, resolution=16,
                       num_episodes=16),
-        TeacherTransform(SkillTeacher("TidyHabitat"), in_key="scene"),
+        TeacherTransform(teacher_of("TidyHabitat"), in_key="scene"),
     )
     check_env_specs(env)
     td = env.rollout(30, break_when_any_done=False)
