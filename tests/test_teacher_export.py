@@ -14,7 +14,6 @@ from llm4teach.domains.tiny_llm import build_tiny_llm
 from llm4teach.teacher import TeacherConfig
 from llm4teach.teacher.export import play_episodes
 from llm4teach.teacher.planners import TablePlanner
-from llm4teach.teacher.planners.base import load_prompt
 from llm4teach.teacher.planners.table import load_table
 
 EPISODES = 3
@@ -50,7 +49,7 @@ def test_an_exported_table_replays_the_llm_with_no_model(task, policy, tiny_llm,
     assert table["about"].startswith("LLM answers, not hand-written")
     assert (table["model"], table["method"], table["policy"]) == (str(tiny_llm), "logits", policy)
     domain = resolve(task)
-    prompt = load_prompt(None, domain.task)
+    prompt = domain.prompt(None)
     assert table["prompt"] == {"name": "paper", "system": prompt["system"],
                                "instruction": prompt["logits"]}
     assert table["states"] and not table["no_plan"]  # logits always scores
