@@ -20,10 +20,11 @@ import torch
 from torchrl.collectors import Collector, MultiSyncCollector
 from torchrl.envs import TransformedEnv
 
+from llm4teach.domains import resolve
 from llm4teach.domains.tiny_llm import build_tiny_llm
 from llm4teach.envs import make_env
 from llm4teach.student import make_actor_critic
-from llm4teach.teacher import Teacher, TeacherConfig, TeacherTransform
+from llm4teach.teacher import TeacherConfig
 
 from report import machine_line, write_generated
 
@@ -33,8 +34,7 @@ NUM_ENVS = 32
 def env_factory(task: str, num_envs: int, config: TeacherConfig | None) -> Callable:
     def create():
         env = make_env(task, num_envs=num_envs, seed=0)
-        return env if config is None else TransformedEnv(env, TeacherTransform(Teacher(
-            task, config)))
+        return env if config is None else TransformedEnv(env, resolve(task).make_teacher(config))
 
     return create
 
