@@ -28,8 +28,9 @@ class TeacherTransform(Transform):
     Example:
         >>> from torchrl.envs import TransformedEnv
         >>> from llm4teach.envs import make_env
-        >>> from llm4teach.teacher import Teacher
-        >>> t = TeacherTransform(Teacher("SimpleDoorKey"))
+        >>> from llm4teach.domains import resolve
+        >>> from llm4teach.teacher import TeacherConfig
+        >>> t = TeacherTransform(resolve("SimpleDoorKey").make_teacher(TeacherConfig()).teacher)
         >>> td = TransformedEnv(make_env("SimpleDoorKey", num_envs=2), t).rollout(3)
         >>> td["teacher_probs"].shape, td["teacher_mask"].dtype
         (torch.Size([2, 3, 7]), torch.bool)
