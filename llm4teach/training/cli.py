@@ -27,8 +27,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from llm4teach.cli import Stopped
-from llm4teach.domains import short_name
-from llm4teach.teacher.planners.table import has_table
+from llm4teach.domains import resolve, short_name
 from llm4teach.tracking import BRANCHED_AT, BRANCHED_FROM, check_store, default_run_name
 from llm4teach.training.artifacts import RUN_ID_KEY, MLflowTracking, mlflow_logger
 from llm4teach.training.budget import FrameBudget
@@ -288,7 +287,8 @@ def method_tag(config: Any) -> str:
     if config.schedule.class_path == NO_TEACHER:
         return "ppo"
     teacher = config.data.teacher
-    if teacher.backend == "table" and not teacher.plans and not has_table(config.data.task):
+    if teacher.backend == "table" and not teacher.plans \
+            and resolve(config.data.task).plan_table() is None:
         return "no-table"
     if teacher.backend != "table":
         model = [PurePath(teacher.model).name] if teacher.model else []

@@ -45,7 +45,7 @@ from llm4teach.domains.minigrid.skills import (
 )
 from llm4teach.teacher.config import TeacherConfig
 from llm4teach.teacher.core import PlanTeacher, Resolved
-from llm4teach.teacher.grammar import Plan
+from llm4teach.teacher.grammar import Grammar, Plan
 from llm4teach.teacher.planners import Planner
 
 NUM_ACTIONS = 7
@@ -106,9 +106,11 @@ class Teacher(PlanTeacher):
     action the env lacks gives no action, and without action 6 there is no ``noop``.
 
     Example:
+        >>> from llm4teach.domains import resolve
         >>> from llm4teach.domains.minigrid import make_gym_env
         >>> obs, _ = make_gym_env("SimpleDoorKey").reset(seed=0)
-        >>> probs, mask = Teacher("SimpleDoorKey").act_probs(obs[None])
+        >>> teacher = resolve("SimpleDoorKey").make_teacher(TeacherConfig()).teacher
+        >>> probs, mask = teacher.act_probs(obs[None])
         >>> probs.shape, bool(mask[0])
         ((1, 7), True)
     """
@@ -119,24 +121,33 @@ class Teacher(PlanTeacher):
     in_keys = ("observation", MISSION_KEY)
 
     def __init__(
-        self, task: str, config: TeacherConfig | None = None, planner: Planner | None = None,
+        self, task: str, planner: Planner, config: TeacherConfig | None = None,
         memo_limit: int = MEMO_LIMIT, num_actions: int = NUM_ACTIONS,
     ) -> None:
-        style = style_of(task)
-        self.generic = style == "generic"
-        self.reference = config is not None and config.skills == "reference"
-        if self.reference and self.generic:
-            raise ValueError(f"teacher skills 'reference' is the reference code's teacher of "
-                             f"the four paper tasks, not of {task}: use skills 'ours'")
-        self.grammar = (ReferenceGrammar(style) if self.reference
-                        else MINIGRID_GENERIC if self.generic else MINIGRID)
+        config = config or TeacherConfig()
+        self.task = task
+        self.generic = style_of(task) == "generic"
+        self.reference = config.skills == "reference"
+        self.grammar = self.grammar_for(task, config)
         self.num_actions = num_actions
         self.noop = DONE if num_actions > DONE else None
-        super().__init__(task, config, planner)
+        super().__init__(planner, config)
         self.memo_limit = memo_limit
         self._describers: list[Describer] = []
         # (observation bytes, mission bytes, describer state) -> (entry, state after it)
         self._memo: dict[tuple[bytes, bytes, tuple], tuple[Resolved, tuple]] = {}
+
+    @staticmethod
+    def grammar_for(task: str, config: TeacherConfig) -> Grammar:
+        """The grammar the plans of ``task`` are read in under ``config.skills`` (the
+        planner is built for it)."""
+        style = style_of(task)
+        if config.skills != "reference":
+            return MINIGRID_GENERIC if style == "generic" else MINIGRID
+        if style == "generic":
+            raise ValueError(f"teacher skills 'reference' is the reference code's teacher of "
+                             f"the four paper tasks, not of {task}: use skills 'ours'")
+        return ReferenceGrammar(style)
 
     def reset(self, indices: list[int] | None = None) -> None:
         """Forget per-episode state (door numbers) of ``indices`` (all envs when None)."""
