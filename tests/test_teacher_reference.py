@@ -54,7 +54,12 @@ def test_the_setting_validates_and_brings_the_reference_lava_and_fallback():
                                          "got 'paper'"):
         TeacherConfig(skills="paper")
     assert TeacherConfig().skills == "ours"
-    assert (REFERENCE.lava, REFERENCE.fallback) == ("passable", "noop")
+    reference = teacher_of("SimpleDoorKey", REFERENCE)  # the variant's own lava and fallback
+    assert (reference.lava, reference.fallback) == ("passable", "noop")
+    mine = teacher_of("SimpleDoorKey", TeacherConfig(skills="reference", fallback="mask"))
+    assert (mine.lava, mine.fallback) == ("passable", "mask")  # what the config names wins
+    assert (teacher_of("SimpleDoorKey").lava, teacher_of("SimpleDoorKey").fallback) == \
+        ("avoid", "mask")
     with pytest.raises(ValueError, match="four paper tasks"):
         teacher_of("MiniGrid-DoorKey-5x5-v0", REFERENCE)
 

@@ -12,8 +12,8 @@ from torchrl.envs.utils import check_env_specs
 
 from llm4teach.domains.minigrid import Scene, make_env
 from llm4teach.domains.minigrid.grammar import MINIGRID
+from llm4teach.domains.minigrid.interpret import PENDING, first_action
 from llm4teach.domains.minigrid.skills import FINISHED, FORWARD, LEFT, PICKUP, UNREACHABLE
-from llm4teach.domains.minigrid.teacher import PENDING, first_action
 from llm4teach.teacher import TeacherConfig, TeacherTransform
 
 

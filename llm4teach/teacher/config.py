@@ -25,9 +25,11 @@ QUANTIZATIONS = (None, "4bit", "8bit")
 MAX_NEW_TOKENS = 1024  # an answer's bound: plans are lines, not pages
 
 
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"teacher {name} must be one of {', '.join(choices)}, got {value!r}")
+def _choice(name: str, value: Any, choices: tuple[str, ...], unset: bool = False) -> None:
+    if value not in choices and not (unset and value is None):
+        also = " (or unset)" if unset else ""
+        raise ValueError(f"teacher {name} must be one of {', '.join(choices)}{also}, "
+                         f"got {value!r}")
 
 
 def _positive(settings: object, *names: str) -> None:
@@ -215,15 +217,15 @@ class TeacherConfig(HFSettings, OpenAISettings, TableSettings):
     """How the teacher plans (``backend`` and its settings) and acts (``mode``...).
 
     ``fallback`` decides what a state gets when no plan yields an action: ``mask`` (no
-    opinion, ``teacher_mask`` False; every shipped config) or ``noop`` (the reference's
-    choice: MiniGrid's action 6 "done" is the target; a domain without a no-op action
-    refuses it). ``lava="passable"`` is the reference's go-to, which walks through lava.
+    opinion, ``teacher_mask`` False) or ``noop`` (the reference's choice: MiniGrid's
+    action 6 "done" is the target; a domain without a no-op action refuses it).
+    ``lava="passable"`` is the reference's go-to, which walks through lava. Unset, both
+    are the teacher variant's own: the domain's skill set chosen by ``skills``.
 
     ``skills="reference"`` swaps our plan interpreter for the reference code's, rule by
-    rule (``reference.py``; the four paper tasks only), to compare the two teachers on
-    the same tables. It walks through lava and acts 6 wherever the reference gives up,
-    so it sets ``lava="passable"`` and ``fallback="noop"`` (which then serves only the
-    texts a table lacks) whatever they were.
+    rule (MiniGrid's ``reference.py``; the four paper tasks only), to compare the two
+    teachers on the same tables. Its own defaults walk through lava and act 6 wherever
+    the reference gives up (``lava="passable"``, ``fallback="noop"``).
 
     A setting only another backend reads (``plans`` with ``hf``, ``base_url`` with
     ``table``...) is an error rather than silently ignored; ``settings()`` is the chosen
@@ -232,33 +234,31 @@ class TeacherConfig(HFSettings, OpenAISettings, TableSettings):
     Attributes:
         backend: who plans: table (recorded answers), hf (a causal LM in-process), openai (a server)
         mode: soft (the plans' action distribution) or hard (one plan drawn per episode step)
-        fallback: what a state no plan acts in gets: mask (no opinion) or noop (action done)
-        lava: the go-to skill's lava: avoid, or passable (the reference's)
+        fallback: where no plan acts: mask (no opinion) or noop (action done); unset: the skills'
+        lava: the go-to skill's lava: avoid, or passable (the reference's); unset: the skills'
         skills: the plan interpreter: ours, or reference (the reference code's teacher)
         seed: seed of the teacher's own draws (hard mode, sampling)
 
     Example:
-        >>> TeacherConfig(backend="table", mode="hard").fallback
-        'mask'
+        >>> TeacherConfig(backend="table", mode="hard").fallback is None  # the skill set's
+        True
         >>> type(TeacherConfig(backend="hf", model="m").settings()).__name__
         'HFSettings'
     """
 
     backend: str = "table"
     mode: str = "soft"
-    fallback: str = "mask"
-    lava: str = "avoid"
+    fallback: str | None = None
+    lava: str | None = None
     skills: str = "ours"
     seed: int = 0
 
     def __post_init__(self) -> None:
         _choice("backend", self.backend, tuple(BACKENDS))
         _choice("mode", self.mode, MODES)
-        _choice("fallback", self.fallback, FALLBACKS)
-        _choice("lava", self.lava, LAVA)
+        _choice("fallback", self.fallback, FALLBACKS, unset=True)
+        _choice("lava", self.lava, LAVA, unset=True)
         _choice("skills", self.skills, SKILLS)
-        if self.skills == "reference":
-            self.lava, self.fallback = "passable", "noop"
         chosen = BACKENDS[self.backend]
         own = {f.name for f in fields(chosen)}
         for settings in BACKENDS.values():

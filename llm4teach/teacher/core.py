@@ -58,11 +58,13 @@ class PlanTeacher:
     grammar: Grammar
     num_actions: int
     noop: int | None = None  # the action fallback "noop" gives the mass; None: refused
+    default_fallback = "mask"  # the fallback when the config names none
     in_keys: tuple[str, ...] = ("observation",)  # what it reads of a step; the first is required
 
     def __init__(self, planner: Planner, config: TeacherConfig | None = None) -> None:
         self.config = config or TeacherConfig()
-        if self.config.fallback == "noop" and self.noop is None:
+        self.fallback = self.config.fallback or self.default_fallback
+        if self.fallback == "noop" and self.noop is None:
             raise ValueError(f"the {self.grammar.name} actions have no no-op action for "
                              "teacher fallback 'noop': use fallback 'mask'")
         self.planner = planner
@@ -122,7 +124,7 @@ class PlanTeacher:
             probs = np.stack([e.row for e in entries])
         mass = probs.sum(axis=1)
         self.stats.fallbacks += int((mass == 0).sum())
-        if self.config.fallback == "noop":
+        if self.fallback == "noop":
             probs[:, self.noop] += np.clip(1.0 - mass, 0.0, None)
             mask = np.ones(n, dtype=bool)
         else:

@@ -19,6 +19,7 @@ from llm4teach.domains.held_out import Observation
 from llm4teach.domains.minigrid import TASKS, canonical, make_env, make_gym_env
 from llm4teach.domains.minigrid.batch_env import MISSION_KEY, encode_mission
 from llm4teach.domains.minigrid.describe import abstract_colours, restore_colours
+from llm4teach.domains.minigrid.skill_sets import skill_set
 from llm4teach.domains.minigrid.student import make_actor_critic
 from llm4teach.domains.minigrid.teacher import Teacher
 from llm4teach.student import ActorCritic
@@ -58,7 +59,8 @@ class MiniGridDomain:
         return make_env(self.task, num_envs, seed)
 
     def make_teacher(self, config: TeacherConfig) -> TeacherTransform:
-        planner = make_planner(config, Teacher.grammar_for(self.task, config), self)
+        skills = skill_set(self.task, config.skills)
+        planner = make_planner(config, skills.grammar, self)
         if isinstance(planner, TablePlanner) and not planner.states:
             warnings.warn(
                 f"no plan table teaches {self.task}: every step falls back and the student "
@@ -67,7 +69,8 @@ class MiniGridDomain:
                 f"`llm4teach teacher texts --task {self.task}` lists its state texts), or train "
                 "without a teacher (--schedule NoTeacher)", stacklevel=2)
         num_actions = int(make_gym_env(self.task).action_space.n)
-        return TeacherTransform(Teacher(self.task, planner, config, num_actions=num_actions))
+        teacher = Teacher(self.task, planner, config, skills, num_actions=num_actions)
+        return TeacherTransform(teacher)
 
     def plan_table(self) -> dict | None:
         """The packaged table serving the task (a name or id a table lists, or another name
