@@ -39,18 +39,13 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 from llm4teach.domains import resolve
 from llm4teach.domains.held_out import evaluate_teacher
 from llm4teach.domains.minigrid.grammar import MINIGRID
+from llm4teach.domains.minigrid.tiny_llm import build_tiny_llm
+from llm4teach.metrics import EVAL_STUDENT, TEACHER_SUCCESS
 from llm4teach.teacher import TeacherConfig
 from llm4teach.teacher.planners.base import PlanDist
-from llm4teach.teacher.planners.hf import HFPlanner
-from llm4teach.teacher.planners.table import TablePlanner
 
 from report import machine_line, write_generated
 from time_to_success import ROOT, fit
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from tiny_llm import build_tiny_llm  # noqa: E402
-
-from llm4teach.metrics import EVAL_STUDENT, TEACHER_SUCCESS
 
 TASK = "SimpleDoorKey"
 METHODS = ("sample", "prompt", "logits")
@@ -115,10 +110,10 @@ def distill(folder: Path, steps: int, hidden: int, layers: int, lr: float,
     ``folder``; return (parameters, final loss, seconds)."""
     build_tiny_llm(folder)  # the tokenizer (its random tiny model is replaced below)
     tok = AutoTokenizer.from_pretrained(folder)
-    planner = HFPlanner(TASK, method_config(folder, "sample"))
+    planner = resolve(TASK).make_teacher(method_config(folder, "sample")).teacher.planner
     if tok.chat_template:
         raise ValueError("the distilled model's tokenizer must have no chat template")
-    table = TablePlanner(TASK).states
+    table = resolve(TASK).plan_table()["states"]
     data: dict[str, list[tuple[list[int], int, float]]] = {m: [] for m in METHODS}
     for text, dist in table.items():
         for method in METHODS:
@@ -186,11 +181,11 @@ def total_variation(p: PlanDist, q: PlanDist) -> float:
 def compare(folder: Path) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """TV to the table per (method, state text), and the sample method's share of
     unparseable answers per text."""
-    table = TablePlanner(TASK).states
+    table = resolve(TASK).plan_table()["states"]
     tv: dict[str, dict[str, float]] = {}
     junk: dict[str, float] = {}
     for method in METHODS:
-        planner = HFPlanner(TASK, method_config(folder, method))
+        planner = resolve(TASK).make_teacher(method_config(folder, method)).teacher.planner
         tv[method] = {}
         for text, dist in table.items():
             before = planner.stats.parse_failures
@@ -244,7 +239,7 @@ def main() -> None:
     machine = machine_line()
     params, loss, seconds = distill(args.out, args.steps, args.hidden, args.layers, args.lr)
     tv, junk = compare(args.out)
-    table = TablePlanner(TASK).states
+    table = resolve(TASK).plan_table()["states"]
     success = {"table": teacher_success(TeacherConfig(), args.episodes)}
     for method in METHODS:
         success[method] = teacher_success(method_config(args.out, method), args.episodes)

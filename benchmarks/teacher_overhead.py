@@ -11,7 +11,6 @@ load from other processes on a shared machine hits both sides alike. Writes the
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,14 +20,13 @@ import torch
 from torchrl.collectors import Collector, MultiSyncCollector
 from torchrl.envs import TransformedEnv
 
-from llm4teach.domains.minigrid import Teacher, make_env
+from llm4teach.domains import resolve
+from llm4teach.domains.minigrid import make_env
 from llm4teach.domains.minigrid.student import make_actor_critic
-from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.domains.minigrid.tiny_llm import build_tiny_llm
+from llm4teach.teacher import TeacherConfig
 
 from report import machine_line, write_generated
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from tiny_llm import build_tiny_llm  # noqa: E402
 
 NUM_ENVS = 32
 
@@ -36,8 +34,7 @@ NUM_ENVS = 32
 def env_factory(task: str, num_envs: int, config: TeacherConfig | None) -> Callable:
     def create():
         env = make_env(task, num_envs=num_envs, seed=0)
-        return env if config is None else TransformedEnv(env, TeacherTransform(Teacher(
-            task, config)))
+        return env if config is None else TransformedEnv(env, resolve(task).make_teacher(config))
 
     return create
 

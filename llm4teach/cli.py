@@ -132,13 +132,14 @@ def teacher(argv: Sequence[str]) -> None:
 
 
 def teacher_export(argv: Sequence[str]) -> None:
-    """``llm4teach teacher export``: an LLM's plans (``--teacher.backend hf`` or ``openai``)
+    """``llm4teach teacher export``: an LLM's plans (an ``--teacher.backend`` that asks one)
     for the state texts of a task's episodes, written as a plan table file that
     ``--data.teacher.plans`` replays with no model (``llm4teach.teacher.export``)."""
+    from llm4teach.teacher.config import llm_backends
     from llm4teach.teacher.export import POLICIES, check_out, export_table, write_table
 
     parser = _teacher_parser("llm4teach teacher export",
-                             "Ask an LLM teacher (--teacher.backend hf or openai) about the "
+                             f"Ask an LLM teacher (--teacher.backend {llm_backends()}) about the "
                              "distinct state texts of a task's episodes and write its answers "
                              "as a plan table, which --data.teacher.plans (fit) and "
                              "--teacher.plans (llm4teach teacher) replay without the model.",

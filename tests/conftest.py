@@ -1,4 +1,4 @@
-"""Shared fixtures: run a test inside its own temporary folder."""
+"""Shared fixtures: run a test inside its own temporary folder; the tiny LLM."""
 
 from __future__ import annotations
 
@@ -15,3 +15,11 @@ def in_tmp(tmp_path: Path):
     os.chdir(tmp_path)
     yield tmp_path
     os.chdir(cwd)
+
+
+@pytest.fixture(scope="session")
+def tiny_llm(tmp_path_factory) -> Path:
+    """A tiny random Llama saved as a Hugging Face folder (built once per session)."""
+    from llm4teach.domains.minigrid.tiny_llm import build_tiny_llm
+
+    return build_tiny_llm(tmp_path_factory.mktemp("tiny_llm"))

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import torch.distributed as dist
+from helpers import planner_of
 
-from llm4teach.teacher.planners import TablePlanner
 from llm4teach.teacher.planners.ranks import share_across_ranks
 
 TEXTS = ["Agent sees <nothing>, holds <nothing>.", "Agent sees <key>, <door>, holds <nothing>.",
@@ -28,7 +28,7 @@ ASKS = {  # per rank, the texts of each question before the first and the second
 def main(rank: int, port: int, out: Path) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                             world_size=2)
-    planner = share_across_ranks(TablePlanner("SimpleDoorKey"))
+    planner = share_across_ranks(planner_of("SimpleDoorKey"))
     answers = []
     for questions in ASKS[rank]:
         if rank == 0:

@@ -4,18 +4,25 @@ import re
 
 import numpy as np
 import pytest
+from helpers import Recording
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 from torchrl.envs import TransformedEnv
 
 from llm4teach.domains import resolve
 from llm4teach.domains.held_out import evaluate_teacher
-from llm4teach.domains.minigrid import Describer, Teacher, make_env, make_gym_env, resolve_task
+from llm4teach.domains.minigrid import (
+    Describer,
+    GymEpisodes,
+    Teacher,
+    make_env,
+    make_gym_env,
+    resolve_task,
+)
 from llm4teach.domains.minigrid.batch_env import decode_missions, encode_mission
-from llm4teach.domains.minigrid.domain import GymEpisodes
 from llm4teach.domains.minigrid.grammar import MINIGRID_GENERIC
 from llm4teach.domains.minigrid.registry import standard_ids
 from llm4teach.metrics import TEACHER_SUCCESS
-from llm4teach.teacher import TeacherConfig, TeacherStats, TeacherTransform
+from llm4teach.teacher import TeacherConfig, TeacherTransform
 
 EMPTY = OBJECT_TO_IDX["empty"]
 
@@ -68,15 +75,6 @@ def test_generic_grammar_parses_every_verb_and_drops_a_shown_state():
     assert all(MINIGRID_GENERIC.parse_plan(c) for c in MINIGRID_GENERIC.candidate_plans(text))
 
 
-class Recording:
-    """Answers every text with ``plan(text)`` and records the texts it was asked."""
-
-    def __init__(self, plan=lambda text: {}) -> None:
-        self.make, self.texts, self.stats = plan, [], TeacherStats()
-
-    def plan(self, texts):
-        self.texts += texts
-        return [self.make(t) for t in texts]
 
 
 def test_the_mission_reaches_the_teacher_in_training_and_held_out_not_the_student():
@@ -113,7 +111,7 @@ def drive(task, plan, seed, limit=200):
     """The teacher's greedy action until the episode ends; its last reward."""
     env = make_gym_env(task, max_steps=limit)
     obs, _ = env.reset(seed=seed)
-    teacher = Teacher(task, TeacherConfig(fallback="mask"), planner=Recording(plan))
+    teacher = Teacher(task, Recording(plan), TeacherConfig(fallback="mask"))
     mission = encode_mission(env.unwrapped.mission)[None]
     for _ in range(limit):
         probs, mask = teacher.act_probs({"observation": obs[None], "mission": mission})
@@ -166,7 +164,7 @@ def test_an_action_the_env_lacks_is_no_action_and_there_is_no_noop():
     probs, mask = teacher.act_probs(obs[None])
     assert probs.shape == (1, 3) and not mask[0]
     with pytest.raises(ValueError, match="use fallback 'mask'"):
-        Teacher(task, TeacherConfig(fallback="noop"), num_actions=3)
+        Teacher(task, Recording(), TeacherConfig(fallback="noop"), num_actions=3)
 
 
 def test_unknown_ids_are_one_line_and_name_llm4teach_tasks():

@@ -3,14 +3,9 @@ by every sequence; its answer loss must equal the plain forward's."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import torch
+from distilled_teacher import padded, shared_prefix, total_variation
 from transformers import LlamaConfig, LlamaForCausalLM
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from distilled_teacher import padded, shared_prefix, total_variation  # noqa: E402
 
 
 def answer_nll(model: LlamaForCausalLM, seq: list[int], start: int) -> torch.Tensor:

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 from fit_args import tiny_fit_args
+from helpers import planner_of
 from mlflow.tracking import MlflowClient
 from shared_planner_worker import ASKS
-from tiny_llm import build_tiny_llm
 
-from llm4teach.teacher.planners import TablePlanner, TeacherStats
+from llm4teach.domains.minigrid.tiny_llm import build_tiny_llm
+from llm4teach.teacher.planners import TeacherStats
 from llm4teach.training.checkpointing import load_checkpoint
 from llm4teach.training.cli import fit
 
@@ -118,7 +119,7 @@ def test_rank_shared_planner_answers_questions_out_of_lockstep(tmp_path):
         for p in ranks:
             p.kill()
     rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
-    table = TablePlanner("SimpleDoorKey")
+    table = planner_of("SimpleDoorKey")
     for rank, record in ((0, rank0), (1, rank1)):
         asked = [texts for questions in ASKS[rank] for texts in questions]
         assert record["kind"] == "RankSharedPlanner"

@@ -4,14 +4,12 @@ the current pages are current (history lives in docs/log/)."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from headline import HEADLINE, headline, table_rows, written_headline
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from headline import HEADLINE, headline, table_rows, written_headline  # noqa: E402
 
 GENERATED = ROOT / "docs" / "generated" / "time_to_success.md"
 README = ROOT / "README.md"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from helpers import teacher_of
 from torchrl.envs import TransformedEnv
 
 from llm4teach.domains import resolve
-from llm4teach.domains.minigrid import Teacher, make_env
+from llm4teach.domains.minigrid import make_env
 from llm4teach.teacher import TeacherConfig, TeacherTransform
 
 
@@ -23,7 +24,7 @@ def test_rows_of_chosen_envs_use_those_envs_episode_state():
     # TwoDoor numbers doors per episode: asking about envs 1 and 3 alone, in either order,
     # must answer as the whole batch does for them
     env = TransformedEnv(make_env("TwoDoor", num_envs=4, seed=5),
-                         TeacherTransform(Teacher("TwoDoor")))
+                         TeacherTransform(teacher_of("TwoDoor")))
     generator = torch.Generator().manual_seed(0)
 
     def teacher_acts(td):  # the teacher's own policy, so the agents find the doors
@@ -31,7 +32,7 @@ def test_rows_of_chosen_envs_use_those_envs_episode_state():
         return td.set("action", draws[:, 0])
 
     obs = env.rollout(120, teacher_acts, break_when_any_done=False)["observation"].numpy()
-    whole, some = Teacher("TwoDoor"), Teacher("TwoDoor")
+    whole, some = teacher_of("TwoDoor"), teacher_of("TwoDoor")
     for t in range(obs.shape[1]):
         probs, mask = whole.act_probs(obs[:, t])
         envs = [1, 3] if t % 2 else [3, 1]

@@ -21,12 +21,13 @@ from typing import Any
 import pytest
 import torch
 from fit_args import tiny_fit_args
+from helpers import planner_of
 from lightning.pytorch import Callback
 from stub_server import Handler, chat, drip, hang, stub_server
-from tiny_llm import build_tiny_llm
 
 from llm4teach.cli import main
-from llm4teach.teacher import TeacherConfig, make_planner
+from llm4teach.domains.minigrid.tiny_llm import build_tiny_llm
+from llm4teach.teacher import TeacherConfig
 
 PLAN = '{"task": "SimpleDoorKey", "states": {"Agent sees <nothing>, holds <nothing>.": %s}}'
 
@@ -606,7 +607,7 @@ def test_a_table_partly_outside_the_grammar_warns_with_the_count(tmp_path):
     table.write_text(PLAN % '{"explore": 1, "fly": 1, "swim": 1}')
     with pytest.warns(UserWarning, match=r"partly.json: 2 of its 3 plans are outside the "
                                          r"MiniGrid grammar \(e.g. \['fly'\]\): the fallback"):
-        planner = make_planner("SimpleDoorKey", TeacherConfig(plans=str(table)))
+        planner = planner_of("SimpleDoorKey", TeacherConfig(plans=str(table)))
     assert planner.plan(["Agent sees <nothing>, holds <nothing>."])[0]["explore"] == 1
 
 
@@ -662,7 +663,7 @@ def test_any_json_the_server_answers_is_an_answer_or_one_line():
     with stub_server(answer) as stub:
         config = {"backend": "openai", "base_url": stub.base_url, "retries": 0,
                   "timeout_s": 5, "cache_path": ":memory:", "num_samples": 2}
-        planners = [make_planner("SimpleDoorKey", TeacherConfig(model="m", method=method,
+        planners = [planner_of("SimpleDoorKey", TeacherConfig(model="m", method=method,
                                                                 **config))
                     for method in ("sample", "prompt", "logits")]
         for _ in range(300):
@@ -671,7 +672,7 @@ def test_any_json_the_server_answers_is_an_answer_or_one_line():
                         lambda: planners[1].weighted("Agent sees <key>, holds <nothing>."),
                         lambda: planners[2].score("Agent sees <key>, holds <nothing>.",
                                                   "explore"),
-                        lambda: make_planner("SimpleDoorKey", TeacherConfig(**config))):
+                        lambda: planner_of("SimpleDoorKey", TeacherConfig(**config))):
                 try:
                     ask()
                     outcomes["answered"] += 1

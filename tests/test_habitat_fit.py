@@ -42,9 +42,11 @@ def test_fit_trains_the_visual_student_in_bf16_and_evaluates_it(in_tmp, capsys):
     assert "student_greedy_success" in capsys.readouterr().out
 
 
-def test_the_habitat_teacher_needs_its_table_and_the_mask_fallback(in_tmp):
-    with pytest.raises(SystemExit, match="stand-in plan table: set data.teacher.backend"):
-        main(_fit_args(in_tmp, "--data.teacher.backend", "hf", "--data.teacher.model", "m"))
+def test_the_habitat_teacher_refuses_the_unpublished_paper_prompt_and_noop(in_tmp):
+    with pytest.raises(SystemExit, match="paper's prompt for TidyHabitat is not published: set "
+                                         "teacher prompt to ours"):
+        main(_fit_args(in_tmp, "--data.teacher.backend", "hf", "--data.teacher.model", "m",
+                       "--data.teacher.prompt", "paper"))
     with pytest.raises(SystemExit, match="no no-op action for teacher fallback 'noop': use "
                                          "fallback 'mask'"):
         main(_fit_args(in_tmp, "--data.teacher.fallback", "noop"))

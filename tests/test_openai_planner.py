@@ -21,13 +21,14 @@ import pytest
 import torch
 from extras import installed
 from fit_args import tiny_fit_args
+from helpers import planner_of
 from mlflow.tracking import MlflowClient
-from tiny_llm import TEXTS, build_tiny_llm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from llm4teach.cli import main
+from llm4teach.domains.minigrid.tiny_llm import TEXTS, build_tiny_llm
 from llm4teach.metrics import EVAL_GREEDY, TEACHER
-from llm4teach.teacher import TeacherConfig, make_planner
+from llm4teach.teacher import TeacherConfig
 
 START_S = 120  # the server imports transformers and loads the model: seconds, not minutes
 SECRET = "sk-test-never-stored"
@@ -136,10 +137,10 @@ def test_sample_asks_again_when_the_server_ignores_n_and_caches(server, tmp_path
                                                                 monkeypatch):
     monkeypatch.setenv("TEACHER_KEY", SECRET)
     config = openai_config(server, tmp_path, method="sample", api_key_env="TEACHER_KEY")
-    planner = make_planner("SimpleDoorKey", config)
+    planner = planner_of("SimpleDoorKey", config)
     assert planner.plan(TEXTS + TEXTS[:1]) == [{"explore": 1.0}] * (len(TEXTS) + 1)
     assert planner.stats.model_calls == len(TEXTS) and planner.stats.parse_failures == 0
-    again = make_planner("SimpleDoorKey", config)  # a later run: all from the cache
+    again = planner_of("SimpleDoorKey", config)  # a later run: all from the cache
     assert again.plan(TEXTS) == [{"explore": 1.0}] * len(TEXTS)
     assert again.stats.model_calls == 0 and again.stats.hits == len(TEXTS)
     assert SECRET.encode() not in (tmp_path / "plans.sqlite").read_bytes()
@@ -147,29 +148,29 @@ def test_sample_asks_again_when_the_server_ignores_n_and_caches(server, tmp_path
 
 
 def test_prompt_without_weights_counts_a_failure_and_is_cached(server, tmp_path):
-    planner = make_planner("SimpleDoorKey", openai_config(server, tmp_path, method="prompt"))
+    planner = planner_of("SimpleDoorKey", openai_config(server, tmp_path, method="prompt"))
     assert planner.plan(TEXTS[:2]) == [{}, {}]  # "Action: explore" has no "| weight"
     assert planner.stats.parse_failures == 4  # the line and the answer, per text
     assert planner.stats.no_plan == 2
-    again = make_planner("SimpleDoorKey", openai_config(server, tmp_path, method="prompt"))
+    again = planner_of("SimpleDoorKey", openai_config(server, tmp_path, method="prompt"))
     assert again.plan(TEXTS[:2]) == [{}, {}]
     assert again.stats.model_calls == 0  # the same question gets the same answer: kept
 
 
 def test_logits_on_a_server_without_prompt_logprobs_names_the_fix(server, tmp_path):
-    planner = make_planner("SimpleDoorKey", openai_config(server, tmp_path, method="logits"))
+    planner = planner_of("SimpleDoorKey", openai_config(server, tmp_path, method="logits"))
     with pytest.raises(ValueError, match="use teacher method sample or prompt"):
         planner.plan(TEXTS[:1])
 
 
 def test_logits_from_echoed_prompt_logprobs_mean_per_token(echo_server, tmp_path):
     base_url, model, tokenizer = echo_server
-    mean = make_planner("SimpleDoorKey", openai_config((base_url, model), tmp_path))
+    mean = planner_of("SimpleDoorKey", openai_config((base_url, model), tmp_path))
     dists = mean.plan(TEXTS)
     for text, dist in zip(TEXTS, dists, strict=True):
         assert list(dist) == mean.grammar.candidate_plans(text)
         assert abs(sum(dist.values()) - 1) < 1e-6 and all(p > 0 for p in dist.values())
-    total = make_planner("SimpleDoorKey", openai_config((base_url, model), tmp_path,
+    total = planner_of("SimpleDoorKey", openai_config((base_url, model), tmp_path,
                                                         logits_norm="sum"))
     plan = "go to <key>, pick up <key>, go to <door>, open <door>"
     tokens = len(tokenizer(f" {plan}\n", add_special_tokens=False)["input_ids"])
@@ -183,16 +184,16 @@ def test_logits_from_echoed_prompt_logprobs_mean_per_token(echo_server, tmp_path
 def test_server_errors_are_one_line(server, tmp_path, monkeypatch):
     base_url, model = server
     with pytest.raises(ValueError, match="refused the request .*HTTP 400.*pinned"):
-        make_planner("SimpleDoorKey", openai_config((base_url, "other-model"), tmp_path,
+        planner_of("SimpleDoorKey", openai_config((base_url, "other-model"), tmp_path,
                                                     method="sample")).plan(TEXTS[:1])
     closed = (f"http://127.0.0.1:{free_port()}/v1", model)
     start = time.perf_counter()
     with pytest.raises(ValueError, match="did not answer after 2 tries .*start it"):
-        make_planner("SimpleDoorKey", openai_config(closed, tmp_path, retries=1)).plan(TEXTS)
+        planner_of("SimpleDoorKey", openai_config(closed, tmp_path, retries=1)).plan(TEXTS)
     assert time.perf_counter() - start < 5
     monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
     with pytest.raises(ValueError, match="api_key_env names NO_SUCH_KEY_VAR, which is not set"):
-        make_planner("SimpleDoorKey", openai_config(server, tmp_path,
+        planner_of("SimpleDoorKey", openai_config(server, tmp_path,
                                                     api_key_env="NO_SUCH_KEY_VAR"))
     with pytest.raises(ValueError, match="needs base_url"):
         TeacherConfig(backend="openai", model="m")
@@ -220,5 +221,5 @@ def test_model_unset_where_the_server_does_not_list_it_asks_for_model(server, tm
     base_url, _ = server
     with pytest.raises(ValueError, match=r"model is not set, and .*/v1/models does not name the "
                                          r"one model served \(HTTP 500: .*set teacher model"):
-        make_planner("SimpleDoorKey", TeacherConfig(backend="openai", base_url=base_url,
+        planner_of("SimpleDoorKey", TeacherConfig(backend="openai", base_url=base_url,
                                                     cache_path=str(tmp_path / "p.sqlite")))

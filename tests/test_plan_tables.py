@@ -4,13 +4,13 @@ import json
 
 import pytest
 import yaml
+from helpers import planner_of
 
 from llm4teach.domains import resolve
 from llm4teach.domains.held_out import evaluate_teacher
+from llm4teach.domains.minigrid.domain import packaged_tables
 from llm4teach.metrics import TEACHER_SUCCESS
 from llm4teach.teacher import TeacherConfig
-from llm4teach.teacher.planners import TablePlanner
-from llm4teach.teacher.planners.table import load_tables
 
 STATE = "Mission: go to the red ball. Agent sees <red ball>, holds <nothing>."
 
@@ -24,7 +24,7 @@ def write(path, table):
 def test_a_users_table_replaces_the_packaged_one(name, tmp_path):
     path = write(tmp_path / name, {"task": "anything", "extra": [1],
                                    "states": {STATE: {"go to <red ball>": 0.9, "explore": 0.1}}})
-    planner = TablePlanner("SimpleDoorKey", plans=str(path))
+    planner = planner_of("SimpleDoorKey", TeacherConfig(plans=str(path)))
     known, unknown = planner.plan([STATE, "Agent sees <key>, holds <nothing>."])
     assert known == {"go to <red ball>": 0.9, "explore": 0.1} and unknown == {}
     assert (planner.stats.hits, planner.stats.unknown_texts) == (1, 1)
@@ -35,7 +35,8 @@ def test_placeholders_abstract_colours_in_a_users_table(tmp_path):
     path = write(tmp_path / "t.json", {"placeholders": True,
                                        "states": {abstract: {"go to <color1 ball>": 1}}})
     blue = STATE.replace("red", "blue")
-    assert TablePlanner("x", plans=path).plan([blue]) == [{"go to <blue ball>": 1}]
+    planner = planner_of("BabyAI-GoToObj-v0", TeacherConfig(plans=str(path)))
+    assert planner.plan([blue]) == [{"go to <blue ball>": 1}]
 
 
 @pytest.mark.parametrize("table, message", [
@@ -52,7 +53,7 @@ def test_a_bad_table_is_one_error_naming_the_file_and_the_entry(table, message, 
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(table))
     with pytest.raises(ValueError, match="plan table .*bad.json") as err:
-        TablePlanner("SimpleDoorKey", plans=path)
+        planner_of("SimpleDoorKey", TeacherConfig(plans=str(path)))
     assert message in str(err.value) and "\n" not in str(err.value)
     if "probability" in message or "plan" in message:
         assert STATE in str(err.value)
@@ -68,17 +69,17 @@ def test_an_unreadable_file_is_one_error_naming_it(name, content, message, tmp_p
     if content is not None:
         (tmp_path / name).write_text(content)
     with pytest.raises(ValueError, match=message) as err:
-        TablePlanner("SimpleDoorKey", plans=tmp_path / name)
+        planner_of("SimpleDoorKey", TeacherConfig(plans=str(tmp_path / name)))
     assert name in str(err.value) and "\n" not in str(err.value)
 
 
 def test_a_task_without_a_table_gets_an_empty_one_and_aliases_keep_theirs():
-    planner = TablePlanner("MiniGrid-Empty-5x5-v0")
+    planner = planner_of("MiniGrid-Empty-5x5-v0")
     assert planner.states == {} and planner.plan([STATE]) == [{}]
     assert planner.stats.unknown_texts == 1
-    assert TablePlanner("LavaDoorKey").states == TablePlanner("SimpleDoorKey").states
-    assert TablePlanner("LLM4Teach/TwoDoor-v0").states == TablePlanner("twodoor").states
-    assert TablePlanner("TidyHabitatLab").states == TablePlanner("TidyHabitat").states
+    assert planner_of("LavaDoorKey").states == planner_of("SimpleDoorKey").states
+    assert planner_of("LLM4Teach/TwoDoor-v0").states == planner_of("twodoor").states
+    assert planner_of("TidyHabitatLab").states == planner_of("TidyHabitat").states
 
 
 HAND_WRITTEN = ["MiniGrid-DoorKey-8x8-v0", "BabyAI-GoToObj-v0", "BabyAI-KeyInBox-v0",
@@ -86,10 +87,10 @@ HAND_WRITTEN = ["MiniGrid-DoorKey-8x8-v0", "BabyAI-GoToObj-v0", "BabyAI-KeyInBox
 
 
 def test_the_hand_written_tables_say_so_and_serve_their_tasks():
-    tables = load_tables()
+    tables = packaged_tables()
     for task in HAND_WRITTEN:
         assert tables[task]["about"].startswith("Hand-written plan table, NOT LLM answers")
-    assert TablePlanner("MiniGrid-DoorKey-5x5-v0").states == tables["MiniGrid-DoorKey-8x8-v0"][
+    assert planner_of("MiniGrid-DoorKey-5x5-v0").states == tables["MiniGrid-DoorKey-8x8-v0"][
         "states"]
 
 
@@ -110,7 +111,7 @@ def test_a_hand_written_table_knows_every_text_and_the_teacher_succeeds(task, le
 def test_the_teacher_command_and_a_fit_take_a_users_table(tmp_path, capsys):
     from llm4teach.cli import main
 
-    path = write(tmp_path / "goto.yaml", load_tables()["BabyAI-GoToObj-v0"])
+    path = write(tmp_path / "goto.yaml", packaged_tables()["BabyAI-GoToObj-v0"])
     main(["teacher", "--task", "BabyAI-GoToObj-v0", "--teacher.plans", str(path),
           "--episodes", "3"])
     assert "success 100.0%" in capsys.readouterr().out

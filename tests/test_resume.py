@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 from fit_args import tiny_fit_args
+from helpers import teacher_of
 from lightning.pytorch import Callback
 from mlflow.tracking import MlflowClient
 
 from llm4teach.cli import Stopped
-from llm4teach.domains.minigrid import Teacher, make_env
+from llm4teach.domains.minigrid import make_env
 from llm4teach.metrics import EVAL_GREEDY, TEACHER, TRAIN_LAMBDA, TRAIN_LR
 from llm4teach.teacher import TeacherConfig
 from llm4teach.training.artifacts import MLflowTracking
@@ -152,7 +153,7 @@ def test_a_continued_run_logs_only_steps_past_the_store_and_ctrl_c_is_killed(tmp
 
 
 def test_teacher_seed_restarts_hard_mode_draws():
-    teacher = Teacher("SimpleDoorKey", TeacherConfig(mode="hard"))
+    teacher = teacher_of("SimpleDoorKey", TeacherConfig(mode="hard"))
     obs = make_env("SimpleDoorKey", num_envs=8).reset()["observation"]
     teacher.seed(3)
     first = [teacher.sample_actions(obs) for _ in range(5)]

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from fit_args import tiny_fit_args
+from helpers import planner_of
 from mlflow.tracking import MlflowClient
 
 from llm4teach.cli import main
 from llm4teach.metrics import EVAL_TEACHER
-from llm4teach.teacher.planners import TablePlanner
 from llm4teach.training.checkpointing import load_checkpoint
 
 CONFIGS = Path(__file__).parents[1] / "configs"
@@ -85,7 +85,7 @@ def test_teacher_texts_lists_the_texts_a_tasks_episodes_meet(capsys):
     rows = [line.split(None, 1) for line in out.out.splitlines()]
     counts = {text: int(n) for n, text in rows}
     assert counts["Agent sees <door>, holds <key>."] == 20  # every solved episode passes there
-    assert set(counts) <= set(TablePlanner("SimpleDoorKey").states)  # the table's texts
+    assert set(counts) <= set(planner_of("SimpleDoorKey").states)  # the table's texts
     assert list(counts.values()) == sorted(counts.values(), reverse=True)
     assert f"{len(counts)} distinct state texts in 20 episodes" in out.err
 

@@ -4,29 +4,19 @@ backend replays with no model, over the same texts, with the same distributions.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from helpers import planner_of, teacher_of
 
 from llm4teach.cli import main
 from llm4teach.domains import resolve
-from llm4teach.domains.minigrid import Teacher
+from llm4teach.domains.minigrid.tiny_llm import build_tiny_llm
 from llm4teach.teacher import TeacherConfig
 from llm4teach.teacher.export import play_episodes
 from llm4teach.teacher.planners import TablePlanner
-from llm4teach.teacher.planners.base import load_prompt
 from llm4teach.teacher.planners.table import load_table
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_llm import build_tiny_llm  # noqa: E402
-
 EPISODES = 3
-
-
-@pytest.fixture(scope="module")
-def tiny_llm(tmp_path_factory):
-    return build_tiny_llm(tmp_path_factory.mktemp("tiny_llm"))
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +44,13 @@ def test_an_exported_table_replays_the_llm_with_no_model(task, policy, tiny_llm,
     assert table["about"].startswith("LLM answers, not hand-written")
     assert (table["model"], table["method"], table["policy"]) == (str(tiny_llm), "logits", policy)
     domain = resolve(task)
-    prompt = load_prompt(None, domain.task)
+    prompt = domain.prompt(None)
     assert table["prompt"] == {"name": "paper", "system": prompt["system"],
                                "instruction": prompt["logits"]}
     assert table["states"] and not table["no_plan"]  # logits always scores
 
     # the hf planner's answers for those texts, asked afresh (no cache)
-    fresh = Teacher(domain.task, TeacherConfig(backend="hf", model=str(tiny_llm),
+    fresh = teacher_of(domain.task, TeacherConfig(backend="hf", model=str(tiny_llm),
                                                cache_path=":memory:")).planner
     texts = list(table["states"])
     for text, dist in zip(texts, fresh.plan(texts), strict=True):
@@ -90,7 +80,7 @@ def test_the_papers_answer_form_is_exported_and_no_plan_is_listed(paper_llm, tin
     junk = json.loads(export(tmp_path / "junk", "SimpleDoorKey", tiny_llm, *sample).read_text())
     assert junk["no_plan"] and not junk["states"]  # the random model's answers do not parse
     with pytest.raises(ValueError, match='"states" is empty: the table teaches nothing'):
-        TablePlanner("SimpleDoorKey", tmp_path / "junk/tables/table.json")  # not replayed
+        planner_of("SimpleDoorKey", TeacherConfig(plans=str(tmp_path / "junk/tables/table.json")))
 
 
 @pytest.mark.parametrize("args, message", [

@@ -4,27 +4,19 @@ import socket
 import subprocess
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
+from helpers import planner_of, teacher_of
 
-from llm4teach.domains.minigrid import Teacher
+from llm4teach.domains import resolve
 from llm4teach.domains.minigrid.grammar import MINIGRID, MINIGRID_GENERIC
+from llm4teach.domains.minigrid.tiny_llm import TEXTS, build_tiny_llm
 from llm4teach.teacher import TeacherConfig
-from llm4teach.teacher.planners import TablePlanner
-from llm4teach.teacher.planners.base import load_prompt, prompt_file, worked_answer
-from llm4teach.teacher.planners.hf import HFPlanner
-
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_llm import TEXTS, build_tiny_llm  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny_llm(tmp_path_factory):
-    return build_tiny_llm(tmp_path_factory.mktemp("tiny_llm"))
+from llm4teach.teacher.planners.base import load_prompt, worked_answer
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +26,7 @@ def tiny_chat_llm(tmp_path_factory):
 
 def hf(model, tmp_path, task="SimpleDoorKey", **kw):
     kw.setdefault("cache_path", str(tmp_path / "plans.sqlite"))
-    return HFPlanner(task, TeacherConfig(backend="hf", model=str(model), num_samples=3,
+    return planner_of(task, TeacherConfig(backend="hf", model=str(model), num_samples=3,
                                          max_new_tokens=8, **kw))
 
 
@@ -43,13 +35,13 @@ def valid(dist):
 
 
 def test_table_planner_restores_colours_and_counts_unknown_texts():
-    planner = TablePlanner("ColoredDoorKey")
+    planner = planner_of("ColoredDoorKey")
     known, unknown = planner.plan(
         ["Agent sees <red key>, <blue key>, <blue door>, holds <nothing>.", "Agent sees <x>."]
     )
     assert known["go to <blue key>, pick up <blue key>"] == 0.72
     assert unknown == {} and planner.stats.unknown_texts == 1
-    assert TablePlanner("LavaDoorKey").states == TablePlanner("SimpleDoorKey").states
+    assert planner_of("LavaDoorKey").states == planner_of("SimpleDoorKey").states
 
 
 def test_table_junk_plans_go_to_the_fallback():
@@ -57,7 +49,7 @@ def test_table_junk_plans_go_to_the_fallback():
     obs[..., 0], obs[..., 3], obs[2, 2, 3] = 1, 4, 0
     obs[2, 2, :2] = (5, 0)  # holds a red key
     obs[5, 3, :3] = (4, 0, 2)  # sees a locked red door
-    teacher = Teacher("SimpleDoorKey", TeacherConfig(fallback="noop"))
+    teacher = teacher_of("SimpleDoorKey", TeacherConfig(fallback="noop"))
     probs, _ = teacher.act_probs(obs[None])
     # "go to <door>, open <door> with <key>" (0.62) does not parse: its mass is "done".
     assert probs[0, 6] == pytest.approx(0.62, abs=1e-6)
@@ -87,7 +79,7 @@ def test_scripted_answers_are_parsed_and_garbage_counted(tiny_llm, tmp_path, mon
     prompt = hf(tiny_llm, tmp_path / "p", method="prompt")
     prompt.load()
     weighted = "Action: explore | 1\nAction: go to <key>, pick up <key> | 3"
-    monkeypatch.setattr(prompt, "_generate", lambda contexts, sample, seed: [weighted, "gib"])
+    monkeypatch.setattr(prompt, "generate", lambda contexts, sample, seed: [weighted, "gib"])
     good, bad = prompt.plan(TEXTS[:2])
     assert good == {"explore": 0.25, "go to <key>, pick up <key>": 0.75}
     assert bad == {} and prompt.stats.parse_failures == 1
@@ -97,7 +89,7 @@ def test_garbage_answers_fall_back_in_the_teacher(tiny_llm, tmp_path):
     config = TeacherConfig(backend="hf", model=str(tiny_llm), method="sample", num_samples=2,
                            max_new_tokens=4, cache_path=str(tmp_path / "c.sqlite"),
                            fallback="noop")
-    teacher = Teacher("SimpleDoorKey", config)
+    teacher = teacher_of("SimpleDoorKey", config)
     obs = np.zeros((1, 6, 6, 4), dtype=np.uint8)
     obs[..., 0], obs[..., 3], obs[0, 2, 2, 3] = 1, 4, 0
     probs, mask = teacher.act_probs(obs)
@@ -138,10 +130,11 @@ def test_cache_hits_across_planners_and_processes(tiny_llm, tmp_path):
     other.plan(TEXTS[:1])
     assert other.stats.model_calls == 1
     code = (
+        "from llm4teach.domains import resolve\n"
         "from llm4teach.teacher import TeacherConfig\n"
-        "from llm4teach.teacher.planners.hf import HFPlanner\n"
-        f"p = HFPlanner('SimpleDoorKey', TeacherConfig(backend='hf', model={str(tiny_llm)!r},"
-        f" num_samples=3, max_new_tokens=8, cache_path={str(tmp_path / 'plans.sqlite')!r}))\n"
+        f"c = TeacherConfig(backend='hf', model={str(tiny_llm)!r}, num_samples=3,"
+        f" max_new_tokens=8, cache_path={str(tmp_path / 'plans.sqlite')!r})\n"
+        "p = resolve('SimpleDoorKey').make_teacher(c).teacher.planner\n"
         f"p.plan({TEXTS!r})\n"
         "print(p.stats.model_calls)\n"
     )
@@ -159,7 +152,7 @@ def test_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="does not exist"):
         hf(tmp_path / "missing", tmp_path).load()
     with pytest.raises(ValueError, match=r"prompt file \S+ cannot be read .*paper or ours.*"
-                                         r"llm4teach/domains/minigrid/prompts/"):
+                                         r"copy a packaged prompt"):
         hf("x", tmp_path, prompt=str(tmp_path / "nope.yaml"))
     (tmp_path / "half.yaml").write_text("system: hi\n")
     with pytest.raises(ValueError, match="lacks logits, prompt, sample"):
@@ -181,23 +174,25 @@ PAPER_SIMPLEDOORKEY = ("In a locked 2D grid room, there is an agent whose task i
     ("BabyAI-GoToObj-v0", "In a 2D grid world", MINIGRID_GENERIC),
 ])
 def test_the_paper_prompt_is_the_default_per_task(task, opening, grammar):
-    prompt = load_prompt(None, task)
-    assert prompt == load_prompt("paper", task) and prompt["system"].startswith(opening)
+    domain = resolve(task)
+    prompt = domain.prompt(None)
+    assert prompt == domain.prompt("paper") and prompt["system"].startswith(opening)
     example = prompt["system"].split("Example:")[1]  # one worked example, in the grammar
     assert "1. What agent sees and holds:" in example
     assert grammar.parse_answer(example) is not None and "{" in example.split("Action:")[1]
-    assert load_prompt("ours", task)["system"].startswith("You are a planner")
+    assert domain.prompt("ours")["system"].startswith("You are a planner")
 
 
 def test_a_prompt_file_is_copied_and_edited(tmp_path):
-    packaged = resources.files("llm4teach.domains.minigrid") / prompt_file("paper", "SimpleDoorKey")
+    paper = resolve("SimpleDoorKey").prompt("paper")
     mine = tmp_path / "mine.yaml"
-    mine.write_text(packaged.read_text(encoding="utf-8").replace("open the door",
-                                                                 "open the red door"))
-    assert "open the red door" in load_prompt(str(mine), "SimpleDoorKey")["system"]
-    with pytest.raises(ValueError, match="paper's prompt is written for MiniGrid and BabyAI "
-                                         "tasks, not 'TidyHabitat': set teacher prompt to ours"):
-        load_prompt("paper", "TidyHabitat")
+    mine.write_text(yaml.safe_dump({k: v.replace("open the door", "open the red door")
+                                    for k, v in paper.items()}))
+    assert "open the red door" in resolve("SimpleDoorKey").prompt(str(mine))["system"]
+    assert load_prompt(mine) == resolve("TidyHabitat").prompt(str(mine))
+    with pytest.raises(ValueError, match="paper's prompt for TidyHabitat is not published: "
+                                         "set teacher prompt to ours"):
+        resolve("TidyHabitat").prompt("paper")
 
 
 def test_the_prompt_is_sent_and_keys_the_cache(tiny_llm, tmp_path):
@@ -281,7 +276,7 @@ def test_samples_are_drawn_per_text_and_reproducible(tiny_chat_llm, tmp_path):
 
 
 def test_the_answer_length_follows_the_prompt(tiny_llm, tmp_path):
-    paper = HFPlanner("SimpleDoorKey", TeacherConfig(backend="hf", model=str(tiny_llm),
+    paper = planner_of("SimpleDoorKey", TeacherConfig(backend="hf", model=str(tiny_llm),
                                                      method="sample", cache_path=":memory:"))
     worked = paper.count_tokens(worked_answer(paper.prompt["system"]))
     assert "3. Action: {go to <key>, pick up <key>}" in worked_answer(paper.prompt["system"])

@@ -7,6 +7,7 @@ functions.
 
 import numpy as np
 import pytest
+from helpers import FixedPlanner, teacher_of
 from minigrid.core.world_object import Key, Lava
 
 from llm4teach.domains.minigrid import Describer, Teacher, make_gym_env
@@ -16,20 +17,12 @@ from llm4teach.domains.minigrid.reference import (
     reference_explore,
 )
 from llm4teach.domains.minigrid.skills import DONE, DROP, FORWARD, LEFT, PICKUP, RIGHT, TOGGLE
-from llm4teach.teacher import TeacherConfig, TeacherStats
+from llm4teach.teacher import TeacherConfig
 
 REFERENCE = TeacherConfig(skills="reference")
 OURS_NOOP = TeacherConfig(lava="passable", fallback="noop")
 
 
-class FixedPlanner:
-    """Answers every text with one plan."""
-
-    def __init__(self, plan: str) -> None:
-        self.plan_text, self.stats = plan, TeacherStats()
-
-    def plan(self, texts):
-        return [{self.plan_text: 1.0} for _ in texts]
 
 
 def posed(task, seed, pos, direction, carrying=None, clear=()):
@@ -50,8 +43,9 @@ def posed(task, seed, pos, direction, carrying=None, clear=()):
 
 
 def probs_of(task, config, obs, plan=None):
-    planner = None if plan is None else FixedPlanner(plan)
-    probs, mask = Teacher(task, config, planner=planner).act_probs(obs[None])
+    teacher = (teacher_of(task, config) if plan is None
+               else Teacher(task, FixedPlanner(plan), config))
+    probs, mask = teacher.act_probs(obs[None])
     return probs[0], bool(mask[0])
 
 
@@ -60,9 +54,14 @@ def test_the_setting_validates_and_brings_the_reference_lava_and_fallback():
                                          "got 'paper'"):
         TeacherConfig(skills="paper")
     assert TeacherConfig().skills == "ours"
-    assert (REFERENCE.lava, REFERENCE.fallback) == ("passable", "noop")
+    reference = teacher_of("SimpleDoorKey", REFERENCE)  # the variant's own lava and fallback
+    assert (reference.lava, reference.fallback) == ("passable", "noop")
+    mine = teacher_of("SimpleDoorKey", TeacherConfig(skills="reference", fallback="mask"))
+    assert (mine.lava, mine.fallback) == ("passable", "mask")  # what the config names wins
+    assert (teacher_of("SimpleDoorKey").lava, teacher_of("SimpleDoorKey").fallback) == \
+        ("avoid", "mask")
     with pytest.raises(ValueError, match="four paper tasks"):
-        Teacher("MiniGrid-DoorKey-5x5-v0", REFERENCE)
+        teacher_of("MiniGrid-DoorKey-5x5-v0", REFERENCE)
 
 
 def test_steps_are_read_by_substring_as_the_reference_reads_them():
@@ -105,7 +104,7 @@ def test_the_carried_key_is_remembered_where_it_was_picked_up():
         "Agent sees <nothing>, holds <key>.", "key", ((1, 1),))
     # so "go to <key>" is finished (it faces the old cell) and "pick up <key>" acts
     plan = "go to <key>, pick up <key>"
-    teacher = Teacher("SimpleDoorKey", REFERENCE, planner=FixedPlanner(plan))
+    teacher = Teacher("SimpleDoorKey", FixedPlanner(plan), REFERENCE)
     teacher.act_probs(before[None])
     probs, _ = teacher.act_probs(after[None])
     assert probs[0, PICKUP] == 1.0

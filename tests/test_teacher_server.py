@@ -9,10 +9,11 @@ import time
 
 import pytest
 from fit_args import tiny_fit_args
+from helpers import planner_of
 from stub_server import Handler, chat, drip, hang, stub_server
 
 from llm4teach.cli import main
-from llm4teach.teacher import TeacherConfig, make_planner
+from llm4teach.teacher import TeacherConfig
 from llm4teach.teacher.export import export_table
 
 TEXT = "Agent sees <key>, holds <nothing>."
@@ -20,7 +21,7 @@ TEXT = "Agent sees <key>, holds <nothing>."
 
 def planner(base_url: str, **kw):
     kw.setdefault("model", "m")
-    return make_planner("SimpleDoorKey", TeacherConfig(
+    return planner_of("SimpleDoorKey", TeacherConfig(
         backend="openai", base_url=base_url, method="sample", num_samples=2,
         cache_path=":memory:", **kw))
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import FixedPlanner
 from minigrid.core.world_object import Key, Lava
 
 from llm4teach.domains.minigrid import Teacher, make_gym_env
@@ -14,24 +15,14 @@ from llm4teach.domains.minigrid.skills import (
     facing_goals,
     first_actions,
 )
-from llm4teach.teacher import TeacherConfig, TeacherStats
-
-
-class FixedPlanner:
-    """Answers every text with one plan: drives a skill sequence directly."""
-
-    def __init__(self, plan: str) -> None:
-        self.plan_text, self.stats = plan, TeacherStats()
-
-    def plan(self, texts):
-        return [{self.plan_text: 1.0} for _ in texts]
+from llm4teach.teacher import TeacherConfig
 
 
 def drive(task, seed, plan, lava="avoid", limit=150):
     """Act with the plan's action until it has none left (fallback "done"); return the env."""
     env = make_gym_env(task, max_steps=limit)
     obs, _ = env.reset(seed=seed)
-    teacher = Teacher(task, TeacherConfig(lava=lava, fallback="noop"), planner=FixedPlanner(plan))
+    teacher = Teacher(task, FixedPlanner(plan), TeacherConfig(lava=lava, fallback="noop"))
     for _ in range(limit):
         probs, _ = teacher.act_probs(obs[None])
         action = int(np.argmax(probs[0]))
@@ -81,8 +72,8 @@ def test_full_plan_opens_the_door_avoiding_lava(seed):
 def test_object_not_seen_gives_no_action():
     env = make_gym_env("SimpleDoorKey")
     obs, _ = env.reset(seed=0)
-    teacher = Teacher("SimpleDoorKey", TeacherConfig(fallback="noop"),
-                      planner=FixedPlanner("go to <nothing here>"))
+    teacher = Teacher("SimpleDoorKey", FixedPlanner("go to <nothing here>"),
+                      TeacherConfig(fallback="noop"))
     probs, mask = teacher.act_probs(obs[None])
     assert probs[0, 6] == 1.0 and mask[0]
     masked = Teacher("SimpleDoorKey", planner=FixedPlanner("open <door2>"))  # default: mask

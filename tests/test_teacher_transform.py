@@ -5,19 +5,20 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from helpers import teacher_of
 from torchrl.collectors import Collector, MultiSyncCollector
 from torchrl.envs import TransformedEnv
 from torchrl.envs.utils import check_env_specs
 
-from llm4teach.domains.minigrid import Scene, Teacher, make_env
+from llm4teach.domains.minigrid import Scene, make_env
 from llm4teach.domains.minigrid.grammar import MINIGRID
+from llm4teach.domains.minigrid.interpret import PENDING, first_action
 from llm4teach.domains.minigrid.skills import FINISHED, FORWARD, LEFT, PICKUP, UNREACHABLE
-from llm4teach.domains.minigrid.teacher import PENDING, first_action
 from llm4teach.teacher import TeacherConfig, TeacherTransform
 
 
 def teacher_env(task="SimpleDoorKey", num_envs=4, **config):
-    transform = TeacherTransform(Teacher(task, TeacherConfig(**config)))
+    transform = TeacherTransform(teacher_of(task, TeacherConfig(**config)))
     return TransformedEnv(make_env(task, num_envs=num_envs, seed=0), transform)
 
 
@@ -67,7 +68,7 @@ def test_planner_is_asked_once_per_new_text():
 
 
 def test_collector_rollout_and_pickling():
-    fresh = TeacherTransform(Teacher("SimpleDoorKey", TeacherConfig(mode="hard")))
+    fresh = TeacherTransform(teacher_of("SimpleDoorKey", TeacherConfig(mode="hard")))
     assert pickle.loads(pickle.dumps(fresh)).teacher.config.mode == "hard"
     env = teacher_env()
     collector = Collector(env, policy=None, frames_per_batch=40, total_frames=80)
@@ -91,7 +92,8 @@ def test_multisync_collector_workers():
 def test_a_full_memo_is_emptied_without_changing_answers(task):
     rollout = make_env(task, num_envs=6, seed=3).rollout(40, break_when_any_done=False)
     obs, done = rollout["observation"], rollout["next", "done"].squeeze(-1)
-    small, large = Teacher(task, memo_limit=5), Teacher(task)
+    small, large = teacher_of(task), teacher_of(task)
+    small.memo_limit = 5
     for t in range(obs.shape[1]):
         if t and done[:, t - 1].any():
             ended = done[:, t - 1].nonzero()[:, 0].tolist()
@@ -109,7 +111,7 @@ def test_an_evaluation_fork_leaves_the_training_teacher_as_it_was():
     obs, done = rollout["observation"], rollout["next", "done"].squeeze(-1)
     other = make_env("TwoDoor", num_envs=4, seed=2).rollout(30)["observation"]
     config = TeacherConfig(mode="hard")
-    alone, played = Teacher("TwoDoor", config), Teacher("TwoDoor", config)
+    alone, played = teacher_of("TwoDoor", config), teacher_of("TwoDoor", config)
     player, rng = played.fork(), np.random.default_rng(7)
     for t in range(obs.shape[1]):
         if t and done[:, t - 1].any():

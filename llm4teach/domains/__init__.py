@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from llm4teach.domains.held_out import EpisodeEnv
     from llm4teach.student import ActorCritic
     from llm4teach.teacher import TeacherConfig, TeacherTransform
+    from llm4teach.teacher.planners import Placeholders
 
 # The registry: one package per family of tasks. Each package is light (no torch) and
 # has ``TASK_NAMES`` (short name -> a line about it), ``canonical(task)`` (the name it
@@ -37,9 +38,15 @@ _MADE: dict[str, Domain] = {}  # canonical task name -> its one domain object
 
 
 class Domain(Protocol):
-    """One task as the trainer sees it; ``task`` is its canonical name."""
+    """One task as the trainer sees it; ``task`` is its canonical name.
+
+    It is also the ``PlanSources`` of its teacher's planner (``placeholders``,
+    ``plan_table``, ``prompt``): the task's packaged plan table, its prompts and its table
+    placeholders, so no planner looks a task up.
+    """
 
     task: str
+    placeholders: Placeholders | None
 
     def make_env(self, num_envs: int, seed: int | None) -> EnvBase: ...
 
@@ -50,6 +57,10 @@ class Domain(Protocol):
                      embed_dim: int = 8) -> ActorCritic: ...
 
     def episode_envs(self, n: int) -> list[EpisodeEnv]: ...
+
+    def plan_table(self) -> dict | None: ...
+
+    def prompt(self, name: str | None) -> dict[str, str]: ...
 
 
 def families() -> list[ModuleType]:

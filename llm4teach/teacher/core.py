@@ -10,7 +10,9 @@ False and a uniform row).
 
 A domain subclasses ``PlanTeacher`` with its ``grammar``, ``num_actions``, ``noop``
 (None when its actions have none), ``in_keys`` (the observation keys it reads) and
-``_resolve``: each observation's plan distribution and each plan's action. MiniGrid's is
+``_resolve``: each observation's plan distribution and each plan's action. The planner
+comes built (the domain's ``make_teacher`` builds it for the grammar with
+``make_planner``): a teacher never sees a task name. MiniGrid's is
 ``llm4teach.domains.minigrid.teacher.Teacher``, Habitat's
 ``llm4teach.domains.habitat.teacher.SkillTeacher``.
 """
@@ -26,7 +28,7 @@ import torch
 
 from llm4teach.teacher.config import TeacherConfig
 from llm4teach.teacher.grammar import Grammar, Plan
-from llm4teach.teacher.planners import Planner, make_planner
+from llm4teach.teacher.planners import Planner
 
 Parsed = list[tuple[Plan | None, float]]  # (parsed plan or None, normalised probability)
 Array = np.ndarray | torch.Tensor
@@ -43,7 +45,7 @@ class Resolved(NamedTuple):
 
 
 class PlanTeacher:
-    """A batch of observations -> the teacher's action distribution, for one task.
+    """A batch of observations -> the teacher's action distribution, from ``planner``.
 
     Plans are asked once per distinct text and parsed with the domain's grammar (plans
     that do not parse count as ``stats.parse_failures``). Evaluation plays the teacher
@@ -56,17 +58,16 @@ class PlanTeacher:
     grammar: Grammar
     num_actions: int
     noop: int | None = None  # the action fallback "noop" gives the mass; None: refused
+    default_fallback = "mask"  # the fallback when the config names none
     in_keys: tuple[str, ...] = ("observation",)  # what it reads of a step; the first is required
 
-    def __init__(self, task: str, config: TeacherConfig | None = None,
-                 planner: Planner | None = None) -> None:
-        self.task = task
+    def __init__(self, planner: Planner, config: TeacherConfig | None = None) -> None:
         self.config = config or TeacherConfig()
-        if self.config.fallback == "noop" and self.noop is None:
+        self.fallback = self.config.fallback or self.default_fallback
+        if self.fallback == "noop" and self.noop is None:
             raise ValueError(f"the {self.grammar.name} actions have no no-op action for "
                              "teacher fallback 'noop': use fallback 'mask'")
-        self.planner = planner if planner is not None else make_planner(
-            task, self.config, self.grammar)
+        self.planner = planner
         self.stats = self.planner.stats
         self._plans: dict[str, Parsed] = {}
         self._rng = np.random.default_rng(self.config.seed)
@@ -123,7 +124,7 @@ class PlanTeacher:
             probs = np.stack([e.row for e in entries])
         mass = probs.sum(axis=1)
         self.stats.fallbacks += int((mass == 0).sum())
-        if self.config.fallback == "noop":
+        if self.fallback == "noop":
             probs[:, self.noop] += np.clip(1.0 - mass, 0.0, None)
             mask = np.ones(n, dtype=bool)
         else:

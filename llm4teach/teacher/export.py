@@ -27,10 +27,8 @@ import yaml
 from llm4teach.domains import resolve
 from llm4teach.domains.held_out import HELD_OUT_SEED, EpisodeEnv, play
 from llm4teach.envs.batch import Observation
-from llm4teach.teacher.config import TeacherConfig
-from llm4teach.teacher.planners.base import PlanDist, Planner, TeacherStats, load_prompt
-from llm4teach.teacher.planners.hf import HFPlanner
-from llm4teach.teacher.planners.openai import OpenAIPlanner
+from llm4teach.teacher.config import TeacherConfig, llm_backends
+from llm4teach.teacher.planners.base import LLMPlanner, PlanDist, Planner, TeacherStats
 from llm4teach.teacher.planners.table import SUFFIXES
 from llm4teach.teacher.transform import TeacherTransform
 
@@ -122,15 +120,16 @@ def export_table(task: str, config: TeacherConfig, episodes: int = 20,
     under ``no_plan`` (a replay counts them unknown, and the fallback decides, as it does
     for the LLM). ``batch`` texts go to the model at a time; ``progress`` gets one line
     per step of the work."""
-    if config.backend not in ("hf", "openai"):
-        raise ValueError(f"teacher export asks an LLM: set --teacher.backend hf or openai "
-                         f"(got {config.backend!r}; a table has nothing to export)")
     if not isinstance(batch, int) or batch < 1:
         raise ValueError(f"--batch must be an integer >= 1, got {batch!r}")
     check_episodes(episodes, policy, seed)
     domain = resolve(task)
     transform = domain.make_teacher(config)  # a bad prompt file fails here, before any episode
-    recorder = _Recorder(transform.teacher.planner, ask=policy == "teacher", progress=progress)
+    planner = transform.teacher.planner
+    if not planner.asks_llm:
+        raise ValueError(f"teacher export asks an LLM: set --teacher.backend {llm_backends()} "
+                         f"(got {config.backend!r}; a table has nothing to export)")
+    recorder = _Recorder(planner, ask=policy == "teacher", progress=progress)
     transform.teacher.planner = recorder
     result = play_episodes(transform, domain.episode_envs(episodes), episodes, policy, seed)
     texts = list(recorder.texts)
@@ -141,20 +140,19 @@ def export_table(task: str, config: TeacherConfig, episodes: int = 20,
         chunk = todo[start : start + batch]
         recorder.answers.update(zip(chunk, recorder.planner.plan(chunk), strict=True))
         progress(f"asked {start + len(chunk)}/{len(todo)} state texts, {_calls(recorder.stats)}")
-    if isinstance(recorder.planner, OpenAIPlanner):  # the model the server named, if unset
-        config = recorder.planner.config
-    prompt = load_prompt(config.prompt, domain.task)  # what the planner sent
-    keyed = (HFPlanner if config.backend == "hf" else OpenAIPlanner).KEYED
+    assert isinstance(planner, LLMPlanner)  # what asks an LLM: its settings shape the answers
+    keyed = planner.keyed()  # the model the server named, when unset
+    prompt, name = keyed.pop("prompt"), planner.config.prompt or "paper"
     about = (f"LLM answers, not hand-written: recorded by `llm4teach teacher export` from "
-             f"{config.backend} model {config.model} (method {config.method}, prompt "
-             f"{config.prompt or 'paper'}) over the state texts of {episodes} episodes "
+             f"{keyed['backend']} model {keyed['model']} (method {keyed['method']}, prompt "
+             f"{name}) over the state texts of {episodes} episodes "
              f"(seeds {seed} to {seed + episodes - 1}, {policy} policy)")
     return {
         "task": domain.task, "about": about,
-        **{k: getattr(config, k) for k in RECORDED},
-        "prompt": {"name": config.prompt or "paper", "system": prompt["system"],
-                   "instruction": prompt[config.method]},
-        "settings": {k: getattr(config, k) for k in keyed if k not in RECORDED},
+        **{k: keyed.get(k) for k in RECORDED},
+        "prompt": {"name": name, "system": prompt["system"],
+                   "instruction": prompt[keyed["method"]]},
+        "settings": {k: v for k, v in keyed.items() if k not in RECORDED},
         "episodes": episodes, "policy": policy, "seed": seed,
         "no_plan": [t for t in texts if not recorder.answers[t]],
         "states": {t: recorder.answers[t] for t in texts if recorder.answers[t]},

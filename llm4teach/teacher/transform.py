@@ -25,9 +25,10 @@ class TeacherTransform(Transform):
 
     Example:
         >>> from torchrl.envs import TransformedEnv
+        >>> from llm4teach.domains import resolve
         >>> from llm4teach.domains.minigrid import make_env
-        >>> from llm4teach.domains.minigrid import Teacher
-        >>> t = TeacherTransform(Teacher("SimpleDoorKey"))
+        >>> from llm4teach.teacher import TeacherConfig
+        >>> t = resolve("SimpleDoorKey").make_teacher(TeacherConfig())
         >>> td = TransformedEnv(make_env("SimpleDoorKey", num_envs=2), t).rollout(3)
         >>> td["teacher_probs"].shape, td["teacher_mask"].dtype
         (torch.Size([2, 3, 7]), torch.bool)

@@ -25,8 +25,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from llm4teach.cli import Stopped
-from llm4teach.domains import short_name
-from llm4teach.teacher.planners.table import has_table
+from llm4teach.domains import resolve, short_name
 from llm4teach.tracking import default_run_name
 from llm4teach.training.artifacts import MLflowConfig, MLflowTracking
 from llm4teach.training.budget import FrameBudget
@@ -196,7 +195,8 @@ def method_tag(config: Any) -> str:
     if config.schedule.class_path == NO_TEACHER:
         return "ppo"
     teacher = config.data.teacher
-    if teacher.backend == "table" and not teacher.plans and not has_table(config.data.task):
+    if teacher.backend == "table" and not teacher.plans \
+            and resolve(config.data.task).plan_table() is None:
         return "no-table"
     if teacher.backend != "table":
         model = [PurePath(teacher.model).name] if teacher.model else []

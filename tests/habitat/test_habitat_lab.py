@@ -17,6 +17,7 @@ from torchrl.envs.utils import check_env_specs
 install()
 habitat = pytest.importorskip("habitat")
 
+from helpers import teacher_of  # noqa: E402
 from test_skills_and_env import _oracle  # noqa: E402
 
 from llm4teach.cli import main  # noqa: E402
@@ -29,7 +30,6 @@ from llm4teach.domains.habitat.habitat_lab import (  # noqa: E402
     make_gym_env,
     register,
 )
-from llm4teach.domains.habitat.teacher import SkillTeacher  # noqa: E402
 from llm4teach.teacher import TeacherTransform  # noqa: E402
 from llm4teach.training.checkpointing import load_checkpoint  # noqa: E402
 
@@ -72,7 +72,7 @@ def test_batched_torchrl_env_over_habitat_gym_with_the_teacher():
     env = TransformedEnv(
         SkillBatchEnv(num_envs=2, seed=0, make=HabitatGymSkillEnv, resolution=16,
                       num_episodes=16),
-        TeacherTransform(SkillTeacher("TidyHabitat")),
+        TeacherTransform(teacher_of("TidyHabitat")),
     )
     check_env_specs(env)
     td = env.rollout(30, break_when_any_done=False)

@@ -4,12 +4,12 @@ import subprocess
 import sys
 
 import torch
+from helpers import teacher_of
 from lightning.fabric import Fabric
 from torchrl.envs import TransformedEnv
 
 from llm4teach.domains.habitat import SKILLS, SkillBatchEnv
 from llm4teach.domains.habitat.student import VisualEncoder, make_visual_actor_critic
-from llm4teach.domains.habitat.teacher import SkillTeacher
 from llm4teach.teacher import TeacherTransform
 
 
@@ -22,7 +22,7 @@ def test_encoder_accepts_any_leading_batch_dims():
 def test_bf16_mixed_imitation_lowers_the_kl_to_the_teacher():
     torch.manual_seed(0)
     env = TransformedEnv(SkillBatchEnv(num_envs=4, seed=0, resolution=32),
-                         TeacherTransform(SkillTeacher("TidyHabitat")))
+                         TeacherTransform(teacher_of("TidyHabitat")))
     batch = env.rollout(32, break_when_any_done=False).reshape(-1)
     model = make_visual_actor_critic((4, 32, 32), len(SKILLS), features=64)
     policy = model.get_policy_operator()

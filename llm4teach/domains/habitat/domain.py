@@ -10,6 +10,7 @@ habitat-lab unless the task is ``TidyHabitatLab``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import resources
 from typing import Any
 
 from torchrl.envs import EnvBase
@@ -22,13 +23,20 @@ from llm4teach.domains.habitat import (
     TidySkillEnv,
 )
 from llm4teach.domains.habitat.student import make_visual_actor_critic
-from llm4teach.domains.habitat.teacher import SkillTeacher
+from llm4teach.domains.habitat.teacher import HABITAT, SkillTeacher
 from llm4teach.student import ActorCritic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.teacher.planners import make_planner
+from llm4teach.teacher.planners.base import load_prompt
+from llm4teach.teacher.planners.table import load_tables
+
+PACKAGE = resources.files("llm4teach.domains.habitat")  # its plan_tables/ and prompts/
 
 
 class HabitatDomain:
     """The tidy-up task (goal: the apple on the sink), directly or through habitat-lab."""
+
+    placeholders = None
 
     def __init__(self, task: str) -> None:
         self.task = task
@@ -38,10 +46,24 @@ class HabitatDomain:
         return SkillBatchEnv(num_envs=num_envs, seed=seed, make=self._skill_env())
 
     def make_teacher(self, config: TeacherConfig) -> TeacherTransform:
-        if config.backend != "table":
-            raise ValueError(f"the {HABITAT_TASK} teacher has only its stand-in plan table: "
-                             f"set data.teacher.backend to table (got {config.backend!r})")
-        return TeacherTransform(SkillTeacher(self.task, config))
+        planner = make_planner(config, HABITAT, self)
+        return TeacherTransform(SkillTeacher(planner, config))
+
+    def plan_table(self) -> dict | None:
+        """The stand-in table (hand-written, not LLM answers) of both tasks."""
+        return load_tables(PACKAGE / "plan_tables").get(self.task)
+
+    def prompt(self, name: str | None) -> dict[str, str]:
+        """``ours`` (the default, when None) is ``prompts/ours.yaml``; the paper's Habitat
+        prompt is not published, so ``paper`` is one error line; anything else is the
+        user's file."""
+        if name == "paper":
+            raise ValueError(f"the paper's prompt for {self.task} is not published: set "
+                             "teacher prompt to ours (the default here) or to a YAML file "
+                             "(docs/teacher.md)")
+        if name in (None, "ours"):
+            return load_prompt(PACKAGE / "prompts" / "ours.yaml")
+        return load_prompt(name)
 
     def make_student(self, encoder: str, hidden: int, channels: tuple[int, ...],
                      strides: tuple[int, ...] | None, frame: str = "map",

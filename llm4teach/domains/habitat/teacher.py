@@ -3,9 +3,9 @@
 Same three steps as on MiniGrid (spec 2), over the skill action space of
 ``llm4teach.domains.habitat``: ``scene`` -> ``Agent sees <apple>, <sink>, holds <nothing>.``
 -> a planner's ``{plan: p}`` in the ``HABITAT`` grammar -> the skill of each plan's
-first unfinished step. The default planner is the packaged stand-in table
-``plan_tables/tidyhabitat.json`` (hand-written, not LLM answers). A skill space has no
-no-op, so states where no plan gives a skill are masked out (fallback ``mask``).
+first unfinished step. The planner is the stand-in table ``plan_tables/tidyhabitat.json``
+(hand-written, not LLM answers) or an LLM asked with ``prompts/ours.yaml``. A skill space
+has no no-op, so states where no plan gives a skill are masked out (fallback ``mask``).
 """
 
 from __future__ import annotations
@@ -14,12 +14,35 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from llm4teach.domains.habitat import ENTITIES, SKILL_INDEX, SKILLS
+from llm4teach.domains.habitat import ENTITIES, OBJECTS, RECEPTACLES, SKILL_INDEX, SKILLS
 from llm4teach.teacher.core import PlanTeacher, Resolved
-from llm4teach.teacher.grammar import Grammar, Plan
+from llm4teach.teacher.grammar import Grammar, Plan, named_objects
+
+
+def candidate_plans(text: str) -> list[str]:
+    """The plans the ``logits`` method scores: reach and pick each object seen, place what
+    is held on each receptacle seen.
+
+    Example:
+        >>> candidate_plans("Agent sees <apple>, <sink>, holds <nothing>.")
+        ['explore', 'navigate to <apple>, pick <apple>', 'pick <apple>', 'navigate to <sink>']
+        >>> candidate_plans("Agent sees <sink>, holds <apple>.")
+        ['explore', 'navigate to <sink>, place on <sink>', 'place on <sink>']
+    """
+    *seen, held = named_objects(text) or ["nothing"]
+    out = ["explore"]
+    for name in (o for o in seen if o != "nothing"):
+        if name in OBJECTS and held == "nothing":
+            out += [f"navigate to <{name}>, pick <{name}>", f"pick <{name}>"]
+        elif name in RECEPTACLES and held != "nothing":
+            out += [f"navigate to <{name}>, place on <{name}>", f"place on <{name}>"]
+        elif name in RECEPTACLES:
+            out.append(f"navigate to <{name}>")
+    return out
+
 
 HABITAT = Grammar("Habitat", verbs=("navigate to", "pick", "place on"),
-                  objects="|".join(ENTITIES))
+                  objects="|".join(ENTITIES), candidates=candidate_plans)
 
 
 def describe(scene: np.ndarray) -> str:
@@ -58,7 +81,10 @@ class SkillTeacher(PlanTeacher):
     Nothing is kept per episode: the scene already carries the episode's memory.
 
     Example:
-        >>> probs, mask = SkillTeacher("TidyHabitat").act_probs(np.array([[1, 0, 0, 0, 0, 0]]))
+        >>> from llm4teach.domains import resolve
+        >>> from llm4teach.teacher import TeacherConfig
+        >>> teacher = resolve("TidyHabitat").make_teacher(TeacherConfig()).teacher
+        >>> probs, mask = teacher.act_probs(np.array([[1, 0, 0, 0, 0, 0]]))
         >>> SKILLS[int(probs[0].argmax())], bool(mask[0])
         ('navigate to <apple>', True)
     """

@@ -32,7 +32,8 @@ _LAZY = {"MiniGridBatchEnv": "llm4teach.domains.minigrid.batch_env",
          "Teacher": "llm4teach.domains.minigrid.teacher",
          "Describer": "llm4teach.domains.minigrid.describe",
          "Scene": "llm4teach.domains.minigrid.describe",
-         "MiniGridDomain": "llm4teach.domains.minigrid.domain"}
+         "MiniGridDomain": "llm4teach.domains.minigrid.domain",
+         "GymEpisodes": "llm4teach.domains.minigrid.domain"}
 
 
 def canonical(task: str) -> str | None:
@@ -64,6 +65,7 @@ __all__ = [
     "TASKS",
     "TASK_NAMES",
     "Describer",
+    "GymEpisodes",
     "MemoryMapObservation",
     "MiniGridBatchEnv",
     "MiniGridDomain",

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from minigrid.core.constants import COLOR_NAMES
 
+from llm4teach.domains.minigrid.interpret import STEPS
 from llm4teach.teacher.grammar import Grammar, named_objects
+
+# the verbs are the interpreter's steps; the paper tasks' plans have no toggle
+GENERIC_VERBS = tuple(verb for verb in STEPS if verb != "explore")
+PAPER_VERBS = tuple(verb for verb in GENERIC_VERBS if verb != "toggle")
 
 
 def _minigrid_candidates(text: str) -> list[str]:
@@ -39,7 +44,7 @@ def _minigrid_candidates(text: str) -> list[str]:
 
 MINIGRID = Grammar(
     "MiniGrid",
-    verbs=("go to", "pick up", "drop", "open"),
+    verbs=PAPER_VERBS,
     objects=r"(?:(?:" + "|".join(COLOR_NAMES) + r"|color\d) )?(?:key|door\d*)",
     candidates=_minigrid_candidates,
 )
@@ -72,7 +77,7 @@ def _generic_candidates(text: str) -> list[str]:
 
 MINIGRID_GENERIC = Grammar(
     "MiniGrid (any task)",
-    verbs=("go to", "pick up", "drop", "open", "toggle"),
+    verbs=GENERIC_VERBS,
     objects=_COLOURED + r"?(?:key|ball|box|door\d*)|goal|lava",
     candidates=_generic_candidates,
     suffix=r" \((?:open|closed|locked)\)",

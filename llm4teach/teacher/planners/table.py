@@ -1,8 +1,9 @@
 """The ``table`` planner: recorded (or hand-written) answer distributions, no model needed.
 
 A table is ``{"task", "also_used_for"?, "about", "placeholders"?, "states": {state text:
-{plan: probability}}}``. The packaged ones live in ``llm4teach/domains/minigrid/plan_tables/``; a
-user brings one as a JSON or YAML file (``TeacherConfig.plans``), used for any task, e.g.
+{plan: probability}}}``. Each domain packages its own (``load_tables`` reads a folder of
+them; the domain says which serves a task); a user brings one as a JSON or YAML file
+(``TeacherConfig.plans``), used for any task, e.g.
 one ``llm4teach teacher export`` wrote, which also records ``model``, ``revision``,
 ``method``, ``prompt``, ``settings``... Only ``states`` (and ``placeholders``) is read;
 every other key is left to the people reading the file.
@@ -10,23 +11,24 @@ every other key is left to the people reading the file.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import warnings
 from collections.abc import Sequence
-from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
-from minigrid.core.constants import COLOR_NAMES
 
-from llm4teach.domains.minigrid import resolve_task
-from llm4teach.domains.minigrid.describe import abstract_colours, restore_colours
-from llm4teach.domains.minigrid.registry import UnknownTaskError
+from llm4teach.teacher.config import TableSettings
 from llm4teach.teacher.grammar import Grammar
-from llm4teach.teacher.planners.base import PlanDist, TeacherStats
+from llm4teach.teacher.planners.base import (
+    Placeholders,
+    PlanDist,
+    PlanSources,
+    TeacherStats,
+)
 
 FORMAT = '{"task", "about", "states": {state text: {plan: probability}}}'
 SUFFIXES = {".json": json.loads, ".yaml": yaml.safe_load, ".yml": yaml.safe_load}
@@ -84,13 +86,11 @@ def load_table(path: str | Path) -> dict:
     return check_table(table, str(path))
 
 
-@functools.cache  # read and checked once per process, not once per teacher (evaluation, forks)
-def load_tables() -> dict[str, dict]:
-    """Every packaged table by the task names it serves (its ``task`` and ``also_used_for``)."""
+def load_tables(folder: Traversable) -> dict[str, dict]:
+    """Every table (``*.json``) of a packaged folder by the task names it serves (its
+    ``task`` and ``also_used_for``), each checked by ``check_table``."""
     tables: dict[str, dict] = {}
-    folders = (resources.files(f"llm4teach.domains.{family}") / "plan_tables"
-               for family in ("minigrid", "habitat"))
-    for entry in (entry for folder in folders for entry in folder.iterdir()):
+    for entry in folder.iterdir():
         if entry.name.endswith(".json"):
             table = check_table(json.loads(entry.read_text(encoding="utf-8")), entry.name)
             for task in (table["task"], *table.get("also_used_for", [])):
@@ -98,75 +98,56 @@ def load_tables() -> dict[str, dict]:
     return tables
 
 
-def table_for(task: str) -> dict:
-    """The packaged table serving ``task`` (a name or id a table lists, or another name of
-    the same env); an empty table (every text unknown) when none does."""
-    tables = load_tables()
-    if task in tables:
-        return tables[task]
-    try:
-        env_id = resolve_task(task)
-    except UnknownTaskError:
-        env_id = None
-    for name, table in tables.items():
-        try:
-            if env_id is not None and resolve_task(name) == env_id:
-                return table
-        except UnknownTaskError:
-            continue  # a table of another domain (TidyHabitat)
-    return {"task": task, "about": NO_TABLE, "states": {}}
-
-
-NO_TABLE = "no packaged table: every state text is unknown"
-
-
-def has_table(task: str) -> bool:
-    """Whether a packaged table teaches ``task`` (else every step of a table teacher falls
-    back: the run learns from the reward alone)."""
-    return table_for(task).get("about") != NO_TABLE
-
-
 class TablePlanner:
     """Looks state texts up in a table; plans come back verbatim (junk included).
 
-    The table is the file ``plans`` names when given, else ``task``'s packaged one. A
-    table with ``placeholders`` (ColoredDoorKey's) was recorded over abstract colours:
-    colour words are replaced by ``color1``/``color2`` before lookup and restored on the
-    plans (``abstract_colours``). A known text counts as a hit; an unknown one is
-    counted in ``unknown_texts`` and gets an empty distribution.
+    A table with ``placeholders`` (ColoredDoorKey's) was recorded over abstract words:
+    the domain's ``placeholders`` replace them (MiniGrid's colours by ``color1``,
+    ``color2``...) before lookup and restore them on the plans. A known text counts as a
+    hit; an unknown one is counted in ``unknown_texts`` and gets an empty distribution.
+    ``source`` names a user's table file, whose plans are checked against ``grammar``
+    and whose texts against the task's (``check_matched``).
 
     Example:
-        >>> planner = TablePlanner("SimpleDoorKey")
-        >>> planner.plan(["Agent sees <key>, holds <nothing>."])[0]["pick up <key>"]
-        0.02
+        >>> table = {"states": {"Agent sees <key>, holds <nothing>.": {"explore": 1.0}}}
+        >>> TablePlanner(table).plan(["Agent sees <key>, holds <nothing>."])
+        [{'explore': 1.0}]
     """
 
-    def __init__(self, task: str, plans: str | Path | None = None,
-                 grammar: Grammar | None = None) -> None:
-        table = table_for(task) if plans is None else load_table(plans)
-        if plans is None and not has_table(task):
-            warnings.warn(
-                f"no plan table teaches {task}: every step falls back and the student learns "
-                "from the reward alone. Give it an LLM (--data.teacher.backend hf "
-                "--data.teacher.model smollm2), a table file (--data.teacher.plans FILE; "
-                f"`llm4teach teacher texts --task {task}` lists its state texts), or train "
-                "without a teacher (--schedule NoTeacher)", stacklevel=2)
+    asks_llm = False
+
+    def __init__(self, table: dict, grammar: Grammar | None = None,
+                 placeholders: Placeholders | None = None, source: str | None = None) -> None:
         self.states: dict[str, PlanDist] = table["states"]
-        self.abstract_colours = bool(table.get("placeholders"))
+        self.placeholders = placeholders if table.get("placeholders") else None
+        if table.get("placeholders") and placeholders is None:
+            raise ValueError(f"plan table {source or table.get('task')}: placeholders is set, "
+                             "and this task's texts have no words to abstract: drop it")
         self.stats = TeacherStats()
-        self.source = plans  # a user's table, checked against the task it teaches
+        self.source = source
         self.unknown_example: str | None = None
-        if plans is not None and grammar is not None:
+        if source is not None and grammar is not None:
             self._check_plans(grammar)
+
+    @classmethod
+    def build(cls, settings: TableSettings, grammar: Grammar, sources: PlanSources,
+              seed: int) -> TablePlanner:
+        """The table ``settings.plans`` names, else the task's packaged one (an empty one,
+        every text unknown, when it has none)."""
+        if settings.plans is not None:
+            return cls(load_table(settings.plans), grammar, sources.placeholders,
+                       source=settings.plans)
+        table = sources.plan_table() or {"states": {}}
+        return cls(table, grammar, sources.placeholders)
 
     def _check_plans(self, grammar: Grammar) -> None:
         """A user's table none of whose plans the domain's grammar reads is an error; one
         with some such plans a warning naming them (the fallback decides where they are
-        drawn). Placeholders are read as colours."""
-        colours = {f"color{i + 1}": c for i, c in enumerate(COLOR_NAMES)}
+        drawn). Placeholders are read as the domain's example words."""
         plans = {p for dist in self.states.values() for p in dist}
+        ph = self.placeholders
         outside = sorted(p for p in plans if grammar.parse_plan(
-            restore_colours(p, colours) if self.abstract_colours else p) is None)
+            ph.restore(p, ph.example) if ph else p) is None)
         where = (f"plan table {self.source}: {len(outside)} of its {len(plans)} plans are "
                  f"outside the {grammar.name} grammar (e.g. {outside[:1]!r})" if outside else "")
         if len(outside) == len(plans):
@@ -188,7 +169,7 @@ class TablePlanner:
     def plan(self, texts: Sequence[str]) -> list[PlanDist]:
         out = []
         for text in texts:
-            key, mapping = abstract_colours(text) if self.abstract_colours else (text, {})
+            key, mapping = self.placeholders.abstract(text) if self.placeholders else (text, {})
             dist = self.states.get(key)
             if dist is None:
                 self.stats.unknown_texts += 1
@@ -196,5 +177,6 @@ class TablePlanner:
                 out.append({})
             else:
                 self.stats.hits += 1
-                out.append({restore_colours(p, mapping): q for p, q in dist.items()})
+                out.append({self.placeholders.restore(p, mapping) if self.placeholders else p: q
+                            for p, q in dist.items()})
         return out

@@ -1,7 +1,8 @@
-"""A tiny Llama-style causal LM and a byte-level BPE tokenizer built in code (no hub).
+"""A tiny Llama-style causal LM and a byte-level BPE tokenizer built in code (no hub): the
+stand-in ``hf`` teacher of the tests and benchmarks, its vocabulary from MiniGrid's texts.
 
-Saved with ``save_pretrained`` so tests load it through the same ``from_pretrained``
-path users take.
+Saved with ``save_pretrained`` so it loads through the same ``from_pretrained`` path
+users take. Needs the ``llm`` extra (transformers, tokenizers).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from llm4teach.domains.minigrid import MiniGridDomain
 from llm4teach.domains.minigrid.grammar import MINIGRID
-from llm4teach.teacher.planners.base import load_prompt
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
@@ -35,7 +36,7 @@ def build_tiny_llm(folder: Path, chat: bool = False, seed: int = 0,
     every chat prompt with it (``wire_answer``), so a test sees a parseable answer.
     """
     chat = chat or answer is not None
-    prompt = load_prompt("ours", "SimpleDoorKey")  # its corpus; the tokenizer as before
+    prompt = MiniGridDomain("SimpleDoorKey").prompt("ours")  # its corpus
     corpus = [*prompt.values(), *TEXTS, *(c for t in TEXTS for c in MINIGRID.candidate_plans(t))]
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
