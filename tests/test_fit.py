@@ -13,6 +13,7 @@ from llm4teach.cli import main
 from llm4teach.metrics import (
     EVAL_GREEDY,
     EVAL_TEACHER,
+    GREEDY_SUCCESS,
     TEACHER,
     TIME_CPU,
     TIME_EVAL_CPU,
@@ -73,7 +74,7 @@ def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
     assert (ckpts / "last.ckpt").read_bytes() == before
 
     main(["evaluate", "--ckpt", str(ckpts / "last.ckpt"), "--episodes", "2"])
-    assert "student_greedy_success" in capsys.readouterr().out
+    assert GREEDY_SUCCESS in capsys.readouterr().out
 
     # continuing it against another store names the problem and the fix
     elsewhere = {"--tracking.tracking_uri": f"sqlite:///{in_tmp}/other/mlflow.db"}

@@ -10,7 +10,7 @@ from fit_args import tiny_fit_args
 from mlflow.tracking import MlflowClient
 
 from llm4teach.cli import main
-from llm4teach.metrics import EVAL_SAMPLED, EVAL_TEACHER, TRAIN_KL_TEACHER
+from llm4teach.metrics import EVAL_SAMPLED, EVAL_TEACHER, GREEDY_SUCCESS, TRAIN_KL_TEACHER
 from llm4teach.training.checkpointing import load_checkpoint
 
 CONFIG = str(Path(__file__).parent.parent / "configs" / "habitat_tidy.yaml")
@@ -39,7 +39,7 @@ def test_fit_trains_the_visual_student_in_bf16_and_evaluates_it(in_tmp, capsys):
 
     main(["evaluate", "--ckpt", str(in_tmp / "run" / "checkpoints" / "last.ckpt"),
           "--episodes", "2"])
-    assert "student_greedy_success" in capsys.readouterr().out
+    assert GREEDY_SUCCESS in capsys.readouterr().out
 
 
 def test_the_habitat_teacher_refuses_the_unpublished_paper_prompt_and_noop(in_tmp):
