@@ -13,7 +13,7 @@ class PlannerRecorder(Callback):
         self.out = Path(out)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        shared = trainer.datamodule.teacher.teacher.planner
+        shared = trainer.datamodule.teacher_transform.teacher.planner
         record = {
             "kind": type(shared).__name__,
             "model_loaded": shared.planner.model is not None,

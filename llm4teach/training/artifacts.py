@@ -129,7 +129,7 @@ class MLflowTracking(Callback):
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         logger = mlflow_logger(trainer)
-        teacher = trainer.datamodule.teacher
+        teacher = trainer.datamodule.teacher_transform
         if logger is not None and teacher is not None:
             stats = {TEACHER + k: float(v) for k, v in teacher.stats.as_dict().items()}
             logger.log_metrics(stats, step=int(pl_module.frames))

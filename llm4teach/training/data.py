@@ -65,7 +65,7 @@ class RolloutDataModule(LightningDataModule):
     """Collects on-policy rollouts of ``task``, ``epoch_frames`` frames per Lightning epoch.
 
     ``teacher`` configures the ``TeacherTransform`` that writes ``teacher_probs`` and
-    ``teacher_mask``; once set up, ``self.teacher`` is that transform (the schedule
+    ``teacher_mask``; once set up, ``self.teacher_transform`` is that transform (the schedule
     switches it off, no describing and no planning, whenever lambda is 0).
     """
 
@@ -103,22 +103,23 @@ class RolloutDataModule(LightningDataModule):
         self.task, self.num_envs, self.seed = task, num_envs, seed
         self.frames_per_batch, self.epoch_frames = frames_per_batch, epoch_frames
         self.teacher_config = teacher
-        self.teacher: TeacherTransform | None = None
+        self.teacher_transform: TeacherTransform | None = None
         self.env: TransformedEnv | None = None
         self.collector: Collector | None = None
         self.teacher_only: list[str] = []  # keys the teacher reads and the student does not
 
     def setup(self, stage: str) -> None:
         if self.env is None:
-            self.teacher = self.domain.make_teacher(self.teacher_config)
+            self.teacher_transform = self.domain.make_teacher(self.teacher_config)
             self.env = TransformedEnv(self.domain.make_env(self.num_envs, self.seed),
-                                      self.teacher)
+                                      self.teacher_transform)
 
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")
         self._check_episode_cut()
         student = self.trainer.lightning_module.student
-        self.teacher_only = [key for key in self.teacher.in_keys if key not in student.in_keys]
+        self.teacher_only = [key for key in self.teacher_transform.in_keys
+                             if key not in student.in_keys]
         self.collector = make_collector(self.env, student,
                                         self.frames_per_batch)  # resets the envs: may plan
         self.settle()
@@ -144,18 +145,19 @@ class RolloutDataModule(LightningDataModule):
     def settle(self) -> None:
         """Under DDP with a rank-shared planner, the point every rank reaches after planning
         (no collective may come between): rank 0 answers the others until all have."""
-        planner = self.teacher.teacher.planner
+        planner = self.teacher_transform.teacher.planner
         if isinstance(planner, RankSharedPlanner):
             planner.settle()
 
     def state_dict(self) -> dict[str, dict[str, float]]:
         """The teacher's counters (``TeacherStats``, plain numbers), so that a resumed run's
         ``teacher/*`` continue from the checkpoint instead of restarting at 0."""
-        return {"teacher_stats": self.teacher.stats.as_dict()} if self.teacher else {}
+        transform = self.teacher_transform
+        return {"teacher_stats": transform.stats.as_dict()} if transform else {}
 
     def load_state_dict(self, state_dict: dict[str, dict[str, float]]) -> None:
         self.setup("fit")
-        stats = self.teacher.stats
+        stats = self.teacher_transform.stats
         for key, value in state_dict.get("teacher_stats", {}).items():
             setattr(stats, key, type(getattr(stats, key))(value))
 
@@ -179,7 +181,7 @@ class _Rollouts(IterableDataset):
         seed = epoch_seed(data.seed, trainer.current_epoch, trainer.global_rank)
         torch.manual_seed(seed)
         data.env.set_seed(seed)
-        data.teacher.teacher.seed(seed)  # hard mode's plan draws
+        data.teacher_transform.teacher.seed(seed)  # hard mode's plan draws
         self.collector.reset()
         # frames are counted over all ranks: each rank collects its share of an epoch
         per_update = data.frames_per_batch * trainer.world_size

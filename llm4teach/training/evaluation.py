@@ -71,7 +71,7 @@ class Evaluation(Callback):
         metrics = None
         if trainer.is_global_zero:  # rank 0 runs it, the others receive its numbers
             start, envs = time.process_time(), pl_module.domain.episode_envs(self.episodes)
-            metrics = evaluate_teacher(trainer.datamodule.teacher, envs, self.episodes)
+            metrics = evaluate_teacher(trainer.datamodule.teacher_transform, envs, self.episodes)
             self._eval_cpu += time.process_time() - start
             self._log(trainer, pl_module, metrics)
         metrics = trainer.strategy.broadcast(metrics, src=0)

@@ -100,7 +100,7 @@ class ScheduleCallback(Callback):
         lam = schedule.value(t)
         pl_module.loss.distill_coef.fill_(lam)
         pl_module.lr_scale = schedule.lr_scale()
-        teacher = getattr(trainer.datamodule, "teacher", None)
+        teacher = getattr(trainer.datamodule, "teacher_transform", None)
         if teacher is not None:
             teacher.enabled = lam > 0
 
