@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
+from llm4teach.domains import DEFAULT_TASK
 from llm4teach.metrics import TEACHER_SUCCESS
 
 if TYPE_CHECKING:  # imported where used, so that ``llm4teach --help`` stays fast
@@ -32,9 +33,9 @@ def _demo(args: argparse.Namespace) -> None:
 
     from torchrl.collectors import Collector
 
-    from llm4teach.domains.minigrid import make_env
+    from llm4teach.domains import resolve
 
-    env = make_env(args.task, num_envs=args.num_envs, seed=args.seed)
+    env = resolve(args.task).make_env(args.num_envs, args.seed)
     collector = Collector(
         env, policy=None, frames_per_batch=args.num_envs * 64, total_frames=args.frames
     )
@@ -209,7 +210,7 @@ def _teacher_parser(prog: str, description: str, episodes: tuple[int, str],
                             formatter_class=Formatter, epilog=epilog)
     parser.add_argument("--config", help="a fit config (configs/*.yaml): its data.task, "
                         "data.teacher and evaluation.episodes become the defaults")
-    parser.add_argument("--task", type=str, default="SimpleDoorKey",
+    parser.add_argument("--task", type=str, default=DEFAULT_TASK,
                         help="a task name or id (llm4teach tasks lists them)")
     parser.add_argument("--episodes", type=int, default=episodes[0], help=episodes[1])
     parser.add_class_arguments(TeacherConfig, "teacher")
@@ -280,11 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     tasks = sub.add_parser("tasks", help="list the tasks")
     tasks.add_argument("--all", action="store_true",
-                       help="also list every registered MiniGrid-*/BabyAI-* id, one a line")
+                       help="also list every other id a family accepts, one a line")
     tasks.set_defaults(func=_tasks)
 
     demo = sub.add_parser("demo", help="run a random policy through the TorchRL collector")
-    demo.add_argument("--task", default="SimpleDoorKey")
+    demo.add_argument("--task", default=DEFAULT_TASK)
     demo.add_argument("--num-envs", type=int, default=8)
     demo.add_argument("--frames", type=int, default=20_000)
     demo.add_argument("--seed", type=int, default=0)

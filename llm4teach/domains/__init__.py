@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 # in words, "" when none), ``other_names()`` (those names, listed) and
 # ``make_domain(task)`` (the ``Domain``, importing torch).
 FAMILIES = ("llm4teach.domains.minigrid", "llm4teach.domains.habitat")
+DEFAULT_TASK = "SimpleDoorKey"  # what a command runs when it is named no task
 _MADE: dict[str, Domain] = {}  # canonical task name -> its one domain object
 
 

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from torchrl.collectors import Collector
 from torchrl.envs import EnvBase, TransformedEnv
 
-from llm4teach.domains import resolve
+from llm4teach.domains import DEFAULT_TASK, resolve
 from llm4teach.student import ActorCritic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
 from llm4teach.teacher.planners import RankSharedPlanner
@@ -71,7 +71,7 @@ class RolloutDataModule(LightningDataModule):
 
     def __init__(
         self,
-        task: str = "SimpleDoorKey",
+        task: str = DEFAULT_TASK,
         num_envs: int = 16,
         frames_per_batch: int = 2048,
         epoch_frames: int = 20_480,

@@ -25,7 +25,7 @@ from lightning.pytorch import LightningModule
 from tensordict import TensorDictBase
 from torchrl.objectives.value import GAE
 
-from llm4teach.domains import resolve
+from llm4teach.domains import DEFAULT_TASK, resolve
 from llm4teach.metrics import (
     TRAIN,
     TRAIN_EPISODE_SUCCESS,
@@ -117,7 +117,7 @@ class PPOTeacherModule(LightningModule):
 
     def __init__(
         self,
-        task: str = "SimpleDoorKey",
+        task: str = DEFAULT_TASK,
         encoder: Literal["onehot", "embedding", "conv"] = "embedding",
         hidden: PositiveInt = 64,
         channels: tuple[int, ...] = (16, 32, 64),
