@@ -44,7 +44,7 @@ def _fit(task: str, frames: int, workdir: str, encoder: str, teacher: bool,
     args = [
         "--data.task", task, "--data.num_envs", str(NUM_ENVS),
         "--data.frames_per_batch", str(FRAMES_PER_BATCH), "--budget.total_frames", str(frames),
-        "--data.epoch_frames", str(frames), "--model.encoder", encoder,
+        "--data.epoch_frames", str(frames), "--model.student.encoder", encoder,
         "--model.ppo.minibatch_size", str(MINIBATCH), "--evaluation.episodes", "1",
         "--evaluation.teacher", "false", "--trainer.enable_progress_bar", "false",
         "--trainer.default_root_dir", tmp,

@@ -49,8 +49,9 @@ from report import machine_line, write_generated
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLDS = (0.5, 0.8, 0.9)
 MODES = ("greedy", "sampled")
-REFERENCE = ["--model.encoder", "conv", "--model.channels", "[16, 32, 64]", "--model.frame", "map",
-             "--model.strides", "null", "--model.ppo.minibatch_size", "128",
+REFERENCE = ["--model.student.encoder", "conv", "--model.student.channels", "[16, 32, 64]",
+             "--model.student.frame", "map", "--model.student.strides", "null",
+             "--model.ppo.minibatch_size", "128",
              "--model.ppo.epochs", "3", "--model.optimiser.lr", "1e-3"]
 METHODS = {"main": ("simpledoorkey.yaml", []), "ppo": ("simpledoorkey_ppo.yaml", []),
            "reference": ("simpledoorkey.yaml", REFERENCE)}

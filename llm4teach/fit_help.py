@@ -22,7 +22,7 @@ SECTIONS = {  # our config sections, in the order a user meets them
     "": "the run",
     "data": "the task, its envs and rollouts",
     "data.teacher": "the teacher (llm4teach teacher takes the same settings as --teacher.*)",
-    "model": "the student",
+    "model.student": "the student network (its domain reads what its network has)",
     "model.optimiser": "the PPO step's optimiser",
     "model.ppo": "the PPO update",
     "schedule": "lambda, the weight of the KL to the teacher",

@@ -6,11 +6,12 @@ from torchrl.objectives.value import GAE
 from llm4teach.domains.minigrid import make_env
 from llm4teach.training import PPOTeacherModule
 from llm4teach.training.data import make_collector
+from llm4teach.training.module import Student
 
 
 def test_bootstrapped_advantages_equal_a_value_network_pass():
     torch.manual_seed(0)
-    module = PPOTeacherModule(task="SimpleDoorKey", encoder="conv")
+    module = PPOTeacherModule(task="SimpleDoorKey", student=Student(encoder="conv"))
     env = make_env("SimpleDoorKey", num_envs=4, seed=0)
     # 160 steps per env: every episode is cut at max_steps = 150 inside the rollout
     collector = make_collector(env, module.student, frames_per_batch=4 * 160)

@@ -23,6 +23,7 @@ from llm4teach.domains.minigrid.grammar import MINIGRID_GENERIC
 from llm4teach.domains.minigrid.registry import standard_ids
 from llm4teach.metrics import TEACHER_SUCCESS
 from llm4teach.teacher import TeacherConfig, TeacherTransform
+from llm4teach.training.module import Student
 
 EMPTY = OBJECT_TO_IDX["empty"]
 
@@ -87,7 +88,7 @@ def test_the_mission_reaches_the_teacher_in_training_and_held_out_not_the_studen
     assert rollout["teacher_probs"].shape == (2, 3, 7)
     assert planner.texts
     assert all(t.startswith("Mission: go to the red ball. ") for t in planner.texts)
-    assert resolve(task).make_student("embedding", 16, (8,), None).in_keys == ["observation"]
+    assert resolve(task).make_student(Student(hidden=16, channels=(8,))).in_keys == ["observation"]
 
     held_out = Recording()
     teacher = TeacherTransform(Teacher(task, planner=held_out))

@@ -97,8 +97,8 @@ def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
 
 
 def test_bad_config_field_is_one_clear_line(in_tmp, capsys):
-    message = _fail(["fit", *tiny_fit_args(in_tmp), "--model.encoder", "lstm"], capsys)
-    assert "model.encoder" in message and "embedding" in message
+    message = _fail(["fit", *tiny_fit_args(in_tmp), "--model.student.encoder", "lstm"], capsys)
+    assert "model.student.encoder" in message and "embedding" in message
     message = _fail(["fit", *tiny_fit_args(in_tmp), "--data.frames_per_batch", "66"], capsys)
     assert message.startswith("llm4teach fit: error: data frames_per_batch (66) must be a multiple")
     message = _fail(["fit", *tiny_fit_args(in_tmp), "--data.teacher.mode", "medium"], capsys)

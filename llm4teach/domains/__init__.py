@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from llm4teach.student import ActorCritic
     from llm4teach.teacher import TeacherConfig, TeacherTransform
     from llm4teach.teacher.planners import Placeholders
+    from llm4teach.training.module import Student
 
 # The registry: one package per family of tasks. Each package is light (no torch) and
 # has ``TASK_NAMES`` (short name -> a line about it), ``canonical(task)`` (the name it
@@ -53,9 +54,7 @@ class Domain(Protocol):
 
     def make_teacher(self, config: TeacherConfig) -> TeacherTransform: ...
 
-    def make_student(self, encoder: str, hidden: int, channels: tuple[int, ...],
-                     strides: tuple[int, ...] | None, frame: str = "map",
-                     embed_dim: int = 8) -> ActorCritic: ...
+    def make_student(self, settings: Student) -> ActorCritic: ...
 
     def episode_envs(self, n: int) -> list[EpisodeEnv]: ...
 

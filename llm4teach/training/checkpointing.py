@@ -137,11 +137,18 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                          "wrote (<run folder>/checkpoints/last.ckpt)") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ValueError(f"checkpoint {path} holds no state_dict: not an llm4teach checkpoint")
-    if "lr" in checkpoint.get("hyper_parameters", {}):  # before model.optimiser and model.ppo
+    if {"lr", "encoder"} & checkpoint.get("hyper_parameters", {}).keys():  # flat settings
         raise ValueError(f"checkpoint {path} was written by an earlier llm4teach, whose model "
-                         "settings were not grouped (model.lr, not model.optimiser.lr): evaluate "
-                         "or continue it with the llm4teach that wrote it, or train a new run")
+                         "settings were not grouped (model.lr or model.encoder, not "
+                         "model.optimiser.lr and model.student.encoder): evaluate or continue "
+                         "it with the llm4teach that wrote it, or train a new run")
     return checkpoint
+
+
+def _flat(hparams: dict[str, Any]) -> dict[str, Any]:
+    """Grouped settings as their own names (``student.encoder`` -> ``encoder``)."""
+    return {k: v for key, value in hparams.items()
+            for k, v in (value.items() if isinstance(value, dict) else [(key, value)])}
 
 
 def check_student_fits(checkpoint: dict[str, Any], module: torch.nn.Module, path: Path) -> None:
@@ -151,8 +158,8 @@ def check_student_fits(checkpoint: dict[str, Any], module: torch.nn.Module, path
     own, saved = module.state_dict(), checkpoint["state_dict"]
     if own.keys() == saved.keys() and all(own[k].shape == saved[k].shape for k in own):
         return
-    was = checkpoint.get("hyper_parameters", {})
-    now = dict(getattr(module, "hparams", {}))
+    was, now = (_flat(h) for h in (checkpoint.get("hyper_parameters", {}),
+                                   dict(getattr(module, "hparams", {}))))
     differ = [f"{k} {was[k]!r} -> {now[k]!r}" for k in sorted(was.keys() & now.keys())
               if not k.startswith("_") and was[k] != now[k]]
     raise ValueError(f"checkpoint {path} holds a student of another shape than these settings "

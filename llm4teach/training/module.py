@@ -47,12 +47,41 @@ def _validate(settings: object) -> None:
     types = get_type_hints(type(settings))
     for item in fields(settings):
         kind = types[item.name]
+        if not hasattr(kind, "_type"):
+            continue  # a choice or a shape: jsonargparse checks it, the network refuses it
         try:
             value = kind(getattr(settings, item.name))
         except ValueError as err:
             section = type(settings).__name__.lower()
             raise ValueError(f"model {section}.{item.name}: {err}") from None
         object.__setattr__(settings, item.name, kind._type(value))
+
+
+@dataclass(frozen=True)
+class Student:
+    """The student network's settings; its domain reads what its network has (MiniGrid's
+    memory-map network all of them, the Habitat domain's visual one ``hidden``).
+
+    Attributes:
+        encoder: how the memory map's cells are encoded: embedding, onehot or the reference conv
+        hidden: width of the actor and critic heads
+        channels: output channels of each conv layer of the student
+        strides: stride of each conv layer (default: 1 each)
+        frame: map reads the memory map as it is (the reference); agent turns it so the
+            agent faces up (the same decision in every direction: fewer frames to learn)
+        embed_dim: size of the learned vector of each of a cell's four codes (encoder
+            embedding)
+    """
+
+    encoder: Literal["onehot", "embedding", "conv"] = "embedding"
+    hidden: PositiveInt = 64
+    channels: tuple[int, ...] = (16, 32, 64)
+    strides: tuple[int, ...] | None = None
+    frame: Literal["map", "agent"] = "map"
+    embed_dim: PositiveInt = 8
+
+    def __post_init__(self) -> None:
+        _validate(self)
 
 
 @dataclass(frozen=True)
@@ -107,9 +136,8 @@ class PPO:
 class PPOTeacherModule(LightningModule):
     """Clipped PPO + KL to the teacher (manual optimisation).
 
-    The student is the task's domain's (``llm4teach.domains``): the memory-map network for the
-    MiniGrid tasks (``encoder``, ``channels``, ``strides``, ``frame``, ``hidden``), the visual
-    one for ``TidyHabitat`` (``hidden``). Reference settings are the defaults; ``ppo.epochs``
+    The student is the task's domain's (``llm4teach.domains``), built from ``student``.
+    Reference settings are the defaults; ``ppo.epochs``
     are PPO passes over one rollout (a Lightning epoch is ``data.epoch_frames`` of rollouts).
     ``frames`` and ``updates`` are buffers, so the checkpoint carries the counters the
     schedules and the frame budget read.
@@ -118,12 +146,7 @@ class PPOTeacherModule(LightningModule):
     def __init__(
         self,
         task: str = DEFAULT_TASK,
-        encoder: Literal["onehot", "embedding", "conv"] = "embedding",
-        hidden: PositiveInt = 64,
-        channels: tuple[int, ...] = (16, 32, 64),
-        strides: tuple[int, ...] | None = None,
-        frame: Literal["map", "agent"] = "map",
-        embed_dim: PositiveInt = 8,
+        student: Student = Student(),  # noqa: B008 (frozen; jsonargparse shows it)
         optimiser: Optimiser = Optimiser(),  # noqa: B008 (frozen; jsonargparse shows it)
         ppo: PPO = PPO(),  # noqa: B008 (frozen; jsonargparse shows it)
     ) -> None:
@@ -131,27 +154,19 @@ class PPOTeacherModule(LightningModule):
 
         Args:
             task: the task, set from data.task (the student's shape depends on it)
-            encoder: how the memory map's cells are encoded: embedding, onehot or the reference conv
-            hidden: width of the actor and critic heads
-            channels: output channels of each conv layer of the student
-            strides: stride of each conv layer (default: 1 each)
-            frame: map reads the memory map as it is (the reference); agent turns it so the
-                agent faces up (the same decision in every direction: fewer frames to learn)
-            embed_dim: size of the learned vector of each of a cell's four codes (encoder
-                embedding)
+            student: the student network (--model.student.*)
             optimiser: the PPO step's optimiser (--model.optimiser.*)
             ppo: PPO's update (--model.ppo.*)
         """
         super().__init__()
         self.save_hyperparameters()
         # plain values in the checkpoint: it loads with weights_only (from_hparams reads them)
+        self.hparams.student = asdict(student)
         self.hparams.optimiser, self.hparams.ppo = asdict(optimiser), asdict(ppo)
         self.optimiser, self.ppo = optimiser, ppo
         self.automatic_optimization = False
         self.domain = resolve(task)
-        self.student = self.domain.make_student(encoder=encoder, hidden=hidden,
-                                                channels=channels, strides=strides, frame=frame,
-                                                embed_dim=embed_dim)
+        self.student = self.domain.make_student(student)
         # The collector writes state values; bootstrap() adds the next ones (no value network).
         self.gae = GAE(gamma=ppo.gamma, lmbda=ppo.gae_lambda, value_network=None)
         # Advantages are normalised once per rollout below, as the reference does.
@@ -168,7 +183,8 @@ class PPOTeacherModule(LightningModule):
     def from_hparams(cls, hparams: dict[str, Any]) -> PPOTeacherModule:
         """The module of a checkpoint's ``hyper_parameters`` (settings as plain values)."""
         settings = {k: v for k, v in hparams.items() if not k.startswith("_")}
-        return cls(**{**settings, "optimiser": Optimiser(**settings["optimiser"]),
+        return cls(**{**settings, "student": Student(**settings["student"]),
+                      "optimiser": Optimiser(**settings["optimiser"]),
                       "ppo": PPO(**settings["ppo"])})
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

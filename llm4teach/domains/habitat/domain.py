@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torchrl.envs import EnvBase
 
@@ -29,6 +29,9 @@ from llm4teach.teacher import TeacherConfig, TeacherTransform
 from llm4teach.teacher.planners import make_planner
 from llm4teach.teacher.planners.base import load_prompt
 from llm4teach.teacher.planners.table import load_tables
+
+if TYPE_CHECKING:  # the settings live with the module that groups them
+    from llm4teach.training.module import Student
 
 PACKAGE = resources.files("llm4teach.domains.habitat")  # its plan_tables/ and prompts/
 
@@ -65,12 +68,10 @@ class HabitatDomain:
             return load_prompt(PACKAGE / "prompts" / "ours.yaml")
         return load_prompt(name)
 
-    def make_student(self, encoder: str, hidden: int, channels: tuple[int, ...],
-                     strides: tuple[int, ...] | None, frame: str = "map",
-                     embed_dim: int = 8) -> ActorCritic:
-        """The visual student; ``encoder``, ``channels``, ``strides``, ``frame`` and
-        ``embed_dim`` are MiniGrid's."""
-        return make_visual_actor_critic(TidySkillEnv().image_shape, len(SKILLS), hidden=hidden)
+    def make_student(self, settings: Student) -> ActorCritic:
+        """The visual student; of ``settings`` it reads ``hidden`` (the rest is MiniGrid's)."""
+        return make_visual_actor_critic(TidySkillEnv().image_shape, len(SKILLS),
+                                        hidden=settings.hidden)
 
     def episode_envs(self, n: int) -> list[TidySkillEnv]:
         envs = self._episode_envs

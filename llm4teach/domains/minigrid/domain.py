@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import warnings
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
 from minigrid.core.constants import COLOR_NAMES
@@ -27,6 +28,9 @@ from llm4teach.teacher import TeacherConfig, TeacherTransform
 from llm4teach.teacher.planners import TablePlanner, make_planner
 from llm4teach.teacher.planners.base import load_prompt
 from llm4teach.teacher.planners.table import load_tables
+
+if TYPE_CHECKING:  # the settings live with the module that groups them
+    from llm4teach.training.module import Student
 
 PACKAGE = resources.files("llm4teach.domains.minigrid")  # its plan_tables/ and prompts/
 
@@ -91,13 +95,12 @@ class MiniGridDomain:
         paper = next((n.lower() for n, i in TASKS.items() if i == self.task), "minigrid")
         return load_prompt(PACKAGE / "prompts" / "paper" / f"{paper}.yaml")
 
-    def make_student(self, encoder: str, hidden: int, channels: tuple[int, ...],
-                     strides: tuple[int, ...] | None, frame: str = "map",
-                     embed_dim: int = 8) -> ActorCritic:
+    def make_student(self, settings: Student) -> ActorCritic:
         env = make_gym_env(self.task)
         return make_actor_critic(env.observation_space.shape, num_actions=int(env.action_space.n),
-                                 encoder=encoder, hidden=hidden, channels=channels,
-                                 strides=strides, frame=frame, embed_dim=embed_dim)
+                                 encoder=settings.encoder, hidden=settings.hidden,
+                                 channels=settings.channels, strides=settings.strides,
+                                 frame=settings.frame, embed_dim=settings.embed_dim)
 
     def episode_envs(self, n: int) -> list[GymEpisodes]:
         envs = self._episode_envs
