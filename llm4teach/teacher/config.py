@@ -44,14 +44,15 @@ def _positive(settings: object, *names: str) -> None:
 class PlannerSettings:
     """What a backend's settings declare: its short ``name`` (``--data.teacher.backend``)
     and its planner's class path (imported when the teacher is built, so reading settings
-    imports no model library). ``check`` validates the fields' values whichever backend is
-    chosen (they are all on the command line); ``check_chosen`` what the chosen one needs."""
+    imports no model library). ``check`` validates the values of the fields its class
+    declares, whichever backend is chosen (they are all on the command line; each class's
+    runs once, ``check_fields``); ``check_chosen`` what the chosen one needs."""
 
     name: ClassVar[str] = ""
     planner: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
-        self.check()
+        check_fields(self)
         self.check_chosen()
 
     def check(self) -> None:
@@ -59,6 +60,13 @@ class PlannerSettings:
 
     def check_chosen(self) -> None:
         """One ValueError line for a setting the chosen backend needs and lacks."""
+
+
+def check_fields(settings: PlannerSettings) -> None:
+    """Every settings class ``settings`` is made of checks its own fields, once each."""
+    for base in reversed(type(settings).__mro__):
+        if "check" in vars(base):
+            vars(base)["check"](settings)
 
 
 @dataclass
@@ -152,7 +160,6 @@ class HFSettings(LLMSettings):
     attn_implementation: str | None = None
 
     def check(self) -> None:
-        LLMSettings.check(self)
         _choice("dtype", self.dtype, DTYPES)
         if self.quantization not in QUANTIZATIONS:
             raise ValueError(f"teacher quantization must be 4bit, 8bit or null (full "
@@ -197,7 +204,6 @@ class OpenAISettings(LLMSettings):
     concurrency: int = 8
 
     def check(self) -> None:
-        LLMSettings.check(self)
         _positive(self, "timeout_s")
         for name, least in (("retries", 0), ("concurrency", 1)):
             value = getattr(self, name)
@@ -261,8 +267,8 @@ class TeacherConfig(HFSettings, OpenAISettings, TableSettings):
         _choice("skills", self.skills, SKILLS)
         chosen = BACKENDS[self.backend]
         own = {f.name for f in fields(chosen)}
+        check_fields(self)
         for settings in BACKENDS.values():
-            settings.check(self)
             for field in fields(settings):
                 if field.name not in own and getattr(self, field.name) != field.default:
                     raise ValueError(

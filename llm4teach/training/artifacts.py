@@ -169,8 +169,8 @@ class MLflowConfig(SaveConfigCallback):
         config = self.config.clone()
         config.pop("ckpt_path", None)  # differs between a run and its resumption
         config.pop("weights_only", None)  # always True: before_fit sets it
-        defaults = _flatten(self.parser.get_defaults().as_dict())
-        params = {k: v for k, v in _flatten(config.as_dict()).items()
+        defaults = flatten(self.parser.get_defaults().as_dict())
+        params = {k: v for k, v in flatten(config.as_dict()).items()
                   if not k.startswith("trainer.") or k not in defaults or v != defaults[k]}
         # MLflow params are immutable: a resumed run keeps its first values and warns.
         logged = logger.experiment.get_run(logger.run_id).data.params
@@ -185,12 +185,12 @@ class MLflowConfig(SaveConfigCallback):
             logger.experiment.log_artifact(logger.run_id, str(path))
 
 
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"data": {"task": "X"}}`` -> ``{"data.task": "X"}``."""
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         if isinstance(value, dict) and value:
-            flat.update(_flatten(value, f"{prefix}{key}."))
+            flat.update(flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
     return flat

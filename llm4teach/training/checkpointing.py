@@ -22,6 +22,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from llm4teach.metrics import EVAL_GREEDY
+from llm4teach.training.artifacts import flatten
 
 TEMP_SUFFIX = ".tmp"
 TORCH_WRITE_FAILURES = ("unexpected pos", "inline_container")
@@ -145,12 +146,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-def _flat(hparams: dict[str, Any]) -> dict[str, Any]:
-    """Grouped settings as their own names (``student.encoder`` -> ``encoder``)."""
-    return {k: v for key, value in hparams.items()
-            for k, v in (value.items() if isinstance(value, dict) else [(key, value)])}
-
-
 def check_student_fits(checkpoint: dict[str, Any], module: torch.nn.Module, path: Path) -> None:
     """A checkpoint whose student has other layers or shapes than the configured one (another
     encoder, channels, a Habitat task) is one ``ValueError`` naming the settings that differ,
@@ -158,8 +153,8 @@ def check_student_fits(checkpoint: dict[str, Any], module: torch.nn.Module, path
     own, saved = module.state_dict(), checkpoint["state_dict"]
     if own.keys() == saved.keys() and all(own[k].shape == saved[k].shape for k in own):
         return
-    was, now = (_flat(h) for h in (checkpoint.get("hyper_parameters", {}),
-                                   dict(getattr(module, "hparams", {}))))
+    was, now = (flatten(h) for h in (checkpoint.get("hyper_parameters", {}),
+                                     dict(getattr(module, "hparams", {}))))
     differ = [f"{k} {was[k]!r} -> {now[k]!r}" for k in sorted(was.keys() & now.keys())
               if not k.startswith("_") and was[k] != now[k]]
     raise ValueError(f"checkpoint {path} holds a student of another shape than these settings "
