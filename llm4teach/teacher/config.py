@@ -244,6 +244,8 @@ class TeacherConfig(HFSettings, OpenAISettings, TableSettings):
         lava: the go-to skill's lava: avoid, or passable (the reference's); unset: the skills'
         skills: the plan interpreter: ours, or reference (the reference code's teacher)
         seed: seed of the teacher's own draws (hard mode, sampling)
+        wait: fit: collection waits for the LLM's answer to each new state text (reproducible);
+            false: a worker answers while training goes on, unanswered steps have no opinion
 
     Example:
         >>> TeacherConfig(backend="table", mode="hard").fallback is None  # the skill set's
@@ -258,6 +260,7 @@ class TeacherConfig(HFSettings, OpenAISettings, TableSettings):
     lava: str | None = None
     skills: str = "ours"
     seed: int = 0
+    wait: bool = False
 
     def __post_init__(self) -> None:
         _choice("backend", self.backend, tuple(BACKENDS))

@@ -20,6 +20,7 @@ comes built (the domain's ``make_teacher`` builds it for the grammar with
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -28,9 +29,12 @@ import torch
 
 from llm4teach.teacher.config import TeacherConfig
 from llm4teach.teacher.grammar import Grammar, Plan
-from llm4teach.teacher.planners import Planner
+from llm4teach.teacher.planners import Planner, RankSharedPlanner
+from llm4teach.teacher.planners.background import BackgroundPlanner
 
 Parsed = list[tuple[Plan | None, float]]  # (parsed plan or None, normalised probability)
+# the plans of a text the background planner has not answered yet (compared by identity)
+UNANSWERED: Parsed = []
 Array = np.ndarray | torch.Tensor
 # a batch as the teacher reads it: its ``in_keys``' arrays (or the first key's alone)
 Observations = Mapping[str, Array] | Array
@@ -53,6 +57,12 @@ class PlanTeacher:
     own per-episode state and generator that shares the planner, the parsed plans and
     ``stats``; ``sample_actions(obs, rng)`` and ``act_probs(obs, rng)`` draw from a
     generator the caller owns.
+
+    Training's teacher may ``plan_in_background``: an LLM then answers new texts on a
+    worker thread while collection goes on, and a step whose text is not answered yet
+    has no opinion (``teacher_mask`` False whatever the fallback, counted in
+    ``stats.pending``). Its forks still wait for every answer. ``stats.wait_seconds``
+    is the wall time this teacher (not its forks) spent waiting on its planner.
     """
 
     grammar: Grammar
@@ -71,6 +81,8 @@ class PlanTeacher:
         self.stats = self.planner.stats
         self._plans: dict[str, Parsed] = {}
         self._rng = np.random.default_rng(self.config.seed)
+        self.polls = False  # asks without waiting (plan_in_background)
+        self.collects = True  # counts its waits (forks do not)
 
     def seed(self, n: int) -> None:
         """Restart the teacher's own generator (hard mode's draws) from ``(config.seed, n)``.
@@ -88,19 +100,41 @@ class PlanTeacher:
         sharing the planner, plans and counters: the teacher as evaluation plays it."""
         twin = copy.copy(self)
         twin._rng = np.random.default_rng(self.config.seed)
+        twin.polls = twin.collects = False
         return twin
 
+    def plan_in_background(self) -> None:
+        """Let a worker thread answer an LLM planner's new texts, so that acting never waits
+        on the model (a table answers at once and stays as it is; under DDP rank 0's model
+        answers every rank, and a rank waits for it)."""
+        planner = self.planner
+        if planner.asks_llm and not isinstance(planner, RankSharedPlanner | BackgroundPlanner):
+            self.planner = BackgroundPlanner(planner)
+        self.polls = isinstance(self.planner, BackgroundPlanner)
+
+    def close(self) -> None:
+        """Stop the background planner's worker, if any (its batch in flight is kept)."""
+        if isinstance(self.planner, BackgroundPlanner):
+            self.planner.close()
+
     def plans(self, texts: list[str]) -> list[Parsed]:
-        """Parsed plan distributions; the planner is asked once for all new distinct texts."""
+        """Parsed plan distributions; the planner is asked once for all new distinct texts
+        (``UNANSWERED`` for those a background planner has not answered yet)."""
         new = list(dict.fromkeys(t for t in texts if t not in self._plans))
         if new:
-            for text, dist in zip(new, self.planner.plan(new), strict=True):
+            start = time.perf_counter()
+            dists = self.planner.poll(new) if self.polls else self.planner.plan(new)
+            if self.collects:
+                self.stats.wait_seconds += time.perf_counter() - start
+            for text, dist in zip(new, dists, strict=True):
+                if dist is None:
+                    continue
                 total = sum(dist.values())
                 parsed = [(self.grammar.parse_plan(p), q / total)
                           for p, q in dist.items() if q > 0]
                 self.stats.parse_failures += sum(plan is None for plan, _ in parsed)
                 self._plans[text] = parsed
-        return [self._plans[t] for t in texts]
+        return [self._plans.get(t, UNANSWERED) for t in texts]
 
     def act_probs(
         self, obs: Observations, rng: np.random.Generator | None = None,
@@ -123,13 +157,15 @@ class PlanTeacher:
         else:
             probs = np.stack([e.row for e in entries])
         mass = probs.sum(axis=1)
-        self.stats.fallbacks += int((mass == 0).sum())
+        pending = np.array([e.dist is UNANSWERED for e in entries], dtype=bool)
+        self.stats.pending += int(pending.sum())
+        self.stats.fallbacks += int(((mass == 0) & ~pending).sum())
         if self.fallback == "noop":
-            probs[:, self.noop] += np.clip(1.0 - mass, 0.0, None)
-            mask = np.ones(n, dtype=bool)
+            probs[~pending, self.noop] += np.clip(1.0 - mass[~pending], 0.0, None)
+            mask = ~pending
         else:
             mask = mass > 0
-            probs[~mask] = 1.0
+        probs[~mask] = 1.0
         return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32), mask
 
     def read(self, obs: Observations) -> dict[str, np.ndarray]:

@@ -12,6 +12,12 @@ counters travel in the checkpoint (``state_dict``).
 Under DDP an ``hf`` teacher's model runs on rank 0 only (``RankSharedPlanner``): every
 rank settles with it after building the collector and after each rollout.
 
+An LLM teacher answers new state texts on a worker thread (``teacher.wait`` false, the
+default; one process): collection never waits on the model, a step whose text is not
+answered yet carries no teacher loss (``teacher/pending``), and which steps those are
+depends on how fast the model answers, so such a run is not bitwise reproducible, nor is
+its resumption. ``teacher.wait`` true (and DDP) waits for every answer, as a table does.
+
 The data module reads no counter of the module: the lambda schedule switches its
 ``teacher`` on and off, and the ``FrameBudget`` callback ends the run.
 """
@@ -111,6 +117,8 @@ class RolloutDataModule(LightningDataModule):
     def setup(self, stage: str) -> None:
         if self.env is None:
             self.teacher_transform = self.domain.make_teacher(self.teacher_config)
+            if not self.teacher_config.wait:
+                self.teacher_transform.teacher.plan_in_background()
             self.env = TransformedEnv(self.domain.make_env(self.num_envs, self.seed),
                                       self.teacher_transform)
 
@@ -162,6 +170,8 @@ class RolloutDataModule(LightningDataModule):
             setattr(stats, key, type(getattr(stats, key))(value))
 
     def teardown(self, stage: str) -> None:
+        if self.teacher_transform is not None:
+            self.teacher_transform.teacher.close()
         if self.collector is not None:
             self.collector.shutdown()
             self.collector = None

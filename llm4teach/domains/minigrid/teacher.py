@@ -33,7 +33,7 @@ from llm4teach.domains.minigrid.skills import (
     unseen,
 )
 from llm4teach.teacher.config import TeacherConfig
-from llm4teach.teacher.core import PlanTeacher, Resolved
+from llm4teach.teacher.core import UNANSWERED, PlanTeacher, Resolved
 from llm4teach.teacher.planners import Planner
 
 NUM_ACTIONS = 7
@@ -110,12 +110,16 @@ class Teacher(PlanTeacher):
         keys = [(o.tobytes(), m.tobytes(), d.state)
                 for o, m, d in zip(obs, missions, describers, strict=True)]
         missing = [i for i, key in enumerate(keys) if key not in self._memo]
+        fresh: dict[tuple, tuple[Resolved, tuple]] = {}
         if missing:
             if len(self._memo) + len(missing) > self.memo_limit:
                 self._memo.clear()  # bounded memory; this batch is resolved afresh
                 missing = list(range(len(keys)))
-            self._resolve_batch(obs, missions, describers, missing, keys)
-        entries = [self._memo[key] for key in keys]
+            fresh = self._resolve_batch(obs, missions, describers, missing, keys)
+            # a text the planner has not answered yet is resolved again once it has
+            self._memo.update((key, entry) for key, entry in fresh.items()
+                              if entry[0].dist is not UNANSWERED)
+        entries = [fresh.get(key) or self._memo[key] for key in keys]
         for describer, key, (_, state) in zip(describers, keys, entries, strict=True):
             if state != key[2]:
                 describer.restore(state)
@@ -126,8 +130,10 @@ class Teacher(PlanTeacher):
             self._describers.append(self.skills.describer(self.task))
 
     def _resolve_batch(self, obs: np.ndarray, missions: np.ndarray,
-                       describers: list[Describer], missing: list[int], keys: list) -> None:
-        """Describe, plan and act for the observations not in the memo.
+                       describers: list[Describer], missing: list[int],
+                       keys: list) -> dict[tuple, tuple[Resolved, tuple]]:
+        """Describe, plan and act for the observations not in the memo: their entries and
+        describer states by key.
 
         The interpreter runs over every plan; the routes it asks for and that are not
         searched yet are searched together, in one batch, and it runs again, until no
@@ -154,9 +160,11 @@ class Teacher(PlanTeacher):
                 break
             searched.update(self._search(sub, starts, wanted))
         n = self.num_actions
+        fresh = {}
         for j, i in enumerate(missing):
             acts = tuple(None if a is None or a >= n else a for a in actions[j])
-            self._memo[keys[i]] = (self._entry(plans[j], acts), describers[i].state)
+            fresh[keys[i]] = (self._entry(plans[j], acts), describers[i].state)
+        return fresh
 
     def _search(self, obs: np.ndarray, starts: np.ndarray, queries: dict) -> dict:
         """First actions toward each query's cells (the frontier when ``obj`` is None), in

@@ -36,7 +36,8 @@ class TeacherStats:
     answer line (``prompt``, and an answer with no usable line) in an LLM planner, and a
     plan of a planner's distribution (a table's verbatim junk) in the teacher, once per
     distinct text. ``fallbacks``: soft mode, no plan of the distribution acts; hard mode,
-    the sampled one does not.
+    the sampled one does not. ``pending`` and ``wait_seconds`` are the collecting
+    teacher's (``PlanTeacher.plan_in_background``).
     """
 
     hits: int = 0
@@ -48,6 +49,8 @@ class TeacherStats:
     no_plan: int = 0
     unknown_texts: int = 0
     fallbacks: int = 0
+    pending: int = 0
+    wait_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -63,11 +66,14 @@ COUNTERS = {
                       "unreadable answer), once per distinct text: they give no action",
     "model_calls": "state texts the model planned for",
     "model_seconds": "wall seconds spent in the model",
-    "model_cpu_seconds": "CPU seconds of this process spent in the model",
+    "model_cpu_seconds": "CPU seconds of the thread that asked the model, spent in it",
     "no_plan": "distinct state texts the model answered without a usable plan (the fallback "
                "decides there)",
     "unknown_texts": "distinct state texts a table has no entry for (no plan there)",
     "fallbacks": "steps where no plan gave an action, so the fallback (mask or noop) decided",
+    "pending": "training steps whose state text the LLM had not answered yet (no teacher "
+               "opinion there; later steps of the text get the answer)",
+    "wait_seconds": "wall seconds training's collection waited on the planner",
 }
 
 
@@ -209,10 +215,10 @@ class LLMPlanner:
         self.stats.hits += len(unique) - len(new)
         self.stats.misses += len(new)
         if new:
-            start, cpu = time.perf_counter(), time.process_time()
+            start, cpu = time.perf_counter(), time.thread_time()
             answers = self._answer(new)
             self.stats.model_seconds += time.perf_counter() - start
-            self.stats.model_cpu_seconds += time.process_time() - cpu
+            self.stats.model_cpu_seconds += time.thread_time() - cpu
             self.stats.model_calls += len(new)
             self.stats.no_plan += sum(not d for d in answers.values())
             self.cache.put(answers)
