@@ -32,3 +32,6 @@ TRAIN_KL_TEACHER = TRAIN + "kl_teacher"
 TIME_CPU = "time/cpu_s"
 TIME_WALL = "time/wall_s"
 TIME_EVAL_CPU = "time/eval_cpu_s"
+# this process's clock when its first update starts collecting (``StartupClock``)
+TIME_STARTUP_CPU = "time/startup_cpu_s"
+TIME_STARTUP_WALL = "time/startup_wall_s"

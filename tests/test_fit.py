@@ -17,6 +17,7 @@ from llm4teach.metrics import (
     TEACHER,
     TIME_CPU,
     TIME_EVAL_CPU,
+    TIME_STARTUP_CPU,
     TIME_WALL,
     TRAIN_LAMBDA,
 )
@@ -64,6 +65,9 @@ def test_fit_logs_to_mlflow_and_writes_safe_checkpoints(in_tmp, capsys):
     for values in clock.values():
         assert len(values) == 3 and values == sorted(values) and values[0] > 0
     assert clock[TIME_EVAL_CPU][-1] < clock[TIME_CPU][-1]
+    # the start-up, once, at frame 0: after the teacher's evaluation, before any frame
+    (startup,) = client.get_metric_history(run.info.run_id, TIME_STARTUP_CPU)
+    assert startup.step == 0 and clock[TIME_CPU][0] <= startup.value < clock[TIME_CPU][1]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "learning_curve.png", "checkpoints"} <= artifacts
 

@@ -37,6 +37,7 @@ from llm4teach.training.module import PPOTeacherModule
 from llm4teach.training.progress import FramesProgressBar
 from llm4teach.training.run_folder import RunFinished, how_to_continue, open_run, record_run_id
 from llm4teach.training.schedules import LambdaSchedule, ScheduleCallback
+from llm4teach.training.startup import StartupClock
 from llm4teach.training.summary import RunSummary
 
 # default_root_dir: None here, runs/<run name> once the run's name is known (before_instantiate)
@@ -174,7 +175,7 @@ class FitCLI(LightningCLI):
         # ScheduleCallback after Evaluation: it reads what Evaluation logs at an epoch end
         callbacks = [*(init.trainer.callbacks or []), init.budget, init.evaluation,
                      ScheduleCallback(init.schedule), tracking,
-                     *checkpoint_callbacks(root / "checkpoints"), RunSummary()]
+                     *checkpoint_callbacks(root / "checkpoints"), RunSummary(), StartupClock()]
         if config.trainer.enable_progress_bar is not False:
             callbacks.append(FramesProgressBar())
         kwargs["callbacks"] = callbacks
