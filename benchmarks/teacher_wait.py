@@ -11,7 +11,8 @@ steps left without an opinion because their text was not answered yet (``teacher
 the texts the model answered and its CPU seconds, and the held-out success at the end.
 
     python benchmarks/teacher_wait.py                                       # SimpleDoorKey
-    python benchmarks/teacher_wait.py --task BabyAI-GoToLocal-v0 --frames 61440 --name gotolocal
+    python benchmarks/teacher_wait.py --task BabyAI-GoToLocal-v0 --frames 20480 --episodes 20 \
+        --name gotolocal
 
 Writes ``docs/generated/teacher_wait/<name>.md`` (``--no-write``: print only).
 """
@@ -39,8 +40,8 @@ def measure(wait: str, args: argparse.Namespace, store: Path) -> dict[str, float
     from mlflow.tracking import MlflowClient
 
     extra = [*LLM, "--data.teacher.wait", wait, "--data.teacher.cache_path",
-             str(store / f"plans-{wait}.sqlite"), *(["--data.task", args.task] if args.task
-                                                    else [])]
+             str(store / f"plans-{wait}.sqlite"), "--evaluation.episodes", str(args.episodes),
+             *(["--data.task", args.task] if args.task else [])]
     run = fit(f"wait-{wait}", args.config, extra, args.seed, args.frames, ROOT, store)
     client = MlflowClient(f"sqlite:///{store}/mlflow.db")
     experiment = client.get_experiment_by_name(f"wait-{wait}-seed{args.seed}")
@@ -71,6 +72,8 @@ def main() -> None:
     parser.add_argument("--task", help="train this task instead of the config's")
     parser.add_argument("--frames", type=int, help="budget.total_frames (default: the config's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--episodes", type=int, default=100,
+                        help="held-out episodes per evaluation (the teacher's waits for the LLM)")
     parser.add_argument("--name", default="simpledoorkey", help="the report's file name")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -78,7 +81,8 @@ def main() -> None:
         machine = machine_line()
         rows = {wait: measure(wait, args, Path(tmp)) for wait in ("true", "false")}
     task = args.task or args.config
-    body = (f"Task {task}, seed {args.seed}, each the whole `llm4teach fit --config "
+    body = (f"Task {task}, seed {args.seed}, {args.episodes} held-out episodes per evaluation, "
+            "each the whole `llm4teach fit --config "
             f"configs/{args.config}` command with `{' '.join(LLM)}` and an empty answer cache "
             "of its own (every text reaches the model). *collection waited*: "
             "`teacher/wait_seconds`, the wall seconds the collector spent in the planner (the "
@@ -94,6 +98,7 @@ def main() -> None:
             f" --config {args.config}" if args.config != "simpledoorkey.yaml" else "") + (
             f" --task {args.task}" if args.task else "") + (
             f" --frames {args.frames}" if args.frames else "") + (
+            f" --episodes {args.episodes}" if args.episodes != 100 else "") + (
             f" --name {args.name}" if args.name != "simpledoorkey" else "")
         write_generated(f"teacher_wait/{args.name}", "A live LLM teacher: waited for, or "
                         "answering beside training", command, body)

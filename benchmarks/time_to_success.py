@@ -15,7 +15,10 @@ codes as the map shows them, 16-32-64 channels at full resolution, 3 epochs of m
 128, learning rate 1e-3). ``--variant
 NAME="ARGS"`` adds the main job with extra ``fit`` arguments; ``--baseline DIR`` adds the
 main job of another checkout of this repository (e.g. a ``git worktree`` of an older
-commit), run the same way on the first seed, for a before/after ratio in one run.
+commit), run the same way on the first seed, for a before/after ratio in one run;
+``--one-core`` adds the main job pinned to one core (``taskset -c 0``), for the wall time
+two cores save. The second table shows what each run spent before its first frame
+(``time/startup_cpu_s``: imports, settings, the MLflow run, the teacher's evaluation).
 
     python benchmarks/time_to_success.py                         # main, 3 seeds
     python benchmarks/time_to_success.py --methods main ppo reference
@@ -41,12 +44,20 @@ from pathlib import Path
 import numpy as np
 from headline import headline, table_rows
 
-from llm4teach.metrics import EVAL_STUDENT, TIME_CPU, TIME_EVAL_CPU, TIME_WALL
+from llm4teach.metrics import (
+    EVAL_STUDENT,
+    TIME_CPU,
+    TIME_EVAL_CPU,
+    TIME_STARTUP_CPU,
+    TIME_STARTUP_WALL,
+    TIME_WALL,
+)
 
 from env_throughput import raw_gymnasium
 from report import machine_line, write_generated
 
 ROOT = Path(__file__).resolve().parent.parent
+ONE_CORE = "main-one-core"  # the main job under taskset -c 0 (--one-core)
 THRESHOLDS = (0.5, 0.8, 0.9)
 MODES = ("greedy", "sampled")
 REFERENCE = ["--model.student.encoder", "conv", "--model.student.channels", "[16, 32, 64]",
@@ -80,17 +91,19 @@ class Run:
 
 
 def fit(method: str, config: str, extra: list[str], seed: int, frames: int | None,
-        source: Path, store: Path) -> Run:
+        source: Path, store: Path, cpus: str | None = None) -> Run:
     """Run one ``llm4teach fit`` in a fresh folder; read its evaluations back from MLflow.
 
     Runs log to one ``store`` made before any is timed: a user's runs after the first find
-    the store there (making one costs seconds of table migrations).
+    the store there (making one costs seconds of table migrations). ``cpus``: the cores
+    the run may use (``taskset -c``), e.g. ``0`` for one.
     """
     from mlflow.tracking import MlflowClient
 
     uri, experiment = f"sqlite:///{store}/mlflow.db", f"{method}-seed{seed}"
     with tempfile.TemporaryDirectory(prefix="tts-") as tmp:
-        args = [sys.executable, "-m", "llm4teach", "fit", "--config",
+        args = [*(["taskset", "-c", cpus] if cpus else []), sys.executable, "-m",
+                "llm4teach", "fit", "--config",
                 str(source / "configs" / config), *extra,
                 "--seed_everything", str(seed), "--data.seed", str(seed),
                 "--trainer.default_root_dir", tmp, "--trainer.enable_progress_bar", "false",
@@ -114,7 +127,7 @@ def fit(method: str, config: str, extra: list[str], seed: int, frames: int | Non
         client = MlflowClient(uri)
         (run,) = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
         names = [EVAL_STUDENT[m] for m in MODES] + [
-            TIME_CPU, TIME_WALL, TIME_EVAL_CPU]
+            TIME_CPU, TIME_WALL, TIME_EVAL_CPU, TIME_STARTUP_CPU, TIME_STARTUP_WALL]
         evals = {name: sorted((m.step, m.value) for m in client.get_metric_history(
             run.info.run_id, name)) for name in names}
         return Run(method, seed, frames=evals[names[0]][-1][0],
@@ -142,19 +155,22 @@ def report(runs: list[Run], raw: float, seeds: int) -> str:
                     f"| {method} | {mode} | {threshold} | {_stat([h[0] for h in hits], ',.0f')} "
                     f"| {_stat([h[1] for h in hits], '.0f')} | {_stat([h[2] for h in hits], '.0f')}"
                     f" | {len(hits)}/{len(mine)} |")
-    lines += ["", "| method | frames | CPU-s | wall-s | frames per CPU-s | of the raw env rate "
-              "| evaluation's share of CPU | final greedy | final sampled |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "| method | frames | CPU-s | wall-s | before the first frame CPU-s / wall-s "
+              "| frames per CPU-s | of the raw env rate | evaluation's share of CPU "
+              "| final greedy | final sampled |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for method in methods:
         mine = [r for r in runs if r.method == method]
         rates = [r.frames / r.cpu_s for r in mine]
         final = {m: [r.evals[EVAL_STUDENT[m]][-1][1] for r in mine] for m in MODES}
         share = [r.evals[TIME_EVAL_CPU][-1][1] / r.cpu_s for r in mine
                  if r.evals[TIME_EVAL_CPU]]
+        startup = [_stat([r.evals[key][0][1] for r in mine if r.evals[key]], ".1f")
+                   for key in (TIME_STARTUP_CPU, TIME_STARTUP_WALL)]
         lines.append(
             f"| {method} | {_stat([r.frames for r in mine], ',.0f')} "
             f"| {_stat([r.cpu_s for r in mine], '.0f')} | {_stat([r.wall_s for r in mine], '.0f')}"
-            f" | {_stat(rates, ',.0f')} | {np.mean(rates) / raw:.1%} "
+            f" | {' / '.join(startup)} | {_stat(rates, ',.0f')} | {np.mean(rates) / raw:.1%} "
             f"| {f'{np.mean(share):.0%}' if share else '-'} "
             f"| {_stat(final['greedy'], '.2f')} | {_stat(final['sampled'], '.2f')} |")
     if "main" in methods and len(methods) > 1:
@@ -163,6 +179,12 @@ def report(runs: list[Run], raw: float, seeds: int) -> str:
             f"{main_rate / np.mean([r.frames / r.cpu_s for r in runs if r.method == m]):.2f}x "
             f"{m}" for m in methods if m != "main")
         lines += ["", f"End-to-end frames per CPU-s of main vs: {others}."]
+    if ONE_CORE in methods:
+        def wall(method: str) -> float:
+            hits = [r.first("greedy", 0.9) for r in runs if r.method == method]
+            return float(np.mean([h[2] for h in hits if h])) if all(hits) else float("nan")
+        lines += ["", f"Wall seconds to 0.9 greedy, all cores over one core (`taskset -c 0`): "
+                      f"**{wall('main') / wall(ONE_CORE):.2f}x**."]
     if "main" in methods:  # the README's sentence about the main job (tests/test_docs.py)
         lines += ["", headline(table_rows("\n".join(lines)), seeds)]
     return "\n".join([
@@ -182,6 +204,8 @@ def main() -> None:
                         help="the main job with extra fit arguments")
     parser.add_argument("--baseline", type=Path,
                         help="another checkout of this repository: its main job, as 'baseline'")
+    parser.add_argument("--one-core", action="store_true",
+                        help=f"also run the main job on one core (taskset -c 0), as '{ONE_CORE}'")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--frames", type=int, help="override every run's frame budget")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (1: quiet timings)")
@@ -195,6 +219,8 @@ def main() -> None:
         plans.append((name, "simpledoorkey.yaml", shlex.split(extra), ROOT))
     if args.baseline:
         plans.append(("baseline", "simpledoorkey.yaml", [], args.baseline.resolve()))
+    if args.one_core:
+        plans.append((ONE_CORE, "simpledoorkey.yaml", [], ROOT))
     raw = raw_gymnasium("SimpleDoorKey", 30_000, clock=time.process_time)  # steps per CPU-s
     print(f"raw env: {raw:,.0f} steps per CPU-s", flush=True)
     # the baseline (often several times slower) runs on the first seed only
@@ -204,7 +230,8 @@ def main() -> None:
 
     def one(job, store: Path):
         name, config, extra, seed, source = job
-        run = fit(name, config, extra, seed, args.frames, source, store)
+        run = fit(name, config, extra, seed, args.frames, source, store,
+                  cpus="0" if name == ONE_CORE else None)
         print(f"{name} seed {seed}: {run.frames:,} frames, {run.cpu_s:.0f} CPU-s, "
               f"{run.wall_s:.0f} wall-s, {run.frames / run.cpu_s:,.0f} frames per CPU-s; "
               f"greedy 0.9 at {run.first('greedy', 0.9)}", flush=True)
