@@ -3,16 +3,18 @@ have no opinion (counted), answers arrive for later steps, failures surface in o
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from fit_args import tiny_fit_args
-from helpers import teacher_of
+from helpers import Recording, teacher_of
 from mlflow.tracking import MlflowClient
 
 from llm4teach.cli import main
 from llm4teach.domains.minigrid import make_gym_env
 from llm4teach.teacher import TeacherConfig
-from llm4teach.teacher.planners.background import BackgroundPlanner
+from llm4teach.teacher.planners.background import BATCH, BackgroundPlanner
 
 
 def llm_config(model, tmp_path, **kw) -> TeacherConfig:
@@ -62,6 +64,21 @@ def test_a_failing_model_is_one_line_on_the_next_question(tmp_path):
     with pytest.raises(ValueError, match="no-model"):
         teacher.act_probs(observations(2))
     teacher.close()
+
+
+def test_a_waiting_question_goes_ahead_of_polled_ones():
+    gate = threading.Event()  # holds the worker in its first batch until the question came
+    recording = Recording(lambda text: {"explore": 1.0} if gate.wait() else {})
+    worker = BackgroundPlanner(recording)
+    polled = [f"polled {i}" for i in range(3 * BATCH)]
+    assert worker.poll(polled) == [None] * len(polled)
+    threading.Timer(0.1, gate.set).start()
+    assert worker.plan(["waited"]) == [{"explore": 1.0}]
+    # the worker may have taken the first batch before the question came; never a later one
+    assert recording.texts.index("waited") <= BATCH
+    assert worker.plan(polled) == [{"explore": 1.0}] * len(polled)
+    worker.close()
+    assert sorted(recording.texts) == sorted([*polled, "waited"])  # each asked once
 
 
 def test_a_table_teacher_stays_as_it_is():

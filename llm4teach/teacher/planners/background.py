@@ -44,6 +44,7 @@ class BackgroundPlanner:
         self.stats = planner.stats
         self._answers: dict[str, PlanDist] = {}
         self._queued: dict[str, None] = {}  # an ordered set: first asked, first answered
+        self._asking: list[str] = []  # the batch in flight
         self._setup()
 
     def _setup(self) -> None:
@@ -59,9 +60,10 @@ class BackgroundPlanner:
             return [self._answers.get(t) for t in texts]
 
     def plan(self, texts: Sequence[str]) -> list[PlanDist]:
-        """Every text's answer, waiting for the worker where it has none yet."""
+        """Every text's answer, waiting for the worker where it has none yet (its texts go
+        ahead of those only polled for: someone is waiting on them)."""
         with self._ready:
-            self._ask(texts)
+            self._ask(texts, first=True)
             self._ready.wait_for(lambda: self._error is not None
                                  or all(t in self._answers for t in texts))
             self._raise()
@@ -76,15 +78,19 @@ class BackgroundPlanner:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
 
-    def _ask(self, texts: Sequence[str]) -> None:
-        """Queue the texts neither answered nor queued (the lock is held)."""
+    def _ask(self, texts: Sequence[str], first: bool = False) -> None:
+        """Queue the texts not answered yet, at the front when ``first`` (the lock is held)."""
         self._raise()
         if self._closed:
             raise RuntimeError("the teacher's planner worker was closed")
-        new = [t for t in texts if t not in self._answers and t not in self._queued]
+        new = [t for t in texts if t not in self._answers and t not in self._asking
+               and (first or t not in self._queued)]
         if not new:
             return
-        self._queued.update(dict.fromkeys(new))
+        if first:
+            self._queued = {**dict.fromkeys(new), **self._queued}
+        else:
+            self._queued.update(dict.fromkeys(new))
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="llm4teach-planner",
                                             daemon=True)
@@ -101,7 +107,9 @@ class BackgroundPlanner:
                 self._ready.wait_for(lambda: self._queued or self._closed)
                 if self._closed:
                     return
-                batch = list(self._queued)[:BATCH]
+                self._asking = batch = list(self._queued)[:BATCH]
+                for text in batch:
+                    del self._queued[text]
             try:
                 dists = self.planner.plan(batch)
             except BaseException as err:  # noqa: BLE001 (raised again in the asking thread)
@@ -111,14 +119,14 @@ class BackgroundPlanner:
                 return
             with self._ready:
                 self._answers.update(zip(batch, dists, strict=True))
-                for text in batch:
-                    self._queued.pop(text, None)
+                self._asking = []
                 self._ready.notify_all()
 
     def __getstate__(self) -> dict[str, Any]:
         """The planner and the answers; a copy starts its own worker when first asked."""
         return {"planner": self.planner, "asks_llm": self.asks_llm, "stats": self.stats,
-                "_answers": dict(self._answers), "_queued": dict(self._queued)}
+                "_answers": dict(self._answers),
+                "_queued": dict.fromkeys([*self._asking, *self._queued]), "_asking": []}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
