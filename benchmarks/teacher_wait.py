@@ -87,8 +87,9 @@ def main() -> None:
             "of its own (every text reaches the model). *collection waited*: "
             "`teacher/wait_seconds`, the wall seconds the collector spent in the planner (the "
             "teacher's held-out evaluation at the start waits in both and is not counted); "
-            "*pending steps*: steps trained without the teacher's opinion because their text "
-            "was not answered yet; *texts answered*, *model CPU-s*: the model's; success "
+            "*pending steps*: `teacher/pending`, the rows the collector's teacher annotated "
+            "(steps, and the whole batch at a reset) before their text was answered, so "
+            "without an opinion; *texts answered*, *model CPU-s*: the model's; success "
             "at the end on the held-out episodes (the teacher's: acting alone).\n"
             f"{machine}\n\n{report(rows)}")
     if args.no_write:

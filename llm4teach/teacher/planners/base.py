@@ -71,8 +71,9 @@ COUNTERS = {
                "decides there)",
     "unknown_texts": "distinct state texts a table has no entry for (no plan there)",
     "fallbacks": "steps where no plan gave an action, so the fallback (mask or noop) decided",
-    "pending": "training steps whose state text the LLM had not answered yet (no teacher "
-               "opinion there; later steps of the text get the answer)",
+    "pending": "rows the collecting teacher annotated (steps, and the batch at a reset) "
+               "before the LLM had answered their state text: no opinion there; later "
+               "steps of the text get the answer",
     "wait_seconds": "wall seconds training's collection waited on the planner",
 }
 
