@@ -40,7 +40,8 @@ def test_the_readme_quotes_the_main_job_headline_word_for_word():
 
 def test_a_changed_number_breaks_the_agreement():
     report = GENERATED.read_text()
-    (rate,) = [row["frames per CPU-s"] for row in table_rows(report) if "frames per CPU-s" in row]
+    (rate,) = [row["frames per CPU-s"] for row in table_rows(report)
+               if row.get("method") == "main" and "frames per CPU-s" in row]
     changed = str((int(rate[0]) + 1) % 10) + rate[1:]  # one digit of the measured rate
     report = report.replace(f"| {rate} |", f"| {changed} |")
     sentence = headline(table_rows(report), 3)[len(HEADLINE):]
