@@ -112,3 +112,13 @@ def test_a_fit_logs_how_long_collection_waited_and_what_was_unanswered(tiny_llm,
     assert metrics["teacher/model_calls"] > 0 and metrics["teacher/wait_seconds"] > 0
     if wait == "true":
         assert metrics["teacher/pending"] == 0
+
+
+@pytest.mark.slow
+def test_a_fit_stops_at_the_rollout_after_its_model_failed(tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", *tiny_fit_args(tmp_path), "--data.teacher.backend", "hf",
+              "--data.teacher.model", str(tmp_path / "no-model"), "--evaluation.teacher",
+              "false", "--data.teacher.cache_path", str(tmp_path / "plans.sqlite")])
+    assert str(exc.value.code).startswith("llm4teach fit: error:")
+    assert "no-model" in str(exc.value.code) and "\n" not in str(exc.value.code).strip()

@@ -120,8 +120,10 @@ def test_a_server_that_does_not_name_one_model_asks_for_model(models, fragment):
 
 @pytest.mark.slow
 def test_a_fit_whose_server_dies_keeps_its_checkpoint_and_says_how_to_continue(in_tmp):
-    """A run trained with the server; continued once the server fails (a new process asks
-    again: ``:memory:`` cache), it stops at the first request, its checkpoint untouched."""
+    """A run trained with the server, waiting for it; continued once the server fails (a new
+    process asks again: ``:memory:`` cache), it stops at the first request, its checkpoint
+    untouched. (Answering in the background, the fit stops at the rollout after the failure:
+    tests/test_background_teacher.py.)"""
     down = False
 
     def answer(handler: Handler) -> None:
@@ -134,7 +136,8 @@ def test_a_fit_whose_server_dies_keeps_its_checkpoint_and_says_how_to_continue(i
         teacher = {"--data.teacher.backend": "openai", "--data.teacher.base_url": stub.base_url,
                    "--data.teacher.model": "m", "--data.teacher.method": "sample",
                    "--data.teacher.num_samples": "2", "--data.teacher.retries": "1",
-                   "--data.teacher.cache_path": ":memory:"}
+                   "--data.teacher.cache_path": ":memory:",
+                   "--data.teacher.wait": "true"}
         main(["fit", *tiny_fit_args(in_tmp, total_frames=128, **teacher)])
         last = in_tmp / "run/checkpoints/last.ckpt"
         kept = last.read_bytes()

@@ -39,6 +39,7 @@ from llm4teach.domains import DEFAULT_TASK, resolve
 from llm4teach.student import ActorCritic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
 from llm4teach.teacher.planners import RankSharedPlanner
+from llm4teach.teacher.planners.background import BackgroundPlanner
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -151,11 +152,15 @@ class RolloutDataModule(LightningDataModule):
             f"lower data.num_envs")
 
     def settle(self) -> None:
-        """Under DDP with a rank-shared planner, the point every rank reaches after planning
-        (no collective may come between): rank 0 answers the others until all have."""
+        """After each rollout: under DDP with a rank-shared planner, the point every rank
+        reaches after planning (no collective may come between), where rank 0 answers the
+        others until all have; with a background planner, where its failure (a dead server)
+        stops the fit."""
         planner = self.teacher_transform.teacher.planner
         if isinstance(planner, RankSharedPlanner):
             planner.settle()
+        elif isinstance(planner, BackgroundPlanner):
+            planner.check()
 
     def state_dict(self) -> dict[str, dict[str, float]]:
         """The teacher's counters (``TeacherStats``, plain numbers), so that a resumed run's
@@ -171,7 +176,13 @@ class RolloutDataModule(LightningDataModule):
 
     def teardown(self, stage: str) -> None:
         if self.teacher_transform is not None:
-            self.teacher_transform.teacher.close()
+            teacher = self.teacher_transform.teacher
+            teacher.close()
+            planner = teacher.planner
+            failure = planner.failure if isinstance(planner, BackgroundPlanner) else None
+            if failure is not None:  # after the last rollout: too late to stop, not to tell
+                rank_zero_warn(f"the teacher's model failed after the last rollout ({failure}):"
+                               " the steps it had not answered were trained without a teacher")
         if self.collector is not None:
             self.collector.shutdown()
             self.collector = None

@@ -1,4 +1,4 @@
-"""What a fit spent before its first frame, logged once per process."""
+"""What a fit spent before its first frame, logged once per run."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from llm4teach.metrics import TIME_STARTUP_CPU, TIME_STARTUP_WALL
 class StartupClock(Callback):
     """Logs ``time/startup_cpu_s`` and ``time/startup_wall_s``: this process's clock when its
     first update starts collecting (imports, settings, the MLflow run, the teacher's
-    held-out evaluation and the collector's first reset are behind it), at that frame."""
+    held-out evaluation and the collector's first reset are behind it), at frame 0. A
+    resumed run logs nothing: its history stays the uninterrupted run's."""
 
     def __init__(self) -> None:
         self.logged = False
@@ -23,6 +24,8 @@ class StartupClock(Callback):
         if self.logged:
             return
         self.logged = True
+        if int(pl_module.frames) > 0:
+            return
         cpu, wall = process_seconds()
         for logger in trainer.loggers:
             logger.log_metrics({TIME_STARTUP_CPU: cpu, TIME_STARTUP_WALL: wall},

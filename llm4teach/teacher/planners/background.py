@@ -69,6 +69,16 @@ class BackgroundPlanner:
             self._raise()
             return [self._answers[t] for t in texts]
 
+    def check(self) -> None:
+        """Raise the worker's failure, if it had one (training checks after each rollout)."""
+        with self._ready:
+            self._raise()
+
+    @property
+    def failure(self) -> BaseException | None:
+        """What stopped the worker, if anything did."""
+        return self._error
+
     def close(self) -> None:
         """Stop the worker once the batch in flight is answered; queued texts are dropped."""
         with self._ready:
