@@ -3,6 +3,7 @@ have no opinion (counted), answers arrive for later steps, failures surface in o
 
 from __future__ import annotations
 
+import pickle
 import threading
 
 import numpy as np
@@ -122,3 +123,16 @@ def test_a_fit_stops_at_the_rollout_after_its_model_failed(tmp_path):
               "false", "--data.teacher.cache_path", str(tmp_path / "plans.sqlite")])
     assert str(exc.value.code).startswith("llm4teach fit: error:")
     assert "no-model" in str(exc.value.code) and "\n" not in str(exc.value.code).strip()
+
+
+def test_a_pickled_worker_answers_with_a_thread_of_its_own():
+    from llm4teach.domains.minigrid.grammar import MINIGRID
+    from llm4teach.teacher.planners import TablePlanner
+
+    text = "Agent sees <key>, holds <nothing>."
+    worker = BackgroundPlanner(TablePlanner({"states": {text: {"go to <key>": 1.0}}}, MINIGRID))
+    assert worker.poll([text]) == [None]
+    twin = pickle.loads(pickle.dumps(worker))
+    assert twin.plan([text]) == worker.plan([text]) == [{"go to <key>": 1.0}]
+    worker.close()
+    twin.close()
