@@ -26,3 +26,29 @@ def test_a_program_execd_by_a_shell_counts_only_its_own_seconds():
     assert spent >= 1.5 and elapsed >= 3.0  # the shell's work happened, in the same process
     assert cpu <= spent - 1.4  # ... and the program's clock left it out
     assert wall <= elapsed - 2.9
+
+
+def _burn_then_wait(conn) -> None:
+    end = time.process_time() + 1.0
+    while time.process_time() < end:
+        pass
+    conn.send("burned")
+    conn.recv()
+
+
+def test_a_running_child_counts_once_and_keeps_counting_once_waited_for():
+    import multiprocessing
+
+    from llm4teach.clock import process_seconds
+
+    ours, theirs = multiprocessing.get_context("fork").Pipe()
+    child = multiprocessing.get_context("fork").Process(target=_burn_then_wait, args=(theirs,))
+    before, _ = process_seconds()
+    child.start()
+    assert ours.recv() == "burned"
+    running, _ = process_seconds()  # the child's second, still running (a collector ahead)
+    ours.send("end")
+    child.join()
+    waited, _ = process_seconds()
+    assert 0.95 <= running - before < 1.3  # /proc counts in clock ticks
+    assert abs(waited - running) < 0.2  # now the OS's children time: not counted twice

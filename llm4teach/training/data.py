@@ -1,8 +1,10 @@
 """Rollouts as a Lightning data module: a TorchRL collector over the batched, teacher-annotated env.
 
-One batch is one rollout ``[num_envs, frames_per_batch / num_envs]`` collected with the
-current student (the collector holds the very student the module trains, so every
-rollout uses the latest weights). A Lightning epoch is ``epoch_frames`` frames; at each
+One batch is one rollout ``[num_envs, frames_per_batch / num_envs]``. With ``ahead`` (the
+default, where it applies: one process on the CPU, a teacher that asks no LLM) a forked
+process collects the next rollout while the update trains on this one, with the weights
+from one update before (``training/ahead.py``); otherwise the collector here holds the
+very student the module trains, and every rollout uses the latest weights. A Lightning epoch is ``epoch_frames`` frames; at each
 epoch start the envs, torch's RNG and the teacher's generator (hard mode) are re-seeded
 from ``(seed, epoch, rank)``, so an epoch is a pure function of the seed, the epoch index
 and the checkpointed weights: a run resumed from an epoch-end checkpoint continues exactly
@@ -40,6 +42,7 @@ from llm4teach.student import ActorCritic
 from llm4teach.teacher import TeacherConfig, TeacherTransform
 from llm4teach.teacher.planners import RankSharedPlanner
 from llm4teach.teacher.planners.background import BackgroundPlanner
+from llm4teach.training.ahead import AheadCollector, reseed
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -83,6 +86,7 @@ class RolloutDataModule(LightningDataModule):
         frames_per_batch: int = 2048,
         epoch_frames: int = 20_480,
         seed: int = 0,
+        ahead: bool = True,
         teacher: TeacherConfig = TeacherConfig(),  # noqa: B008 (read only; jsonargparse shows it)
     ) -> None:
         """The task's envs and their teacher.
@@ -94,6 +98,9 @@ class RolloutDataModule(LightningDataModule):
             epoch_frames: frames between evaluations and checkpoints (a multiple of
                 frames_per_batch)
             seed: seed of the training envs (each epoch's is derived from it)
+            ahead: collect the next rollout in a second process while the update runs, with
+                the weights from one update before (one process on the CPU, a teacher that
+                asks no LLM; otherwise in the fit's process)
             teacher: the teacher's settings (--data.teacher.*)
         """
         super().__init__()
@@ -107,12 +114,13 @@ class RolloutDataModule(LightningDataModule):
         if epoch_frames % frames_per_batch:
             raise ValueError(f"data epoch_frames ({epoch_frames}) must be a multiple of "
                              f"frames_per_batch ({frames_per_batch})")
-        self.task, self.num_envs, self.seed = task, num_envs, seed
+        self.task, self.num_envs, self.seed, self.ahead = task, num_envs, seed, ahead
         self.frames_per_batch, self.epoch_frames = frames_per_batch, epoch_frames
         self.teacher_config = teacher
         self.teacher_transform: TeacherTransform | None = None
         self.env: TransformedEnv | None = None
         self.collector: Collector | None = None
+        self.worker: AheadCollector | None = None  # collects ahead (``ahead``)
         self.teacher_only: list[str] = []  # keys the teacher reads and the student does not
 
     def setup(self, stage: str) -> None:
@@ -132,7 +140,16 @@ class RolloutDataModule(LightningDataModule):
         self.collector = make_collector(self.env, student,
                                         self.frames_per_batch)  # resets the envs: may plan
         self.settle()
-        return DataLoader(_Rollouts(self, self.collector), batch_size=None, collate_fn=_identity)
+        if self._forks(student):
+            self.worker = AheadCollector(self.env, self.teacher_transform, self.collector, student)
+        return DataLoader(_Rollouts(self), batch_size=None, collate_fn=_identity)
+
+    def _forks(self, student: ActorCritic) -> bool:
+        """Whether collecting ahead in a forked process is asked for, safe and worth it."""
+        on_cpu = next(student.parameters()).device.type == "cpu"
+        llm = self.teacher_transform.teacher.planner.asks_llm
+        return self.ahead and self.worker is None and on_cpu and not llm \
+            and self.trainer.world_size == 1
 
     def _check_episode_cut(self) -> None:
         """Warn when the envs' reset at each epoch start comes before an episode can end:
@@ -183,6 +200,9 @@ class RolloutDataModule(LightningDataModule):
             if failure is not None:  # after the last rollout: too late to stop, not to tell
                 rank_zero_warn(f"the teacher's model failed after the last rollout ({failure}):"
                                " the steps it had not answered were trained without a teacher")
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
         if self.collector is not None:
             self.collector.shutdown()
             self.collector = None
@@ -194,24 +214,26 @@ class RolloutDataModule(LightningDataModule):
 class _Rollouts(IterableDataset):
     """One epoch of rollouts, re-seeded at its start."""
 
-    def __init__(self, data: RolloutDataModule, collector: Collector) -> None:
-        self.data, self.collector = data, collector
+    def __init__(self, data: RolloutDataModule) -> None:
+        self.data = data
 
     def __iter__(self) -> Iterator[TensorDictBase]:
         data, trainer = self.data, self.data.trainer
         seed = epoch_seed(data.seed, trainer.current_epoch, trainer.global_rank)
-        torch.manual_seed(seed)
-        data.env.set_seed(seed)
-        data.teacher_transform.teacher.seed(seed)  # hard mode's plan draws
-        self.collector.reset()
         # frames are counted over all ranks: each rank collects its share of an epoch
         per_update = data.frames_per_batch * trainer.world_size
         if data.epoch_frames % per_update:
             raise ValueError(
                 f"data epoch_frames ({data.epoch_frames}) must be a multiple of frames_per_batch "
                 f"x processes ({data.frames_per_batch} x {trainer.world_size} = {per_update})")
-        for _ in range(data.epoch_frames // per_update):
-            rollout = self.collector.next()  # the epoch's first also follows its reset
+        count = data.epoch_frames // per_update
+        if data.worker is not None:
+            torch.manual_seed(seed)  # the updates' minibatch draws; the child seeds its own
+            rollouts = data.worker.epoch(seed, count)
+        else:
+            reseed(data.env, data.teacher_transform, data.collector, seed)
+            rollouts = (data.collector.next() for _ in range(count))
+        for rollout in rollouts:
             data.settle()
             # what only the teacher reads: the update need not gather it per minibatch
             only = data.teacher_only

@@ -1,0 +1,147 @@
+"""Collection one rollout ahead, in a forked process, while the update runs on the other core.
+
+The child is a fork of the fit taken once its collector exists: it holds copies of the
+envs, the teacher transform, the collector and the student, and loads the weights it is
+sent before each rollout. At an epoch's start it is re-seeded and reset exactly as the
+in-process collector is (``reseed``); each rollout the fit receives sends the child the
+weights of that moment for the next one. So rollout ``k + 1`` is collected with the weights
+from before update ``k``: a lag of one update (two for an epoch's second rollout, none for
+its first), at fixed points, which keeps a run deterministic and each epoch a pure function
+of the seed, the epoch and the weights it starts with: a resumed run equals the
+uninterrupted one. The teacher's counters the child adds come back with each rollout.
+
+Only where a fork is safe and pays: one process on the CPU and a teacher that does not ask
+an LLM (an LLM's worker thread already takes the other core; CUDA does not survive a fork).
+"""
+
+from __future__ import annotations
+
+import atexit
+import pickle
+import signal
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+
+import torch
+from tensordict import TensorDictBase
+from torchrl.collectors import Collector
+from torchrl.envs import EnvBase
+
+from llm4teach.student import ActorCritic
+from llm4teach.teacher import TeacherTransform
+
+
+def reseed(env: EnvBase, transform: TeacherTransform, collector: Collector, seed: int) -> None:
+    """An epoch's start: torch's RNG, the envs, the teacher's plan draws (hard mode), a reset."""
+    torch.manual_seed(seed)
+    env.set_seed(seed)
+    transform.teacher.seed(seed)
+    collector.reset()
+
+
+class AheadCollector:
+    """Rollouts collected by a forked child, the next one while the fit trains on this one.
+
+    ``epoch(seed, count)`` yields an epoch's ``count`` rollouts. A failure in the child
+    (an env's error) is raised in the fit as a ``ValueError`` naming it.
+    """
+
+    def __init__(self, env: EnvBase, transform: TeacherTransform, collector: Collector,
+                 student: ActorCritic) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self._conn, child_conn = context.Pipe()
+        self.transform, self.student = transform, student
+        self._process = context.Process(
+            target=_serve, args=(child_conn, self._conn, env, transform, collector, student),
+            name="llm4teach-collector", daemon=True)
+        self._process.start()
+        child_conn.close()
+        # before multiprocessing's own exit hook, which would wait on a child ignoring SIGTERM
+        # (a fit stopped by a signal or an error ends without the data module's teardown)
+        atexit.register(self.close)
+
+    def epoch(self, seed: int, count: int) -> Iterator[TensorDictBase]:
+        self._ask(seed)
+        for i in range(count):
+            rollout = self._receive()
+            if i + 1 < count:
+                self._ask(None)  # the next rollout, with the weights before this one's update
+            yield rollout
+
+    def close(self) -> None:
+        """End the child: it sees the pipe close, between rollouts or at its next send."""
+        atexit.unregister(self.close)
+        self._conn.close()
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+    def _ask(self, seed: int | None) -> None:
+        weights = {k: v.detach().cpu() for k, v in self.student.state_dict().items()}
+        try:
+            self._conn.send_bytes(pickle.dumps((seed, weights, self.transform.enabled)))
+        except OSError:
+            _gone()
+
+    def _receive(self) -> TensorDictBase:
+        try:
+            kind, payload, counts = pickle.loads(self._conn.recv_bytes())
+        except (EOFError, OSError):
+            _gone()
+        if kind == "error":
+            raise ValueError(f"the collector process failed: {payload}")
+        stats = self.transform.stats
+        for key, value in counts.items():
+            setattr(stats, key, getattr(stats, key) + value)
+        return payload
+
+
+def _gone() -> None:
+    raise ValueError("the collector process ended without a word (killed?); run again, or "
+                     "collect in the fit's process: --data.ahead false") from None
+
+
+def _serve(conn: Connection, parent_conn: Connection, env: EnvBase, transform: TeacherTransform,
+           collector: Collector, student: ActorCritic) -> None:
+    """The child: collect what is asked until the fit closes the pipe or says stop.
+
+    Signals are the fit's to handle (it checkpoints and closes the pipe); the child ends
+    when the pipe does, so it never outlives the fit.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent_conn.close()  # the fit's end: the child sees EOF when the fit is gone
+    torch.set_num_threads(1)
+    stats = transform.stats
+    last = stats.as_dict()
+    while True:
+        try:
+            seed, weights, enabled = pickle.loads(conn.recv_bytes())
+        except EOFError:
+            return
+        try:
+            student.load_state_dict(weights)
+            transform.enabled = enabled
+            if seed is not None:
+                reseed(env, transform, collector, seed)
+            rollout = collector.next()
+        except Exception as error:  # noqa: BLE001 (told to the fit, which stops with it)
+            _send(conn, ("error", f"{type(error).__name__}: {error}", {}))
+            return
+        now = stats.as_dict()
+        counts = {key: now[key] - last[key] for key in now}
+        last = now
+        if not _send(conn, ("rollout", rollout, counts)):
+            return
+
+
+def _send(conn: Connection, message: tuple) -> bool:
+    """Whether the fit is still there to receive ``message``."""
+    try:
+        conn.send_bytes(pickle.dumps(message))
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,120 @@
+"""Collecting one rollout ahead in a forked process: the same rollouts as collecting in the
+fit's process, each with the weights from one update before, and failures in one line."""
+
+import multiprocessing
+import os
+import signal
+
+import pytest
+import torch
+from tensordict import TensorDictBase
+from torchrl.envs import TransformedEnv
+
+from llm4teach.domains import resolve
+from llm4teach.teacher import TeacherConfig
+from llm4teach.training import PPOTeacherModule
+from llm4teach.training.ahead import AheadCollector, reseed
+from llm4teach.training.data import make_collector
+from llm4teach.training.module import Student
+
+ENVS, STEPS = 4, 8
+
+
+def parts(seed: int = 0):
+    """Envs with their teacher, a collector and the student it acts with."""
+    torch.manual_seed(seed)
+    domain = resolve("SimpleDoorKey")
+    transform = domain.make_teacher(TeacherConfig(mode="hard"))
+    env = TransformedEnv(domain.make_env(ENVS, seed), transform)
+    student = PPOTeacherModule(task="SimpleDoorKey", student=Student(channels=[4, 4, 4])).student
+    return env, transform, make_collector(env, student, ENVS * STEPS), student
+
+
+def nudge(student: torch.nn.Module) -> None:
+    """An update, as far as acting is concerned: every weight moves."""
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+
+
+def counters(transform) -> dict[str, float]:
+    """The teacher's counts (not its timers)."""
+    return {k: v for k, v in transform.stats.as_dict().items() if not k.endswith("seconds")}
+
+
+def assert_same(a: TensorDictBase, b: TensorDictBase) -> None:
+    assert set(a.keys(True, True)) == set(b.keys(True, True))
+    for key in a.keys(True, True):
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=str(key))
+
+
+def test_rollouts_equal_in_process_ones_with_the_weights_of_one_update_before():
+    env, transform, collector, student = parts()
+    ahead = AheadCollector(env, transform, collector, student)
+    weights, received = [], []
+    try:
+        for rollout in ahead.epoch(seed=7, count=4):
+            received.append(rollout)
+            weights.append({k: v.clone() for k, v in student.state_dict().items()})
+            nudge(student)  # the update on this rollout, while the child collects the next
+    finally:
+        ahead.close()
+    counts = counters(transform)
+
+    env, transform, collector, student = parts()
+    reseed(env, transform, collector, 7)
+    # rollout k + 1 was asked for when rollout k arrived: with the weights before update k
+    acting = [weights[0], weights[0], weights[1], weights[2]]
+    for k, state in enumerate(acting):
+        student.load_state_dict(state)
+        assert_same(received[k], collector.next())
+    collector.shutdown()
+    assert counters(transform) == counts  # the child's counters came back
+
+
+def test_a_switched_off_teacher_is_switched_off_in_the_child():
+    env, transform, collector, student = parts()
+    transform.enabled = False
+    before = transform.stats.as_dict()
+    ahead = AheadCollector(env, transform, collector, student)
+    try:
+        rollout = next(ahead.epoch(seed=0, count=1))
+    finally:
+        ahead.close()
+    assert not rollout["teacher_mask"].any()
+    assert transform.stats.as_dict() == before
+
+
+def test_a_failure_in_the_child_is_one_line_in_the_fit():
+    env, transform, collector, student = parts()
+    ahead = AheadCollector(env, transform, collector, student)
+    ahead.student = torch.nn.Linear(2, 2)  # weights the child's student cannot load
+    with pytest.raises(ValueError, match=r"^the collector process failed: RuntimeError: .*"
+                                         r"state_dict"):
+        next(ahead.epoch(seed=0, count=2))
+    ahead.close()
+    assert not multiprocessing.active_children()
+
+
+def test_a_killed_child_is_told_and_signals_are_left_to_the_fit():
+    env, transform, collector, student = parts()
+    ahead = AheadCollector(env, transform, collector, student)
+    (child,) = multiprocessing.active_children()
+    next(ahead.epoch(seed=0, count=1))  # the child is serving
+    os.kill(child.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group: the fit's
+    os.kill(child.pid, signal.SIGTERM)
+    assert next(ahead.epoch(seed=0, count=1)).batch_size == (ENVS, STEPS)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    with pytest.raises(ValueError, match="^the collector process ended without a word .* "
+                                         "--data.ahead false$"):
+        next(ahead.epoch(seed=0, count=1))
+    ahead.close()
+
+
+def test_the_child_ends_with_the_pipe():
+    env, transform, collector, student = parts()
+    ahead = AheadCollector(env, transform, collector, student)
+    (child,) = multiprocessing.active_children()
+    ahead.close()
+    assert child.exitcode == 0 and not multiprocessing.active_children()
