@@ -4,13 +4,14 @@ One batch is one rollout ``[num_envs, frames_per_batch / num_envs]``. With ``ahe
 default, where it applies: one process on the CPU, a teacher that asks no LLM) a forked
 process collects the next rollout while the update trains on this one, with the weights
 from one update before (``training/ahead.py``); otherwise the collector here holds the
-very student the module trains, and every rollout uses the latest weights. A Lightning epoch is ``epoch_frames`` frames; at each
-epoch start the envs, torch's RNG and the teacher's generator (hard mode) are re-seeded
-from ``(seed, epoch, rank)``, so an epoch is a pure function of the seed, the epoch index
-and the checkpointed weights: a run resumed from an epoch-end checkpoint continues exactly
-as if never stopped. The reset cuts the running episodes, so an epoch should give each env
-at least an episode's length of steps (a warning says so when it does not). The teacher's
-counters travel in the checkpoint (``state_dict``).
+very student the module trains, and every rollout uses the latest weights. A Lightning
+epoch is ``epoch_frames`` frames; at each epoch start the envs, torch's RNG and the
+teacher's generator (hard mode) are re-seeded from ``(seed, epoch, rank)``, so an epoch is
+a pure function of the seed, the epoch index and the checkpointed weights: a run resumed
+from an epoch-end checkpoint continues exactly as if never stopped. The reset cuts the
+running episodes, so an epoch should give each env at least an episode's length of steps (a
+warning says so when it does not). The teacher's counters travel in the checkpoint
+(``state_dict``).
 Under DDP an ``hf`` teacher's model runs on rank 0 only (``RankSharedPlanner``): every
 rank settles with it after building the collector and after each rollout.
 
