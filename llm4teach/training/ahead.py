@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 
 import torch
-from tensordict import TensorDictBase
+from tensordict import TensorDict, TensorDictBase
 from torchrl.collectors import Collector
 from torchrl.envs import EnvBase
 
@@ -80,9 +80,9 @@ class AheadCollector:
             self._process.join()
 
     def _ask(self, seed: int | None) -> None:
-        weights = {k: v.detach().cpu() for k, v in self.student.state_dict().items()}
+        weights = {k: v.detach().cpu().numpy() for k, v in self.student.state_dict().items()}
         try:
-            self._conn.send_bytes(pickle.dumps((seed, weights, self.transform.enabled)))
+            self._conn.send_bytes(pickle.dumps((seed, weights, self.transform.enabled), 5))
         except OSError:
             _gone()
 
@@ -96,7 +96,11 @@ class AheadCollector:
         stats = self.transform.stats
         for key, value in counts.items():
             setattr(stats, key, getattr(stats, key) + value)
-        return payload
+        batch_size, arrays = payload
+        rollout = TensorDict(batch_size=batch_size)
+        for key, array in arrays.items():
+            rollout.set(key, torch.from_numpy(array))
+        return rollout
 
 
 def _gone() -> None:
@@ -120,10 +124,10 @@ def _serve(conn: Connection, parent_conn: Connection, env: EnvBase, transform: T
     while True:
         try:
             seed, weights, enabled = pickle.loads(conn.recv_bytes())
-        except EOFError:
+        except (EOFError, OSError):  # the fit closed the pipe (mid-message: a reset)
             return
         try:
-            student.load_state_dict(weights)
+            student.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
             transform.enabled = enabled
             if seed is not None:
                 reseed(env, transform, collector, seed)
@@ -134,14 +138,16 @@ def _serve(conn: Connection, parent_conn: Connection, env: EnvBase, transform: T
         now = stats.as_dict()
         counts = {key: now[key] - last[key] for key in now}
         last = now
-        if not _send(conn, ("rollout", rollout, counts)):
+        arrays = {key: value.numpy() for key, value in rollout.items(True, True)}
+        if not _send(conn, ("rollout", (rollout.batch_size, arrays), counts)):
             return
 
 
 def _send(conn: Connection, message: tuple) -> bool:
-    """Whether the fit is still there to receive ``message``."""
+    """Whether the fit is still there to receive ``message`` (arrays, not tensors: a
+    tensor pickles through ``torch.save``, which is slower and may be someone's hook)."""
     try:
-        conn.send_bytes(pickle.dumps(message))
+        conn.send_bytes(pickle.dumps(message, 5))
     except OSError:
         return False
     return True
