@@ -158,6 +158,11 @@ def _stat(values: list[float], fmt: str) -> str:
     return text + (f" ± {format(float(np.std(values)), fmt)}" if len(values) > 1 else "")
 
 
+def _ratio(mine: float, theirs: float) -> str:
+    """``mine / theirs`` as ``0.61x``; ``-`` where some run of either never got there."""
+    return "-" if np.isnan(mine) or np.isnan(theirs) else f"{mine / theirs:.2f}x"
+
+
 def report(runs: list[Run], raw: float, seeds: int, config: str) -> str:
     lines = ["| method | mode | success | frames | CPU-s | wall-s | reached |",
              "|---|---|---:|---:|---:|---:|---:|"]
@@ -200,7 +205,7 @@ def report(runs: list[Run], raw: float, seeds: int, config: str) -> str:
             hits = [r.first("greedy", threshold) for r in runs if r.method == method]
             return float(np.mean([h[2] for h in hits if h])) if all(hits) else float("nan")
         for threshold in (0.9, ABOVE):
-            ratios = ", ".join(f"{wall('main', threshold) / wall(m, threshold):.2f}x {m}" + (
+            ratios = ", ".join(_ratio(wall("main", threshold), wall(m, threshold)) + f" {m}" + (
                 " (`taskset -c 0`)" if m == ONE_CORE else "") for m in methods if m != "main")
             lines += ["", f"Wall seconds to {threshold} (greedy) of main over: **{ratios}**."]
     if "main" in methods and config == MAIN_CONFIG:  # the README's sentence (tests/test_docs.py)
