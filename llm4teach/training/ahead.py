@@ -17,6 +17,7 @@ an LLM (an LLM's worker thread already takes the other core; CUDA does not survi
 from __future__ import annotations
 
 import atexit
+import multiprocessing
 import pickle
 import signal
 from collections.abc import Iterator
@@ -44,12 +45,25 @@ class AheadCollector:
 
     ``epoch(seed, count)`` yields an epoch's ``count`` rollouts. A failure in the child
     (an env's error) is raised in the fit as a ``ValueError`` naming it.
+
+    Example:
+        >>> from torchrl.envs import TransformedEnv
+        >>> from llm4teach.domains import resolve
+        >>> from llm4teach.teacher import TeacherConfig
+        >>> from llm4teach.training import PPOTeacherModule
+        >>> from llm4teach.training.data import make_collector
+        >>> domain = resolve("SimpleDoorKey")
+        >>> teacher = domain.make_teacher(TeacherConfig())
+        >>> env = TransformedEnv(domain.make_env(2, 0), teacher)
+        >>> student = PPOTeacherModule(task="SimpleDoorKey").student
+        >>> ahead = AheadCollector(env, teacher, make_collector(env, student, 16), student)
+        >>> [rollout["teacher_probs"].shape for rollout in ahead.epoch(seed=0, count=2)]
+        [torch.Size([2, 8, 7]), torch.Size([2, 8, 7])]
+        >>> ahead.close()
     """
 
     def __init__(self, env: EnvBase, transform: TeacherTransform, collector: Collector,
                  student: ActorCritic) -> None:
-        import multiprocessing
-
         context = multiprocessing.get_context("fork")
         self._conn, child_conn = context.Pipe()
         self.transform, self.student = transform, student
@@ -110,7 +124,7 @@ def _gone() -> None:
 
 def _serve(conn: Connection, parent_conn: Connection, env: EnvBase, transform: TeacherTransform,
            collector: Collector, student: ActorCritic) -> None:
-    """The child: collect what is asked until the fit closes the pipe or says stop.
+    """The child: collect what is asked until the fit closes the pipe.
 
     Signals are the fit's to handle (it checkpoints and closes the pipe); the child ends
     when the pipe does, so it never outlives the fit.
