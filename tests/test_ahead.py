@@ -74,9 +74,9 @@ def test_rollouts_equal_in_process_ones_with_the_weights_of_one_update_before():
 
 def test_a_switched_off_teacher_is_switched_off_in_the_child():
     env, transform, collector, student = parts()
-    transform.enabled = False
     before = transform.stats.as_dict()
-    ahead = AheadCollector(env, transform, collector, student)
+    ahead = AheadCollector(env, transform, collector, student)  # the child's copy is on
+    transform.enabled = False  # the schedule's switch, after the fork: sent with the request
     try:
         rollout = next(ahead.epoch(seed=0, count=1))
     finally:
