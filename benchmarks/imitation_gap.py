@@ -66,7 +66,7 @@ def clone(task: str, frames: int, epochs: int, seed: int) -> dict[str, float]:
     with torch.no_grad():
         held_out_kl = float(kl(held_out))
     domain = resolve(task)
-    played = evaluate_student(student, domain.episode_envs(2 * EPISODES), EPISODES, seed=seed)
+    played = evaluate_student(student, domain.episode_envs(EPISODES), EPISODES, seed=seed)
     teacher = evaluate_teacher(domain.make_teacher(TeacherConfig()),
                                domain.episode_envs(EPISODES), EPISODES)
     return {"kl": held_out_kl, "teacher": teacher[TEACHER_SUCCESS],

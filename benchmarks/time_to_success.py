@@ -7,8 +7,9 @@ own process and folder, with its own MLflow store. From the run's held-out evalu
 evaluation) it reports the frames, CPU seconds and wall seconds at which greedy and sampled
 success first reached 0.5, 0.8 and 0.9, and first rose above the teacher's own held-out
 success (``eval/teacher_success``); from the process's own rusage, the end-to-end frames
-per CPU-second; and, in the same run, the raw gymnasium step rate of the task. CPU seconds
-are the clock that load from other jobs does not change.
+per CPU-second; and, in the same run, the raw gymnasium step rate of the task and the CPU
+seconds of importing the packages every fit is built on, alone (the floor under its
+start-up). CPU seconds are the clock that load from other jobs does not change.
 
 Methods: ``main`` (the config), ``ppo`` (``configs/simpledoorkey_ppo.yaml``), ``reference``
 (the main job with the reference code's student and PPO update: the conv student on raw
@@ -74,6 +75,7 @@ REFERENCE = ["--model.student.encoder", "conv", "--model.student.channels", "[16
              "--model.ppo.minibatch_size", "128",
              "--model.ppo.epochs", "3", "--model.optimiser.lr", "1e-3"]
 MAIN_CONFIG = "simpledoorkey.yaml"
+STACK = "torch, tensordict, torchrl, lightning.pytorch, mlflow"  # what every fit imports
 METHODS = {"main": (MAIN_CONFIG, []), "ppo": ("simpledoorkey_ppo.yaml", []),
            "reference": ("simpledoorkey.yaml", REFERENCE)}
 
@@ -150,6 +152,19 @@ def fit(method: str, config: str, extra: list[str], seed: int, frames: int | Non
                    cpu_s=usage.ru_utime + usage.ru_stime, wall_s=wall, evals=evals)
 
 
+def import_seconds(modules: str = STACK, runs: int = 3) -> list[float]:
+    """CPU seconds of a fresh Python that only imports ``modules``: the floor under a fit's
+    start-up that the packages it is built on set."""
+    seconds = []
+    for _ in range(runs):
+        proc = subprocess.Popen([sys.executable, "-c", f"import {modules}"])
+        _, status, usage = os.wait4(proc.pid, 0)
+        if os.waitstatus_to_exitcode(status):
+            raise RuntimeError(f"python -c 'import {modules}' failed")
+        seconds.append(usage.ru_utime + usage.ru_stime)
+    return seconds
+
+
 def _stat(values: list[float], fmt: str) -> str:
     values = [v for v in values if not np.isnan(v)]
     if not values:
@@ -163,7 +178,8 @@ def _ratio(mine: float, theirs: float) -> str:
     return "-" if np.isnan(mine) or np.isnan(theirs) else f"{mine / theirs:.2f}x"
 
 
-def report(runs: list[Run], raw: float, seeds: int, config: str) -> str:
+def report(runs: list[Run], raw: float, seeds: int, config: str,
+           imports: list[float]) -> str:
     lines = ["| method | mode | success | frames | CPU-s | wall-s | reached |",
              "|---|---|---:|---:|---:|---:|---:|"]
     methods = list(dict.fromkeys(r.method for r in runs))
@@ -208,6 +224,10 @@ def report(runs: list[Run], raw: float, seeds: int, config: str) -> str:
             ratios = ", ".join(_ratio(wall("main", threshold), wall(m, threshold)) + f" {m}" + (
                 " (`taskset -c 0`)" if m == ONE_CORE else "") for m in methods if m != "main")
             lines += ["", f"Wall seconds to {threshold} (greedy) of main over: **{ratios}**."]
+    lines += ["", f"Importing the packages every fit is built on, alone in a fresh process "
+              f"(`python -c \"import {STACK}\"`, {len(imports)} times): "
+              f"**{_stat(imports, '.1f')} CPU-s**, part of every run's time before its first "
+              f"frame."]
     if "main" in methods and config == MAIN_CONFIG:  # the README's sentence (tests/test_docs.py)
         lines += ["", headline(table_rows("\n".join(lines)), seeds)]
     teacher = _stat([r.teacher for r in runs], ".2f")
@@ -256,6 +276,8 @@ def main() -> None:
     task = yaml.safe_load((ROOT / "configs" / config).read_text())["data"]["task"]
     raw = raw_gymnasium(task, 30_000, clock=time.process_time)  # steps per CPU-s
     print(f"raw env: {raw:,.0f} steps per CPU-s", flush=True)
+    imports = import_seconds()
+    print(f"imports alone: {_stat(imports, '.1f')} CPU-s", flush=True)
     # the baseline (often several times slower) runs on the first seed only
     jobs = [(name, config, extra, seed, source) for seed in args.seeds
             for name, config, extra, source in plans
@@ -279,7 +301,7 @@ def main() -> None:
         MlflowClient(f"sqlite:///{store}/mlflow.db").search_experiments()  # create the tables
         with ThreadPoolExecutor(args.jobs) as pool:
             runs = list(pool.map(one, jobs, [Path(store)] * len(jobs)))
-    body = report(runs, raw, len(args.seeds), config)
+    body = report(runs, raw, len(args.seeds), config, imports)
     print(body)
     if not args.no_write:
         command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/time_to_success.py",

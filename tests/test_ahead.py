@@ -1,5 +1,6 @@
 """Collecting one rollout ahead in a forked process: the same rollouts as collecting in the
-fit's process, each with the weights from one update before, and failures in one line."""
+fit's process, each with the weights from one update before, the same held-out numbers with
+the sampled episodes played there, and failures in one line."""
 
 import multiprocessing
 import os
@@ -11,6 +12,7 @@ from tensordict import TensorDictBase
 from torchrl.envs import TransformedEnv
 
 from llm4teach.domains import resolve
+from llm4teach.domains.held_out import evaluate_student, play_student
 from llm4teach.teacher import TeacherConfig
 from llm4teach.training import PPOTeacherModule
 from llm4teach.training.ahead import AheadCollector, reseed
@@ -20,14 +22,14 @@ from llm4teach.training.module import Student
 ENVS, STEPS = 4, 8
 
 
-def parts(seed: int = 0):
-    """Envs with their teacher, a collector and the student it acts with."""
+def parts(seed: int = 0, task: str = "SimpleDoorKey"):
+    """Envs with their teacher, a collector, the student it acts with, held-out envs."""
     torch.manual_seed(seed)
-    domain = resolve("SimpleDoorKey")
+    domain = resolve(task)
     transform = domain.make_teacher(TeacherConfig(mode="hard"))
     env = TransformedEnv(domain.make_env(ENVS, seed), transform)
-    student = PPOTeacherModule(task="SimpleDoorKey", student=Student(channels=[4, 4, 4])).student
-    return env, transform, make_collector(env, student, ENVS * STEPS), student
+    student = PPOTeacherModule(task=task, student=Student(channels=[4, 4, 4])).student
+    return env, transform, make_collector(env, student, ENVS * STEPS), student, domain.episode_envs
 
 
 def nudge(student: torch.nn.Module) -> None:
@@ -49,8 +51,8 @@ def assert_same(a: TensorDictBase, b: TensorDictBase) -> None:
 
 
 def test_rollouts_equal_in_process_ones_with_the_weights_of_one_update_before():
-    env, transform, collector, student = parts()
-    ahead = AheadCollector(env, transform, collector, student)
+    env, transform, collector, student, episode_envs = parts()
+    ahead = AheadCollector(env, transform, collector, student, episode_envs)
     weights, received = [], []
     try:
         for rollout in ahead.epoch(seed=7, count=4):
@@ -61,7 +63,7 @@ def test_rollouts_equal_in_process_ones_with_the_weights_of_one_update_before():
         ahead.close()
     counts = counters(transform)
 
-    env, transform, collector, student = parts()
+    env, transform, collector, student, episode_envs = parts()
     reseed(env, transform, collector, 7)
     # rollout k + 1 was asked for when rollout k arrived: with the weights before update k
     acting = [weights[0], weights[0], weights[1], weights[2]]
@@ -73,9 +75,10 @@ def test_rollouts_equal_in_process_ones_with_the_weights_of_one_update_before():
 
 
 def test_a_switched_off_teacher_is_switched_off_in_the_child():
-    env, transform, collector, student = parts()
+    env, transform, collector, student, episode_envs = parts()
     before = transform.stats.as_dict()
-    ahead = AheadCollector(env, transform, collector, student)  # the child's copy is on
+    # the child's copy is on
+    ahead = AheadCollector(env, transform, collector, student, episode_envs)
     transform.enabled = False  # the schedule's switch, after the fork: sent with the request
     try:
         rollout = next(ahead.epoch(seed=0, count=1))
@@ -86,8 +89,8 @@ def test_a_switched_off_teacher_is_switched_off_in_the_child():
 
 
 def test_a_failure_in_the_child_is_one_line_in_the_fit():
-    env, transform, collector, student = parts()
-    ahead = AheadCollector(env, transform, collector, student)
+    env, transform, collector, student, episode_envs = parts()
+    ahead = AheadCollector(env, transform, collector, student, episode_envs)
     ahead.student = torch.nn.Linear(2, 2)  # weights the child's student cannot load
     with pytest.raises(ValueError, match=r"^the collector process failed: RuntimeError: .*"
                                          r"state_dict"):
@@ -97,8 +100,8 @@ def test_a_failure_in_the_child_is_one_line_in_the_fit():
 
 
 def test_a_killed_child_is_told_and_signals_are_left_to_the_fit():
-    env, transform, collector, student = parts()
-    ahead = AheadCollector(env, transform, collector, student)
+    env, transform, collector, student, episode_envs = parts()
+    ahead = AheadCollector(env, transform, collector, student, episode_envs)
     (child,) = multiprocessing.active_children()
     next(ahead.epoch(seed=0, count=1))  # the child is serving
     os.kill(child.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group: the fit's
@@ -113,8 +116,37 @@ def test_a_killed_child_is_told_and_signals_are_left_to_the_fit():
 
 
 def test_the_child_ends_with_the_pipe():
-    env, transform, collector, student = parts()
-    ahead = AheadCollector(env, transform, collector, student)
+    env, transform, collector, student, episode_envs = parts()
+    ahead = AheadCollector(env, transform, collector, student, episode_envs)
     (child,) = multiprocessing.active_children()
     ahead.close()
     assert child.exitcode == 0 and not multiprocessing.active_children()
+
+
+def test_the_sampled_episodes_played_beside_give_the_numbers_of_one_process():
+    # a room where an untrained student's episodes differ (no table teaches it: no matter here)
+    with pytest.warns(UserWarning, match="no plan table"):
+        env, transform, collector, student, episode_envs = parts(task="MiniGrid-Empty-5x5-v0")
+    ahead = AheadCollector(env, transform, collector, student, episode_envs)
+    forked = evaluate_student(student, episode_envs(6), 6, seed=3)  # the child's own weights
+    nudge(student)  # after the fork: the child plays with these only if they are sent
+    try:
+        beside = evaluate_student(student, episode_envs(6), 6, seed=3, beside=ahead)
+    finally:
+        ahead.close()
+    assert beside == evaluate_student(student, episode_envs(6), 6, seed=3)
+    assert beside["student_sampled_length"] != forked["student_sampled_length"]
+
+
+def test_an_epoch_left_early_leaves_nothing_behind():
+    env, transform, collector, student, episode_envs = parts()
+    ahead = AheadCollector(env, transform, collector, student, episode_envs)
+    try:
+        first = next(ahead.epoch(seed=7, count=3))  # the fit stopped: one more was asked for
+        played = ahead.play_sampled(episodes=4, seed=0)()
+        again = next(ahead.epoch(seed=7, count=1))
+    finally:
+        ahead.close()
+    assert played == play_student(student, episode_envs(4), 4, sampled=True, seed=0)
+    # the collector's trajectory counter went on through the dropped rollout (nothing reads it)
+    assert_same(first.exclude(("collector", "traj_ids")), again.exclude(("collector", "traj_ids")))

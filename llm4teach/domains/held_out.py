@@ -32,26 +32,23 @@ class EpisodeEnv(Protocol):
     def step(self, action: int) -> tuple[Observation, float, bool, bool]: ...
 
 
-def play(envs: Sequence[EpisodeEnv], policy: Policy, episodes: int, copies: int = 1,
-         first_seed: int = HELD_OUT_SEED) -> list[dict[str, float]]:
-    """Play ``copies`` x ``episodes`` held-out episodes side by side; per copy: success rate,
-    mean return and mean length.
+def play(envs: Sequence[EpisodeEnv], policy: Policy, episodes: int,
+         first_seed: int = HELD_OUT_SEED) -> dict[str, float]:
+    """Play ``episodes`` held-out episodes side by side: success rate, mean return, mean length.
 
-    Env ``c * episodes + i`` plays episode ``i`` for copy ``c`` (``len(envs)`` must be at
-    least ``copies * episodes``). ``policy(batch, live)`` gets every env's current
-    observation stacked per key and the mask of the episodes still running, and returns
-    the actions of those, so a network runs once per step on the running episodes only.
-    Episode ``i`` is reset with seed ``first_seed + i`` (``llm4teach teacher export`` plays
-    other episodes than the held-out ones).
+    Env ``i`` plays episode ``i`` (``len(envs)`` must be at least ``episodes``).
+    ``policy(batch, live)`` gets every env's current observation stacked per key and the mask
+    of the episodes still running, and returns the actions of those, so a network runs once
+    per step on the running episodes only. Episode ``i`` is reset with seed
+    ``first_seed + i`` (``llm4teach teacher export`` plays other episodes than the held-out
+    ones).
     """
-    n = copies * episodes
-    if len(envs) < n:
-        raise ValueError(f"play needs {n} envs for {copies} x {episodes} episodes, got "
-                         f"{len(envs)}")
-    first = [envs[i].reset(first_seed + i % episodes) for i in range(n)]
+    if len(envs) < episodes:
+        raise ValueError(f"play needs {episodes} envs for {episodes} episodes, got {len(envs)}")
+    first = [envs[i].reset(first_seed + i) for i in range(episodes)]
     batch = {key: np.stack([o[key] for o in first]) for key in first[0]}
-    returns, lengths = np.zeros(n), np.zeros(n)
-    live = np.ones(n, dtype=bool)
+    returns, lengths = np.zeros(episodes), np.zeros(episodes)
+    live = np.ones(episodes, dtype=bool)
     while live.any():
         running = np.flatnonzero(live)
         actions = np.asarray(policy(batch, live)).tolist()
@@ -62,35 +59,51 @@ def play(envs: Sequence[EpisodeEnv], policy: Policy, episodes: int, copies: int 
             returns[i] += reward
             lengths[i] += 1
             live[i] = not (terminated or truncated)
-    return [{"success": float((r > 0).mean()), "return": float(r.mean()),
-             "length": float(length.mean())}
-            for r, length in zip(returns.reshape(copies, episodes),
-                                 lengths.reshape(copies, episodes), strict=True)]
+    return {"success": float((returns > 0).mean()), "return": float(returns.mean()),
+            "length": float(lengths.mean())}
 
 
 @torch.no_grad()
-def evaluate_student(student: ActorCritic, envs: Sequence[EpisodeEnv], episodes: int,
-                     seed: int) -> dict[str, float]:
-    """``student_greedy_*`` and ``student_sampled_*`` on the held-out episodes.
-
-    Both modes play side by side (one student forward per step for every episode still
-    running); ``seed`` seeds the sampled mode's draws.
-    """
+def play_student(student: ActorCritic, envs: Sequence[EpisodeEnv], episodes: int,
+                 sampled: bool, seed: int = 0) -> dict[str, float]:
+    """The student on the held-out episodes: greedy (its most likely action) or sampled (its
+    draws, from a generator seeded ``seed``: the same numbers wherever they are played)."""
     generator = torch.Generator().manual_seed(seed)
-    greedy = torch.arange(2 * episodes) < episodes  # copy 0 greedy, copy 1 sampled
     device = next(student.parameters()).device
 
     def act(batch: Observation, live: np.ndarray) -> torch.Tensor:
         logits = student.logits(torch.from_numpy(batch["observation"][live]).to(device)).cpu()
-        actions = logits.argmax(-1)
-        sampled = ~greedy[torch.from_numpy(live)]
-        draws = torch.multinomial(logits[sampled].softmax(-1), 1, generator=generator)
-        actions[sampled] = draws.squeeze(-1)
-        return actions
+        if not sampled:
+            return logits.argmax(-1)
+        return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1)
 
-    greedy_metrics, sampled_metrics = play(envs, act, episodes, copies=2)
-    return {**{f"student_greedy_{k}": v for k, v in greedy_metrics.items()},
-            **{f"student_sampled_{k}": v for k, v in sampled_metrics.items()}}
+    return play(envs, act, episodes)
+
+
+class Beside(Protocol):
+    """Another process, idle while this one evaluates: it plays the sampled episodes while
+    this one plays the greedy ones (``training/ahead.py``'s collector process)."""
+
+    def play_sampled(self, episodes: int, seed: int) -> Callable[[], dict[str, float]]:
+        """Start ``play_student(..., sampled=True, seed=seed)`` with this process's weights;
+        the call returned waits for its numbers."""
+        ...
+
+
+def evaluate_student(student: ActorCritic, envs: Sequence[EpisodeEnv], episodes: int,
+                     seed: int, beside: Beside | None = None) -> dict[str, float]:
+    """``student_greedy_*`` and ``student_sampled_*`` on the held-out episodes.
+
+    The modes play one after the other on the same envs, or at once with ``beside``
+    playing the sampled one: the numbers are the same either way, as each mode's batches
+    and draws are its own. ``seed`` seeds the sampled mode's draws.
+    """
+    sampled = beside.play_sampled(episodes, seed) if beside is not None else None
+    greedy = play_student(student, envs, episodes, sampled=False)
+    sampled = sampled() if sampled is not None else play_student(student, envs, episodes,
+                                                                 sampled=True, seed=seed)
+    return {**{f"student_greedy_{k}": v for k, v in greedy.items()},
+            **{f"student_sampled_{k}": v for k, v in sampled.items()}}
 
 
 def evaluate_teacher(teacher: TeacherTransform, envs: Sequence[EpisodeEnv],
@@ -109,7 +122,7 @@ def evaluate_teacher(teacher: TeacherTransform, envs: Sequence[EpisodeEnv],
         return player.sample_actions({key: batch[key][rows] for key in player.in_keys}, None,
                                      rows)
 
-    metrics = {f"teacher_{k}": v for k, v in play(envs, act, episodes)[0].items()}
+    metrics = {f"teacher_{k}": v for k, v in play(envs, act, episodes).items()}
     if isinstance(player.planner, TablePlanner):  # a user's table that knew no text: an error
         player.planner.check_matched(episodes)
     return metrics

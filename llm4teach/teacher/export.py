@@ -108,7 +108,7 @@ def play_episodes(transform: TeacherTransform, envs: Sequence[EpisodeEnv], episo
         teacher.act_probs(*args)
         return rng.integers(teacher.num_actions, size=len(rows))
 
-    return play(envs, act, episodes, first_seed=seed)[0]
+    return play(envs, act, episodes, first_seed=seed)
 
 
 def export_table(task: str, config: TeacherConfig, episodes: int = 20,

@@ -5,10 +5,14 @@ envs, the teacher transform, the collector and the student, and loads the weight
 sent before each rollout. At an epoch's start it is re-seeded and reset exactly as the
 in-process collector is (``reseed``); each rollout the fit receives sends the child the
 weights of that moment for the next one. So rollout ``k + 1`` is collected with the weights
-from before update ``k``: a lag of one update (two for an epoch's second rollout, none for
-its first), at fixed points, which keeps a run deterministic and each epoch a pure function
-of the seed, the epoch and the weights it starts with: a resumed run equals the
-uninterrupted one. The teacher's counters the child adds come back with each rollout.
+from before update ``k``: a lag of one update (none for an epoch's first rollout), at fixed
+points, which keeps a run deterministic and each epoch a pure function of the seed, the
+epoch and the weights it starts with: a resumed run equals the uninterrupted one. The
+teacher's counters the child adds come back with each rollout.
+
+At an epoch's end the child would idle while the fit evaluates: it plays the sampled
+student's held-out episodes meanwhile, the fit the greedy one's (the same numbers as one
+process playing both).
 
 Only where a fork is safe and pays: one process on the CPU and a teacher that does not ask
 an LLM (an LLM's worker thread already takes the other core; CUDA does not survive a fork).
@@ -20,14 +24,16 @@ import atexit
 import multiprocessing
 import pickle
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 
+import numpy as np
 import torch
 from tensordict import TensorDict, TensorDictBase
 from torchrl.collectors import Collector
 from torchrl.envs import EnvBase
 
+from llm4teach.domains.held_out import EpisodeEnv, play_student
 from llm4teach.student import ActorCritic
 from llm4teach.teacher import TeacherTransform
 
@@ -43,8 +49,10 @@ def reseed(env: EnvBase, transform: TeacherTransform, collector: Collector, seed
 class AheadCollector:
     """Rollouts collected by a forked child, the next one while the fit trains on this one.
 
-    ``epoch(seed, count)`` yields an epoch's ``count`` rollouts. A failure in the child
-    (an env's error) is raised in the fit as a ``ValueError`` naming it.
+    ``epoch(seed, count)`` yields an epoch's ``count`` rollouts. While the fit evaluates,
+    the child is idle: ``play_sampled`` has it play the held-out episodes of the sampled
+    student (``held_out.Beside``) while the fit plays the greedy ones. A failure in the
+    child (an env's) is raised in the fit as a ``ValueError`` naming it.
 
     Example:
         >>> from torchrl.envs import TransformedEnv
@@ -56,20 +64,25 @@ class AheadCollector:
         >>> teacher = domain.make_teacher(TeacherConfig())
         >>> env = TransformedEnv(domain.make_env(2, 0), teacher)
         >>> student = PPOTeacherModule(task="SimpleDoorKey").student
-        >>> ahead = AheadCollector(env, teacher, make_collector(env, student, 16), student)
+        >>> ahead = AheadCollector(env, teacher, make_collector(env, student, 16), student,
+        ...                        domain.episode_envs)
         >>> [rollout["teacher_probs"].shape for rollout in ahead.epoch(seed=0, count=2)]
         [torch.Size([2, 8, 7]), torch.Size([2, 8, 7])]
+        >>> sorted(ahead.play_sampled(episodes=2, seed=0)())
+        ['length', 'return', 'success']
         >>> ahead.close()
     """
 
     def __init__(self, env: EnvBase, transform: TeacherTransform, collector: Collector,
-                 student: ActorCritic) -> None:
+                 student: ActorCritic, episode_envs: Callable[[int], Sequence[EpisodeEnv]]
+                 ) -> None:
         context = multiprocessing.get_context("fork")
         self._conn, child_conn = context.Pipe()
         self.transform, self.student = transform, student
+        self._pending = 0  # rollouts asked for and not received (an epoch left early)
         self._process = context.Process(
-            target=_serve, args=(child_conn, self._conn, env, transform, collector, student),
-            name="llm4teach-collector", daemon=True)
+            target=_serve, name="llm4teach-collector", daemon=True,
+            args=(child_conn, self._conn, env, transform, collector, student, episode_envs))
         self._process.start()
         child_conn.close()
         # before multiprocessing's own exit hook, which would wait on a child ignoring SIGTERM
@@ -77,15 +90,21 @@ class AheadCollector:
         atexit.register(self.close)
 
     def epoch(self, seed: int, count: int) -> Iterator[TensorDictBase]:
-        self._ask(seed)
+        self._drop_pending()
+        self._ask_rollout(seed)
         for i in range(count):
-            rollout = self._receive()
+            rollout = self._rollout()
             if i + 1 < count:
-                self._ask(None)  # the next rollout, with the weights before this one's update
+                self._ask_rollout(None)  # the next one, with the weights before this update
             yield rollout
 
+    def play_sampled(self, episodes: int, seed: int) -> Callable[[], dict[str, float]]:
+        self._drop_pending()
+        self._send(("play", (self._weights(), episodes, seed)))
+        return lambda: self._receive("played")[0]
+
     def close(self) -> None:
-        """End the child: it sees the pipe close, between rollouts or at its next send."""
+        """End the child: it sees the pipe close, between requests or at its next send."""
         atexit.unregister(self.close)
         self._conn.close()
         self._process.join(timeout=10)
@@ -93,28 +112,43 @@ class AheadCollector:
             self._process.kill()
             self._process.join()
 
-    def _ask(self, seed: int | None) -> None:
-        weights = {k: v.detach().cpu().numpy() for k, v in self.student.state_dict().items()}
-        try:
-            self._conn.send_bytes(pickle.dumps((seed, weights, self.transform.enabled), 5))
-        except OSError:
-            _gone()
+    def _weights(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy() for k, v in self.student.state_dict().items()}
 
-    def _receive(self) -> TensorDictBase:
-        try:
-            kind, payload, counts = pickle.loads(self._conn.recv_bytes())
-        except (EOFError, OSError):
-            _gone()
-        if kind == "error":
-            raise ValueError(f"the collector process failed: {payload}")
+    def _ask_rollout(self, seed: int | None) -> None:
+        self._send(("collect", (seed, self._weights(), self.transform.enabled)))
+        self._pending += 1
+
+    def _drop_pending(self) -> None:
+        """Receive, unused, what an epoch left early had asked for (the teacher's counters
+        count its work on it)."""
+        while self._pending:
+            self._rollout()
+
+    def _rollout(self) -> TensorDictBase:
+        (batch_size, arrays), counts = self._receive("rollout")
+        self._pending -= 1
         stats = self.transform.stats
         for key, value in counts.items():
             setattr(stats, key, getattr(stats, key) + value)
-        batch_size, arrays = payload
         rollout = TensorDict(batch_size=batch_size)
         for key, array in arrays.items():
             rollout.set(key, torch.from_numpy(array))
         return rollout
+
+    def _send(self, message: tuple) -> None:
+        if not _send(self._conn, message):
+            _gone()
+
+    def _receive(self, kind: str) -> tuple:
+        try:
+            got, *payload = pickle.loads(self._conn.recv_bytes())
+        except (EOFError, OSError):
+            _gone()
+        if got == "error":
+            raise ValueError(f"the collector process failed: {payload[0]}")
+        assert got == kind, f"asked for a {kind}, the collector process sent a {got}"
+        return payload
 
 
 def _gone() -> None:
@@ -123,8 +157,9 @@ def _gone() -> None:
 
 
 def _serve(conn: Connection, parent_conn: Connection, env: EnvBase, transform: TeacherTransform,
-           collector: Collector, student: ActorCritic) -> None:
-    """The child: collect what is asked until the fit closes the pipe.
+           collector: Collector, student: ActorCritic,
+           episode_envs: Callable[[int], Sequence[EpisodeEnv]]) -> None:
+    """The child: collect or play what is asked until the fit closes the pipe.
 
     Signals are the fit's to handle (it checkpoints and closes the pipe); the child ends
     when the pipe does, so it never outlives the fit.
@@ -137,28 +172,36 @@ def _serve(conn: Connection, parent_conn: Connection, env: EnvBase, transform: T
     last = stats.as_dict()
     while True:
         try:
-            seed, weights, enabled = pickle.loads(conn.recv_bytes())
+            kind, request = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):  # the fit closed the pipe (mid-message: a reset)
             return
         try:
-            student.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
-            transform.enabled = enabled
-            if seed is not None:
-                reseed(env, transform, collector, seed)
-            rollout = collector.next()
+            if kind == "play":
+                weights, episodes, seed = request
+                student.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+                reply = ("played", play_student(student, episode_envs(episodes), episodes,
+                                                sampled=True, seed=seed))
+            else:
+                seed, weights, enabled = request
+                student.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+                transform.enabled = enabled
+                if seed is not None:
+                    reseed(env, transform, collector, seed)
+                rollout = collector.next()
+                now = stats.as_dict()
+                counts = {key: now[key] - last[key] for key in now}
+                last = now
+                arrays = {key: value.numpy() for key, value in rollout.items(True, True)}
+                reply = ("rollout", (rollout.batch_size, arrays), counts)
         except Exception as error:  # noqa: BLE001 (told to the fit, which stops with it)
-            _send(conn, ("error", f"{type(error).__name__}: {error}", {}))
+            _send(conn, ("error", f"{type(error).__name__}: {error}"))
             return
-        now = stats.as_dict()
-        counts = {key: now[key] - last[key] for key in now}
-        last = now
-        arrays = {key: value.numpy() for key, value in rollout.items(True, True)}
-        if not _send(conn, ("rollout", (rollout.batch_size, arrays), counts)):
+        if not _send(conn, reply):
             return
 
 
 def _send(conn: Connection, message: tuple) -> bool:
-    """Whether the fit is still there to receive ``message`` (arrays, not tensors: a
+    """Whether the other end is still there to receive ``message`` (arrays, not tensors: a
     tensor pickles through ``torch.save``, which is slower and may be someone's hook)."""
     try:
         conn.send_bytes(pickle.dumps(message, 5))

@@ -3,7 +3,8 @@
 One batch is one rollout ``[num_envs, frames_per_batch / num_envs]``. With ``ahead`` (the
 default, where it applies: one process on the CPU, a teacher that asks no LLM) a forked
 process collects the next rollout while the update trains on this one, with the weights
-from one update before (``training/ahead.py``); otherwise the collector here holds the
+from one update before, and plays the sampled student's held-out episodes while the fit
+plays the greedy one's (``training/ahead.py``); otherwise the collector here holds the
 very student the module trains, and every rollout uses the latest weights. A Lightning
 epoch is ``epoch_frames`` frames; at each epoch start the envs, torch's RNG and the
 teacher's generator (hard mode) are re-seeded from ``(seed, epoch, rank)``, so an epoch is
@@ -121,7 +122,8 @@ class RolloutDataModule(LightningDataModule):
         self.teacher_transform: TeacherTransform | None = None
         self.env: TransformedEnv | None = None
         self.collector: Collector | None = None
-        self.worker: AheadCollector | None = None  # collects ahead (``ahead``)
+        # collects ahead (``ahead``); plays the sampled evaluation beside the greedy one
+        self.worker: AheadCollector | None = None
         self.teacher_only: list[str] = []  # keys the teacher reads and the student does not
 
     def setup(self, stage: str) -> None:
@@ -142,7 +144,8 @@ class RolloutDataModule(LightningDataModule):
                                         self.frames_per_batch)  # resets the envs: may plan
         self.settle()
         if self._forks(student):
-            self.worker = AheadCollector(self.env, self.teacher_transform, self.collector, student)
+            self.worker = AheadCollector(self.env, self.teacher_transform, self.collector, student,
+                                         self.domain.episode_envs)
         return DataLoader(_Rollouts(self), batch_size=None, collate_fn=_identity)
 
     def _forks(self, student: ActorCritic) -> bool:

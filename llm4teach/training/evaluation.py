@@ -7,7 +7,6 @@ decides when, and logs the numbers against environment frames.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,8 @@ class Evaluation(Callback):
     (``trainer.callback_metrics``: what a schedule gates on, the same on every rank). Beside the
     numbers it logs ``time/cpu_s`` and ``time/wall_s`` of this process (``llm4teach.clock``), so a
     curve can be read against what a user waits for (startup and evaluations included),
-    and ``time/eval_cpu_s``, the CPU seconds this process's evaluations took so far.
+    and ``time/eval_cpu_s``, the CPU seconds the evaluations took so far (the collector
+    process's included, where it plays the sampled episodes: ``training/ahead.py``).
     """
 
     def __init__(self, episodes: int = 100, teacher: bool = True) -> None:
@@ -70,9 +70,9 @@ class Evaluation(Callback):
             return
         metrics = None
         if trainer.is_global_zero:  # rank 0 runs it, the others receive its numbers
-            start, envs = time.process_time(), pl_module.domain.episode_envs(self.episodes)
+            start, envs = process_seconds()[0], pl_module.domain.episode_envs(self.episodes)
             metrics = evaluate_teacher(trainer.datamodule.teacher_transform, envs, self.episodes)
-            self._eval_cpu += time.process_time() - start
+            self._eval_cpu += process_seconds()[0] - start
             self._log(trainer, pl_module, metrics)
         metrics = trainer.strategy.broadcast(metrics, src=0)
         self.teacher_success = float(metrics[TEACHER_SUCCESS])
@@ -82,10 +82,12 @@ class Evaluation(Callback):
         # Ranks hold identical weights: rank 0 evaluates, the others receive its numbers.
         metrics = None
         if trainer.is_global_zero:
-            start, envs = time.process_time(), pl_module.domain.episode_envs(2 * self.episodes)
+            # the collector process, where there is one, plays the sampled episodes meanwhile
+            beside = getattr(trainer.datamodule, "worker", None)
+            start, envs = process_seconds()[0], pl_module.domain.episode_envs(self.episodes)
             metrics = evaluate_student(pl_module.student, envs, self.episodes,
-                                       seed=int(pl_module.updates))
-            self._eval_cpu += time.process_time() - start
+                                       seed=int(pl_module.updates), beside=beside)
+            self._eval_cpu += process_seconds()[0] - start
         metrics = trainer.strategy.broadcast(metrics, src=0)
         self.latest = metrics
         self._log(trainer, pl_module, metrics)
@@ -127,6 +129,6 @@ def evaluate_checkpoint(path: str, episodes: int = 100) -> dict[str, float]:
     if episodes < 1:
         raise ValueError(f"--episodes must be a positive integer, got {episodes}")
     module = load_module(path)
-    envs = module.domain.episode_envs(2 * episodes)
+    envs = module.domain.episode_envs(episodes)
     return {"frames": float(module.frames),
             **evaluate_student(module.student, envs, episodes, seed=0)}
