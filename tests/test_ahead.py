@@ -150,3 +150,18 @@ def test_an_epoch_left_early_leaves_nothing_behind():
     assert played == play_student(student, episode_envs(4), 4, sampled=True, seed=0)
     # the collector's trajectory counter went on through the dropped rollout (nothing reads it)
     assert_same(first.exclude(("collector", "traj_ids")), again.exclude(("collector", "traj_ids")))
+
+
+def test_keys_the_fit_does_not_read_stay_in_the_child():
+    env, transform, collector, student, episode_envs = parts()
+    ahead = AheadCollector(env, transform, collector, student, episode_envs, drop=["mission"])
+    try:
+        rollout = next(ahead.epoch(seed=7, count=1))
+    finally:
+        ahead.close()
+    env, transform, collector, student, episode_envs = parts()
+    reseed(env, transform, collector, 7)
+    whole = collector.next()
+    collector.shutdown()
+    assert "mission" in whole and ("next", "mission") in whole.keys(True)
+    assert_same(rollout, whole.exclude("mission", ("next", "mission")))

@@ -74,15 +74,18 @@ class AheadCollector:
     """
 
     def __init__(self, env: EnvBase, transform: TeacherTransform, collector: Collector,
-                 student: ActorCritic, episode_envs: Callable[[int], Sequence[EpisodeEnv]]
-                 ) -> None:
+                 student: ActorCritic, episode_envs: Callable[[int], Sequence[EpisodeEnv]],
+                 drop: Sequence[str] = ()) -> None:
+        """``drop``: keys the fit does not read (what only the teacher reads, and their
+        ``next`` copies), left in the child instead of crossing the pipe."""
         context = multiprocessing.get_context("fork")
         self._conn, child_conn = context.Pipe()
         self.transform, self.student = transform, student
         self._pending = 0  # rollouts asked for and not received (an epoch left early)
         self._process = context.Process(
             target=_serve, name="llm4teach-collector", daemon=True,
-            args=(child_conn, self._conn, env, transform, collector, student, episode_envs))
+            args=(child_conn, self._conn, env, transform, collector, student, episode_envs,
+                  [*drop, *(("next", key) for key in drop)]))
         self._process.start()
         child_conn.close()
         # before multiprocessing's own exit hook, which would wait on a child ignoring SIGTERM
@@ -158,7 +161,7 @@ def _gone() -> None:
 
 def _serve(conn: Connection, parent_conn: Connection, env: EnvBase, transform: TeacherTransform,
            collector: Collector, student: ActorCritic,
-           episode_envs: Callable[[int], Sequence[EpisodeEnv]]) -> None:
+           episode_envs: Callable[[int], Sequence[EpisodeEnv]], drop: list) -> None:
     """The child: collect or play what is asked until the fit closes the pipe.
 
     Signals are the fit's to handle (it checkpoints and closes the pipe); the child ends
@@ -187,7 +190,7 @@ def _serve(conn: Connection, parent_conn: Connection, env: EnvBase, transform: T
                 transform.enabled = enabled
                 if seed is not None:
                     reseed(env, transform, collector, seed)
-                rollout = collector.next()
+                rollout = collector.next().exclude(*drop)
                 now = stats.as_dict()
                 counts = {key: now[key] - last[key] for key in now}
                 last = now

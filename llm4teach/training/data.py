@@ -145,7 +145,7 @@ class RolloutDataModule(LightningDataModule):
         self.settle()
         if self._forks(student):
             self.worker = AheadCollector(self.env, self.teacher_transform, self.collector, student,
-                                         self.domain.episode_envs)
+                                         self.domain.episode_envs, drop=self.teacher_only)
         return DataLoader(_Rollouts(self), batch_size=None, collate_fn=_identity)
 
     def _forks(self, student: ActorCritic) -> bool:
