@@ -213,7 +213,8 @@ def _teacher_parser(prog: str, description: str, episodes: tuple[int, str],
     parser.add_argument("--task", type=str, default=DEFAULT_TASK,
                         help="a task name or id (llm4teach tasks lists them)")
     parser.add_argument("--episodes", type=int, default=episodes[0], help=episodes[1])
-    parser.add_class_arguments(TeacherConfig, "teacher")
+    # wait is a fit's (whether collection waits for the LLM): these commands always wait
+    parser.add_class_arguments(TeacherConfig, "teacher", skip={"wait"})
     return parser
 
 
@@ -263,7 +264,8 @@ def _fit_defaults(fit: object, path: str) -> dict[str, object]:
     fit = mapping(fit, "the file")
     data = mapping(fit.get("data"), "data")
     defaults: dict[str, object] = {f"teacher.{k}": v for k, v in
-                                   mapping(data.get("teacher"), "data.teacher").items()}
+                                   mapping(data.get("teacher"), "data.teacher").items()
+                                   if k != "wait"}
     if "task" in data:
         defaults["task"] = data["task"]
     episodes = mapping(fit.get("evaluation"), "evaluation").get("episodes")

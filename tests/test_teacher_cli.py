@@ -42,12 +42,20 @@ def test_teacher_command_takes_a_fit_config(capsys):
     assert capsys.readouterr().out.split()[:4] == ["LavaDoorKey", "soft", "episodes", "3"]
 
 
+def test_teacher_command_leaves_a_fit_configs_wait_to_the_fit(tmp_path, capsys):
+    config = tmp_path / "fit.yaml"
+    config.write_text("data:\n  task: SimpleDoorKey\n  teacher: {mode: hard, wait: true}\n")
+    main(["teacher", "--config", str(config), "--episodes", "2"])
+    assert capsys.readouterr().out.split()[:4] == ["SimpleDoorKey", "hard", "episodes", "2"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--teacher.mode", "both"], "teacher mode must be one of soft, hard"),
     (["--teacher.lava", "through"], "teacher lava must be one of"),
     (["--task", "NoSuchTask"], "valid tasks: SimpleDoorKey"),
     (["--config", "missing.yaml"], "missing.yaml"),
     (["--episodes", "0"], "--episodes must be a positive integer"),
+    (["--teacher.wait", "true"], "unrecognized arguments: --teacher.wait"),  # a fit's setting
 ])
 def test_teacher_command_errors_are_one_line(args, message, in_tmp):
     with pytest.raises(SystemExit) as exc:
