@@ -165,3 +165,35 @@ def test_keys_the_fit_does_not_read_stay_in_the_child():
     collector.shutdown()
     assert "mission" in whole and ("next", "mission") in whole.keys(True)
     assert_same(rollout, whole.exclude("mission", ("next", "mission")))
+
+
+@pytest.mark.parametrize("change", ["nothing", "the teacher's switch", "the weights"])
+def test_the_next_epochs_first_rollout_collected_during_the_evaluation_is_the_same(change):
+    runs = []
+    for early in (True, False):
+        env, transform, collector, student, episode_envs = parts()
+        ahead = AheadCollector(env, transform, collector, student, episode_envs)
+        try:
+            rollouts = []
+            for rollout in ahead.epoch(seed=7, count=2):
+                rollouts.append(rollout)
+                nudge(student)
+            if early:
+                ahead.next_epoch(9)  # the epoch's end, before its evaluation
+            ahead.play_sampled(episodes=2, seed=0)()
+            if change == "the teacher's switch":  # the schedule, after the evaluation
+                transform.enabled = False
+            elif change == "the weights":
+                nudge(student)
+            rollouts += list(ahead.epoch(seed=9, count=2))
+        finally:
+            ahead.close()
+        runs.append((rollouts, counters(transform), (ahead.early, ahead.late)))
+    (early_rollouts, early_counts, used), (rollouts, counts, _) = runs
+    traj = ("collector", "traj_ids")  # went on through a dropped rollout (nothing reads it)
+    for a, b in zip(early_rollouts, rollouts, strict=True):
+        assert_same(a.exclude(traj), b.exclude(traj))
+    if change == "nothing":
+        assert used == (1, 0) and early_counts == counts
+    else:  # asked again: the teacher's counters also count the rollout dropped
+        assert used == (0, 1)

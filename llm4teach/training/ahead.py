@@ -12,7 +12,8 @@ teacher's counters the child adds come back with each rollout.
 
 At an epoch's end the child would idle while the fit evaluates: it plays the sampled
 student's held-out episodes meanwhile, the fit the greedy one's (the same numbers as one
-process playing both).
+process playing both), and then collects the next epoch's first rollout, which the next
+epoch takes if nothing it depends on changed at the evaluation (else it asks again).
 
 Only where a fork is safe and pays: one process on the CPU and a teacher that does not ask
 an LLM (an LLM's worker thread already takes the other core; CUDA does not survive a fork).
@@ -82,6 +83,9 @@ class AheadCollector:
         self._conn, child_conn = context.Pipe()
         self.transform, self.student = transform, student
         self._pending = 0  # rollouts asked for and not received (an epoch left early)
+        self._next: int | None = None  # the next epoch's seed, to ask for with an evaluation
+        self._early: tuple | None = None  # (seed, switch, weights) of a first rollout asked early
+        self.early = self.late = 0  # epochs' first rollouts used as asked early / asked again
         self._process = context.Process(
             target=_serve, name="llm4teach-collector", daemon=True,
             args=(child_conn, self._conn, env, transform, collector, student, episode_envs,
@@ -93,17 +97,35 @@ class AheadCollector:
         atexit.register(self.close)
 
     def epoch(self, seed: int, count: int) -> Iterator[TensorDictBase]:
-        self._drop_pending()
-        self._ask_rollout(seed)
+        if self._asked_early(seed):
+            self.early += 1
+        else:
+            self.late += self._early is not None
+            self._drop_pending()
+            self._ask_rollout(seed)
+        self._next = self._early = None
         for i in range(count):
             rollout = self._rollout()
             if i + 1 < count:
                 self._ask_rollout(None)  # the next one, with the weights before this update
             yield rollout
 
+    def next_epoch(self, seed: int) -> None:
+        """At an epoch's end: the next epoch (seeded ``seed``) may have its first rollout
+        collected during this epoch's evaluation, after the sampled episodes. The next
+        ``epoch`` takes it if its seed, the weights and the teacher's switch are still those
+        it was asked with (the schedule may switch the teacher at the evaluation), and
+        otherwise asks again: the same rollouts either way."""
+        self._next = seed
+
     def play_sampled(self, episodes: int, seed: int) -> Callable[[], dict[str, float]]:
         self._drop_pending()
         self._send(("play", (self._weights(), episodes, seed)))
+        if self._next is not None:  # the next epoch's first rollout, after the episodes
+            weights = {k: v.copy() for k, v in self._weights().items()}
+            self._early = (self._next, self.transform.enabled, weights)
+            self._ask_rollout(self._next)
+            self._next = None
         return lambda: self._receive("played")[0]
 
     def close(self) -> None:
@@ -117,6 +139,13 @@ class AheadCollector:
 
     def _weights(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy() for k, v in self.student.state_dict().items()}
+
+    def _asked_early(self, seed: int) -> bool:
+        if self._early is None:
+            return False
+        early_seed, enabled, weights = self._early
+        return early_seed == seed and enabled == self.transform.enabled and all(
+            np.array_equal(weights[k], v) for k, v in self._weights().items())
 
     def _ask_rollout(self, seed: int | None) -> None:
         self._send(("collect", (seed, self._weights(), self.transform.enabled)))

@@ -242,6 +242,10 @@ class _Rollouts(IterableDataset):
             # what only the teacher reads: the update need not gather it per minibatch
             only = data.teacher_only
             yield rollout.exclude(*only, *(("next", key) for key in only))
+        if data.worker is not None:  # the epoch's end: the next one's first rollout may be
+            # collected while this one is evaluated
+            data.worker.next_epoch(epoch_seed(data.seed, trainer.current_epoch + 1,
+                                              trainer.global_rank))
 
 
 def _identity(batch: TensorDictBase) -> TensorDictBase:
