@@ -181,6 +181,7 @@ def test_the_next_epochs_first_rollout_collected_during_the_evaluation_is_the_sa
             if early:
                 ahead.next_epoch(9)  # the epoch's end, before its evaluation
             ahead.play_sampled(episodes=2, seed=0)()
+            played = ahead.played_cpu_s  # the evaluation's share: not what it collects after
             if change == "the teacher's switch":  # the schedule, after the evaluation
                 transform.enabled = False
             elif change == "the weights":
@@ -188,6 +189,7 @@ def test_the_next_epochs_first_rollout_collected_during_the_evaluation_is_the_sa
             rollouts += list(ahead.epoch(seed=9, count=2))
         finally:
             ahead.close()
+        assert ahead.played_cpu_s == played > 0
         runs.append((rollouts, counters(transform), (ahead.early, ahead.late)))
     (early_rollouts, early_counts, used), (rollouts, counts, _) = runs
     traj = ("collector", "traj_ids")  # went on through a dropped rollout (nothing reads it)

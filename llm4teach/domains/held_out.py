@@ -84,6 +84,8 @@ class Beside(Protocol):
     """Another process, idle while this one evaluates: it plays the sampled episodes while
     this one plays the greedy ones (``training/ahead.py``'s collector process)."""
 
+    played_cpu_s: float  # CPU seconds its plays took so far (what else it does is not counted)
+
     def play_sampled(self, episodes: int, seed: int) -> Callable[[], dict[str, float]]:
         """Start ``play_student(..., sampled=True, seed=seed)`` with this process's weights;
         the call returned waits for its numbers."""
@@ -98,10 +100,10 @@ def evaluate_student(student: ActorCritic, envs: Sequence[EpisodeEnv], episodes:
     playing the sampled one: the numbers are the same either way, as each mode's batches
     and draws are its own. ``seed`` seeds the sampled mode's draws.
     """
-    sampled = beside.play_sampled(episodes, seed) if beside is not None else None
+    elsewhere = beside.play_sampled(episodes, seed) if beside is not None else None
     greedy = play_student(student, envs, episodes, sampled=False)
-    sampled = sampled() if sampled is not None else play_student(student, envs, episodes,
-                                                                 sampled=True, seed=seed)
+    sampled = elsewhere() if elsewhere is not None else play_student(student, envs, episodes,
+                                                                     sampled=True, seed=seed)
     return {**{f"student_greedy_{k}": v for k, v in greedy.items()},
             **{f"student_sampled_{k}": v for k, v in sampled.items()}}
 

@@ -25,6 +25,7 @@ import atexit
 import multiprocessing
 import pickle
 import signal
+import time
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 
@@ -86,6 +87,7 @@ class AheadCollector:
         self._next: int | None = None  # the next epoch's seed, to ask for with an evaluation
         self._early: tuple | None = None  # (seed, switch, weights) of a first rollout asked early
         self.early = self.late = 0  # epochs' first rollouts used as asked early / asked again
+        self.played_cpu_s = 0.0  # the child's CPU seconds in play_sampled (``held_out.Beside``)
         self._process = context.Process(
             target=_serve, name="llm4teach-collector", daemon=True,
             args=(child_conn, self._conn, env, transform, collector, student, episode_envs,
@@ -120,13 +122,18 @@ class AheadCollector:
 
     def play_sampled(self, episodes: int, seed: int) -> Callable[[], dict[str, float]]:
         self._drop_pending()
-        self._send(("play", (self._weights(), episodes, seed)))
+        self._send(("play", self._weights(), (episodes, seed)))
         if self._next is not None:  # the next epoch's first rollout, after the episodes
             weights = {k: v.copy() for k, v in self._weights().items()}
             self._early = (self._next, self.transform.enabled, weights)
             self._ask_rollout(self._next)
             self._next = None
-        return lambda: self._receive("played")[0]
+        return self._played
+
+    def _played(self) -> dict[str, float]:
+        metrics, cpu_s = self._receive("played")
+        self.played_cpu_s += cpu_s
+        return metrics
 
     def close(self) -> None:
         """End the child: it sees the pipe close, between requests or at its next send."""
@@ -148,7 +155,7 @@ class AheadCollector:
             np.array_equal(weights[k], v) for k, v in self._weights().items())
 
     def _ask_rollout(self, seed: int | None) -> None:
-        self._send(("collect", (seed, self._weights(), self.transform.enabled)))
+        self._send(("collect", self._weights(), (seed, self.transform.enabled)))
         self._pending += 1
 
     def _drop_pending(self) -> None:
@@ -204,19 +211,19 @@ def _serve(conn: Connection, parent_conn: Connection, env: EnvBase, transform: T
     last = stats.as_dict()
     while True:
         try:
-            kind, request = pickle.loads(conn.recv_bytes())
+            kind, weights, request = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):  # the fit closed the pipe (mid-message: a reset)
             return
         try:
+            student.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
             if kind == "play":
-                weights, episodes, seed = request
-                student.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
-                reply = ("played", play_student(student, episode_envs(episodes), episodes,
-                                                sampled=True, seed=seed))
+                episodes, seed = request
+                start = time.process_time()
+                metrics = play_student(student, episode_envs(episodes), episodes, sampled=True,
+                                       seed=seed)
+                reply = ("played", metrics, time.process_time() - start)
             else:
-                seed, weights, enabled = request
-                student.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
-                transform.enabled = enabled
+                seed, transform.enabled = request
                 if seed is not None:
                     reseed(env, transform, collector, seed)
                 rollout = collector.next().exclude(*drop)

@@ -7,13 +7,14 @@ decides when, and logs the numbers against environment frames.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from llm4teach.clock import process_seconds
-from llm4teach.domains.held_out import evaluate_student, evaluate_teacher
+from llm4teach.domains.held_out import Beside, evaluate_student, evaluate_teacher
 from llm4teach.metrics import (
     EVAL,
     EVAL_GREEDY,
@@ -38,7 +39,7 @@ class Evaluation(Callback):
     numbers it logs ``time/cpu_s`` and ``time/wall_s`` of this process (``llm4teach.clock``), so a
     curve can be read against what a user waits for (startup and evaluations included),
     and ``time/eval_cpu_s``, the CPU seconds the evaluations took so far (the collector
-    process's included, where it plays the sampled episodes: ``training/ahead.py``).
+    process's plays of the sampled episodes included: ``training/ahead.py``).
     """
 
     def __init__(self, episodes: int = 100, teacher: bool = True) -> None:
@@ -70,9 +71,9 @@ class Evaluation(Callback):
             return
         metrics = None
         if trainer.is_global_zero:  # rank 0 runs it, the others receive its numbers
-            start, envs = process_seconds()[0], pl_module.domain.episode_envs(self.episodes)
+            start, envs = time.process_time(), pl_module.domain.episode_envs(self.episodes)
             metrics = evaluate_teacher(trainer.datamodule.teacher_transform, envs, self.episodes)
-            self._eval_cpu += process_seconds()[0] - start
+            self._eval_cpu += time.process_time() - start
             self._log(trainer, pl_module, metrics)
         metrics = trainer.strategy.broadcast(metrics, src=0)
         self.teacher_success = float(metrics[TEACHER_SUCCESS])
@@ -84,10 +85,10 @@ class Evaluation(Callback):
         if trainer.is_global_zero:
             # the collector process, where there is one, plays the sampled episodes meanwhile
             beside = getattr(trainer.datamodule, "worker", None)
-            start, envs = process_seconds()[0], pl_module.domain.episode_envs(self.episodes)
+            start, envs = _evaluation_cpu(beside), pl_module.domain.episode_envs(self.episodes)
             metrics = evaluate_student(pl_module.student, envs, self.episodes,
                                        seed=int(pl_module.updates), beside=beside)
-            self._eval_cpu += process_seconds()[0] - start
+            self._eval_cpu += _evaluation_cpu(beside) - start
         metrics = trainer.strategy.broadcast(metrics, src=0)
         self.latest = metrics
         self._log(trainer, pl_module, metrics)
@@ -111,6 +112,11 @@ class Evaluation(Callback):
         for logger in trainer.loggers:
             logger.log_metrics({**{EVAL + k: v for k, v in metrics.items()}, **clock},
                                step=frames)
+
+
+def _evaluation_cpu(beside: Beside | None) -> float:
+    """CPU seconds of this process and of the plays ``beside`` made (not its collecting)."""
+    return time.process_time() + (beside.played_cpu_s if beside is not None else 0.0)
 
 
 def load_module(path: str | Path) -> LightningModule:
